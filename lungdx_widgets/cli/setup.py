@@ -1,0 +1,43 @@
+"""``lungdx init`` and ``lungdx serve``: create the database, serve the dashboard."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..config import get_settings
+from .common import add_db_argument, db_path
+
+
+def _init(args: argparse.Namespace) -> int:
+    from ..store.demo import create_demo_database
+    from ..store.db import open_store
+
+    path = db_path(args)
+    if args.demo:
+        summary = create_demo_database(path)
+        print(f"demo database ready at {path}: {summary}")
+    else:
+        open_store(path).close()
+        print(f"database ready at {path}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from ..server.launch import serve
+
+    return serve(db=db_path(args), host=args.host, port=args.port)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("init", help="create or upgrade the database (optionally with demo data)")
+    add_db_argument(p)
+    p.add_argument("--demo", action="store_true", help="add fictional demo patients with real radiographs")
+    p.set_defaults(func=_init)
+
+    s = get_settings()
+    p = sub.add_parser("serve", help="serve the clinician dashboard (Voila) and JupyterLab behind login")
+    add_db_argument(p)
+    p.add_argument("--host", default=s.host)
+    p.add_argument("--port", type=int, default=s.port)
+    p.set_defaults(func=_serve)

@@ -1,0 +1,9 @@
+"""`lungdx` sub-commands for the store area (filled in by its issue)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add this area's sub-commands."""

@@ -1,0 +1,94 @@
+"""One place for every path, port and threshold.
+
+Precedence (lowest to highest): built-in defaults < TOML config file < ``LUNGDX_*``
+environment variables. The config file is ``$LUNGDX_CONFIG`` or ``<repo>/lungdx.toml``.
+Everything else in the package reads :func:`get_settings` instead of keeping its own
+constants, so a deployment changes behaviour in one file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from functools import lru_cache
+from pathlib import Path
+
+#: Repository root (the folder holding ``pyproject.toml``); the package is installed editable.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_shared_data() -> Path:
+    return (PROJECT_ROOT.parent / "shared" / "data" / "cxr").resolve()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration. Paths are absolute after :func:`load_settings`."""
+
+    db: Path = PROJECT_ROOT / "data" / "lungdx.db"
+    #: Where uploaded/imported images are stored, content-addressed by SHA-256.
+    image_store: Path = PROJECT_ROOT / "data" / "images"
+    #: Demo images copied from the shared data at set-up time (never committed).
+    demo_dir: Path = PROJECT_ROOT / "data" / "demo"
+    #: Read-only public chest radiographs (labels.csv, boxes.csv, images/, dicom/, lowres/).
+    shared_data: Path = field(default_factory=_default_shared_data)
+    #: Project checkpoints + model card; torchxrayvision's cache lives in ``weights/xrv``.
+    weights: Path = PROJECT_ROOT / "weights"
+    #: File name (inside ``weights``) of the checkpoint the dashboard uses when the registry is empty.
+    default_model: str = "lungdx-demo.pt"
+    host: str = "127.0.0.1"
+    port: int = 8866
+    #: Upload limit (bytes) for one file; also the Voila websocket message limit.
+    max_upload_bytes: int = 64 * 1024 * 1024
+    #: Largest image (pixels, rows*cols*frames) decoded at all.
+    max_pixels: int = 60_000_000
+    #: Smallest accepted side in pixels.
+    min_side: int = 64
+    #: Session cookie lifetime in seconds (login expiry).
+    session_seconds: int = 8 * 3600
+    #: Idle kernels are culled after this many seconds.
+    kernel_cull_seconds: int = 1800
+    #: Torch intra-op threads for inference (the target machine has 2 cores).
+    torch_threads: int = 2
+
+    @property
+    def xrv_cache(self) -> Path:
+        """torchxrayvision ``cache_dir``: pretrained files are looked up here, never downloaded implicitly."""
+        return self.weights / "xrv"
+
+
+_PATH_FIELDS = {f.name for f in fields(Settings) if f.type in ("Path", Path)}
+_INT_FIELDS = {f.name for f in fields(Settings) if f.type in ("int", int)}
+
+
+def _coerce(name: str, value: object) -> object:
+    if name in _PATH_FIELDS:
+        p = Path(str(value)).expanduser()
+        return (p if p.is_absolute() else PROJECT_ROOT / p).resolve()
+    if name in _INT_FIELDS:
+        return int(value)  # type: ignore[arg-type]
+    return str(value)
+
+
+def load_settings(env: dict[str, str] | None = None, config_file: Path | None = None) -> Settings:
+    """Build settings from defaults, the config file and ``LUNGDX_<FIELD>`` variables."""
+    env = dict(os.environ if env is None else env)
+    settings = Settings()
+    cfg = config_file or Path(env.get("LUNGDX_CONFIG", PROJECT_ROOT / "lungdx.toml"))
+    overrides: dict[str, object] = {}
+    if cfg.is_file():
+        with open(cfg, "rb") as fh:
+            data = tomllib.load(fh)
+        overrides.update({k: v for k, v in data.items() if k in {f.name for f in fields(Settings)}})
+    for f in fields(Settings):
+        key = f"LUNGDX_{f.name.upper()}"
+        if env.get(key):
+            overrides[f.name] = env[key]
+    return replace(settings, **{k: _coerce(k, v) for k, v in overrides.items()})
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings (cached). Tests call ``get_settings.cache_clear()`` after changing env."""
+    return load_settings()

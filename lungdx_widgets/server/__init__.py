@@ -1,0 +1,1 @@
+"""Serving: one jupyter_server with Voila (clinicians) and JupyterLab (analysts) behind login."""
