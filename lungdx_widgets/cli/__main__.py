@@ -1,0 +1,7 @@
+"""``python -m lungdx_widgets.cli``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
