@@ -37,6 +37,10 @@ class Settings:
     weights: Path = PROJECT_ROOT / "weights"
     #: File name (inside ``weights``) of the checkpoint the dashboard uses when the registry is empty.
     default_model: str = "lungdx-demo.pt"
+    #: Frozen training sets (one read-only folder per snapshot id; never committed).
+    snapshots: Path = PROJECT_ROOT / "data" / "snapshots"
+    #: Fine-tuning runs: resumable work files and the candidate checkpoints they produce.
+    model_runs: Path = PROJECT_ROOT / "weights" / "runs"
     host: str = "127.0.0.1"
     port: int = 8866
     #: Upload limit (bytes) for one file; also the Voila websocket message limit.

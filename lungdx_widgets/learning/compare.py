@@ -1,0 +1,205 @@
+"""Compare two model versions on the *same* evaluation images.
+
+Why paired: two AUROCs with overlapping confidence intervals can still differ reliably when
+both models saw the same images. We bootstrap images once and score both versions on every
+resample, so the interval of the *difference* tells whether the candidate is worse beyond
+chance. Calibration (ECE) and the pointing-game hit rate on boxed images complete the picture.
+Core module: returns a plotly ``go.Figure`` (a plain object), never a widget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+from scipy.stats import rankdata
+
+#: Confidence level of every interval in this module.
+CI_LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class EvalPredictions:
+    """What one model version said about each image of an evaluation set.
+
+    ``truth`` and ``probs`` are (images, labels): truth 1/0 or NaN (unlabelled), probs NaN where
+    the model does not assess a label. ``hits`` has one entry per ground-truth box (same order
+    for every version of one set): 1.0 when the heatmap peak falls inside it, 0.0 when not, NaN
+    when the model does not assess the box's label.
+    """
+
+    version: str
+    files: tuple[str, ...]
+    labels: tuple[str, ...]
+    truth: np.ndarray
+    probs: np.ndarray
+    hits: np.ndarray
+
+
+@dataclass(frozen=True)
+class LabelComparison:
+    """One label: both AUROCs with their intervals and the paired difference ``b - a``."""
+
+    label: str
+    n_pos: int
+    n_neg: int
+    auroc_a: float | None
+    ci_a: tuple[float, float] | None
+    auroc_b: float | None
+    ci_b: tuple[float, float] | None
+    delta: float | None
+    delta_ci: tuple[float, float] | None
+    ece_a: float | None
+    ece_b: float | None
+
+    @property
+    def b_worse_beyond_ci(self) -> bool:
+        """True when the whole interval of ``b - a`` lies below zero."""
+        return self.delta_ci is not None and self.delta_ci[1] < 0
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Everything the compare report shows; ``a`` is the reference (usually the active version)."""
+
+    version_a: str
+    version_b: str
+    n_images: int
+    labels: tuple[LabelComparison, ...]
+    ece_a: float | None
+    ece_b: float | None
+    hit_rate_a: float | None
+    hit_rate_b: float | None
+    n_boxes: int
+
+    def regressions(self) -> list[str]:
+        """One sentence per label on which ``b`` is worse than ``a`` beyond the paired interval."""
+        return [
+            f"{c.label}: AUROC {c.auroc_b:.3f} vs {c.auroc_a:.3f} "
+            f"(difference {c.delta:+.3f}, {CI_LEVEL:.0%} CI {c.delta_ci[0]:+.3f} to {c.delta_ci[1]:+.3f})"
+            for c in self.labels if c.b_worse_beyond_ci  # type: ignore[index]
+        ]
+
+    def as_dict(self) -> dict:
+        """JSON-ready form (for ``lungdx models compare --json`` and the audit detail)."""
+        out = asdict(self)
+        out["regressions"] = self.regressions()
+        return out
+
+
+def auroc(truth: np.ndarray, scores: np.ndarray) -> float | None:
+    """Mann-Whitney AUROC (ties count half); None when one class is missing."""
+    result = _auroc_rows(truth[None, :], scores[None, :])[0]
+    return None if np.isnan(result) else float(result)
+
+
+def _auroc_rows(truth: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """AUROC of every row of (resamples, n) arrays at once; NaN where a row lacks a class."""
+    ranks = rankdata(scores, axis=1)
+    n_pos = truth.sum(axis=1)
+    n_neg = truth.shape[1] - n_pos
+    rank_sum = (ranks * truth).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result = (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    result[(n_pos == 0) | (n_neg == 0)] = np.nan
+    return result
+
+
+def expected_calibration_error(truth: np.ndarray, probs: np.ndarray, bins: int = 10) -> float | None:
+    """ECE with equal-width probability bins over the pairs where both truth and prob are known."""
+    known = ~np.isnan(truth) & ~np.isnan(probs)
+    t, p = truth[known], probs[known]
+    if t.size == 0:
+        return None
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        in_bin = which == b
+        if in_bin.any():
+            total += in_bin.sum() * abs(t[in_bin].mean() - p[in_bin].mean())
+    return float(total / t.size)
+
+
+def _interval(samples: np.ndarray) -> tuple[float, float] | None:
+    samples = samples[~np.isnan(samples)]
+    if samples.size < 10:
+        return None
+    tail = (1 - CI_LEVEL) / 2 * 100
+    lo, hi = np.percentile(samples, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+def _label_comparison(label: str, truth: np.ndarray, pa: np.ndarray, pb: np.ndarray,
+                      n_boot: int, seed: int) -> LabelComparison:
+    """Paired bootstrap on the images where the label is known and both models assess it."""
+    keep = ~np.isnan(truth) & ~np.isnan(pa) & ~np.isnan(pb)
+    t, a, b = truth[keep], pa[keep], pb[keep]
+    n_pos, n_neg = int(t.sum()), int((1 - t).sum())
+    ece_a = expected_calibration_error(truth, pa)
+    ece_b = expected_calibration_error(truth, pb)
+    if n_pos == 0 or n_neg == 0:
+        return LabelComparison(label, n_pos, n_neg, None, None, None, None, None, None, ece_a, ece_b)
+    idx = np.random.default_rng(seed).integers(0, t.size, size=(n_boot, t.size))
+    boot_a = _auroc_rows(t[idx], a[idx])
+    boot_b = _auroc_rows(t[idx], b[idx])
+    auc_a, auc_b = auroc(t, a), auroc(t, b)
+    return LabelComparison(
+        label, n_pos, n_neg, auc_a, _interval(boot_a), auc_b, _interval(boot_b),
+        None if auc_a is None or auc_b is None else auc_b - auc_a, _interval(boot_b - boot_a),
+        ece_a, ece_b,
+    )
+
+
+def _mean_or_none(values: np.ndarray) -> float | None:
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if values.size else None
+
+
+def compare(a: EvalPredictions, b: EvalPredictions, n_boot: int = 1000, seed: int = 0) -> Comparison:
+    """Compare version ``b`` against reference ``a`` on the same images (raises if they differ)."""
+    if a.files != b.files:
+        raise ValueError("the two versions were not evaluated on the same images")
+    labels = [lab for lab in a.labels if lab in b.labels]
+    n = len(a.files)
+    rows = []
+    for label in labels:
+        ia, ib = a.labels.index(label), b.labels.index(label)
+        rows.append(_label_comparison(label, a.truth[:, ia], a.probs[:, ia], b.probs[:, ib], n_boot, seed))
+    both_hits = ~np.isnan(a.hits) & ~np.isnan(b.hits)
+    return Comparison(
+        version_a=a.version, version_b=b.version, n_images=n, labels=tuple(rows),
+        ece_a=expected_calibration_error(*_pooled(a, labels)),
+        ece_b=expected_calibration_error(*_pooled(b, labels)),
+        hit_rate_a=_mean_or_none(a.hits[both_hits]), hit_rate_b=_mean_or_none(b.hits[both_hits]),
+        n_boxes=int(both_hits.sum()),
+    )
+
+
+def _pooled(p: EvalPredictions, labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    cols = [p.labels.index(lab) for lab in labels]
+    return p.truth[:, cols].ravel(), p.probs[:, cols].ravel()
+
+
+def comparison_figure(c: Comparison) -> go.Figure:
+    """Per-label AUROC of both versions with their intervals (labels with both classes only)."""
+    rows = [r for r in c.labels if r.auroc_a is not None and r.auroc_b is not None]
+    fig = go.Figure()
+    for name, value, ci in ((c.version_a, "auroc_a", "ci_a"), (c.version_b, "auroc_b", "ci_b")):
+        y = [getattr(r, value) for r in rows]
+        cis = [getattr(r, ci) or (v, v) for r, v in zip(rows, y)]
+        fig.add_trace(go.Bar(
+            name=name, x=[r.label for r in rows], y=y,
+            error_y=dict(type="data", symmetric=False,
+                         array=[hi - v for (_, hi), v in zip(cis, y)],
+                         arrayminus=[v - lo for (lo, _), v in zip(cis, y)]),
+        ))
+    worse = [r.label for r in rows if r.b_worse_beyond_ci]
+    title = f"AUROC per label, {c.version_b} vs {c.version_a} ({c.n_images} images)"
+    if worse:
+        title += f" — worse beyond CI: {', '.join(worse)}"
+    fig.update_layout(barmode="group", title=title, yaxis=dict(title="AUROC", range=[0, 1]),
+                      legend=dict(orientation="h"), margin=dict(t=60, l=50, r=20, b=80))
+    fig.add_hline(y=0.5, line_dash="dot", annotation_text="chance")
+    return fig

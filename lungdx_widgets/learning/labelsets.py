@@ -1,0 +1,92 @@
+"""Turn reviewed annotations into training rows in the shared CSV format.
+
+Why a separate module: the rule "which boxes count as ground truth" is a clinical decision that
+should be readable on its own. A box the analyst accepted, edited or drew is a positive for its
+label (and a box target); a label whose only boxes were rejected is a *known negative*; every
+other label stays unlabelled (empty ``y_`` column), because an unreviewed label is not a 0.
+Rows use the exact header of ``shared/data/cxr/labels.csv`` / ``boxes.csv`` so the trainer reads
+snapshots and the public data alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..types import Box
+
+#: Header of ``labels.csv`` (identical to the shared public data).
+LABELS_HEADER: tuple[str, ...] = (
+    "file", "source_dataset", "source_repo", "source_commit", "source_path", "license", "findings",
+    "label_source", "patient_id", "age", "sex", "view", "orig_width", "orig_height", "width", "height",
+    "has_box", "notes",
+    "y_No Finding", "y_Pneumonia", "y_COVID-19", "y_Lung Opacity", "y_Consolidation", "y_Infiltration",
+    "y_Atelectasis", "y_Effusion", "y_Cardiomegaly", "y_Pneumothorax", "y_Nodule", "y_Mass", "y_Edema",
+    "y_Emphysema", "y_Fibrosis", "y_Pleural_Thickening", "y_Hernia", "y_Tuberculosis",
+)
+#: Header of ``boxes.csv`` (identical to the shared public data).
+BOXES_HEADER: tuple[str, ...] = ("file", "label", "x", "y", "w", "h", "source")
+
+#: Box statuses a human confirmed.
+KEPT_STATUSES = frozenset({"accepted", "edited"})
+
+
+def is_ground_truth(box: Box) -> bool:
+    """A box counts when a person accepted/edited it or drew it (and did not reject it)."""
+    return box.status in KEPT_STATUSES or (box.source == "human" and box.status != "rejected")
+
+
+@dataclass(frozen=True)
+class ReviewedImage:
+    """One reviewed study, ready to be written as a training image."""
+
+    file: str
+    patient_id: str
+    sex: str
+    view: str
+    width: int
+    height: int
+    boxes: tuple[Box, ...]
+    provenance: str  # e.g. "study 12, annotation v3 by alice"
+
+    @property
+    def positives(self) -> list[str]:
+        return sorted({b.label for b in self.boxes if is_ground_truth(b)})
+
+    @property
+    def known_negatives(self) -> list[str]:
+        return sorted({b.label for b in self.boxes if b.status == "rejected"} - set(self.positives))
+
+    @property
+    def informative(self) -> bool:
+        """Worth training on: it says something positive or negative about at least one label."""
+        return bool(self.positives or self.known_negatives)
+
+
+def label_row(image: ReviewedImage) -> dict[str, str]:
+    """The ``labels.csv`` row of one reviewed image."""
+    row = dict.fromkeys(LABELS_HEADER, "")
+    kept_boxes = [b for b in image.boxes if is_ground_truth(b)]
+    row.update({
+        "file": image.file, "source_dataset": "LungDx Workbench annotations", "license": "local; research use only",
+        "findings": "|".join(image.positives), "label_source": "clinician/analyst review in LungDx",
+        "patient_id": image.patient_id, "sex": image.sex, "view": image.view,
+        "orig_width": str(image.width), "orig_height": str(image.height),
+        "width": str(image.width), "height": str(image.height),
+        "has_box": "1" if kept_boxes else "0", "notes": image.provenance,
+    })
+    for label in image.positives:
+        if f"y_{label}" in row:
+            row[f"y_{label}"] = "1"
+    for label in image.known_negatives:
+        if f"y_{label}" in row:
+            row[f"y_{label}"] = "0"
+    return row
+
+
+def box_rows(image: ReviewedImage) -> Iterable[dict[str, str]]:
+    """``boxes.csv`` rows: the ground-truth boxes, in original pixels (the PNG keeps that size)."""
+    for b in image.boxes:
+        if is_ground_truth(b):
+            yield {"file": image.file, "label": b.label, "x": f"{b.x:.2f}", "y": f"{b.y:.2f}",
+                   "w": f"{b.w:.2f}", "h": f"{b.h:.2f}", "source": f"LungDx {b.source} box, {b.status}"}

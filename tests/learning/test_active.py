@@ -1,0 +1,31 @@
+"""Review-queue ordering by uncertainty and by disagreement between versions."""
+
+from __future__ import annotations
+
+from lungdx_widgets.learning.active import disagreement, rank_by_disagreement, rank_by_uncertainty, uncertainty
+
+
+def test_uncertainty_peaks_at_the_operating_threshold():
+    assert uncertainty({"Pneumonia": 0.3}, {"Pneumonia": 0.3}) == (1.0, "Pneumonia")
+    assert uncertainty({"Pneumonia": 1.0}, {"Pneumonia": 0.3})[0] == 0.0
+    assert uncertainty({"Pneumonia": 0.0}, {"Pneumonia": 0.3})[0] == 0.0
+    # not-assessed labels never count
+    assert uncertainty({"Mass": None, "Nodule": float("nan")}) == (0.0, "")
+
+
+def test_queue_puts_the_most_uncertain_study_first():
+    preds = {1: {"Pneumonia": 0.95, "Effusion": 0.02}, 2: {"Pneumonia": 0.52, "Effusion": None},
+             3: {"Pneumonia": 0.1, "Effusion": 0.35}}
+    queue = rank_by_uncertainty(preds, {"Effusion": 0.4})
+    assert [i.study_id for i in queue] == [2, 3, 1]
+    assert queue[0].label == "Pneumonia" and "0.52" in queue[0].reason
+    assert queue[1].label == "Effusion"
+
+
+def test_disagreement_orders_by_largest_gap_on_shared_labels():
+    a = {1: {"Pneumonia": 0.9, "Mass": 0.1}, 2: {"Pneumonia": 0.5}, 3: {"Pneumonia": 0.2}}
+    b = {1: {"Pneumonia": 0.85, "Mass": None}, 2: {"Pneumonia": 0.1}, 4: {"Pneumonia": 0.9}}
+    assert disagreement(a[1], b[1]) == (0.050000000000000044, "Pneumonia")
+    queue = rank_by_disagreement(a, b, names=("v1", "v2"))
+    assert [i.study_id for i in queue] == [2, 1]  # only studies both versions predicted
+    assert queue[0].reason == "Pneumonia: v1 0.50 vs v2 0.10"

@@ -1,0 +1,81 @@
+"""Paired comparison statistics, checked against scikit-learn and against constructed cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from lungdx_widgets.learning.compare import (
+    EvalPredictions, auroc, compare, comparison_figure, expected_calibration_error,
+)
+
+
+def _predictions(version: str, truth: np.ndarray, probs: np.ndarray, hits=None) -> EvalPredictions:
+    files = tuple(f"img{i}.png" for i in range(truth.shape[0]))
+    labels = tuple(f"L{j}" for j in range(truth.shape[1]))
+    return EvalPredictions(version, files, labels, truth, probs,
+                           np.array([] if hits is None else hits, dtype=float))
+
+
+def test_auroc_matches_sklearn_with_ties():
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 2, 200).astype(float)
+    scores = np.round(rng.random(200) + truth * 0.3, 1)  # rounding creates many ties
+    assert auroc(truth, scores) == pytest.approx(roc_auc_score(truth, scores))
+    assert auroc(np.ones(5), scores[:5]) is None
+
+
+def test_ece_zero_when_calibrated_and_large_when_confidently_wrong():
+    truth = np.array([1, 0] * 50, dtype=float)
+    assert expected_calibration_error(truth, np.full(100, 0.5)) == pytest.approx(0.0)
+    assert expected_calibration_error(truth, 1 - truth) == pytest.approx(1.0)
+    assert expected_calibration_error(np.array([np.nan]), np.array([0.3])) is None
+
+
+def test_worse_candidate_is_flagged_beyond_ci_and_better_one_is_not():
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 2, (300, 2)).astype(float)
+    truth[:20, 1] = np.nan  # unlabelled images are left out of that label
+    good = np.clip(truth * 0.3 + rng.random((300, 2)) * 0.7, 0, 1)
+    good[:20, 1] = rng.random(20)
+    noise = rng.random((300, 2))
+    ref, worse = _predictions("v1", truth, good), _predictions("v2", truth, noise)
+    c = compare(ref, worse, n_boot=300)
+    assert [r.label for r in c.labels] == ["L0", "L1"]
+    assert c.labels[1].n_pos + c.labels[1].n_neg == 280
+    assert all(r.b_worse_beyond_ci for r in c.labels)
+    assert len(c.regressions()) == 2 and "L0: AUROC" in c.regressions()[0]
+    lo, hi = c.labels[0].ci_a
+    assert lo < c.labels[0].auroc_a < hi
+    assert compare(worse, ref, n_boot=300).regressions() == []
+
+
+def test_hit_rate_and_not_assessed_labels():
+    truth = np.array([[1, 1], [0, 0], [1, 0], [0, 1]], dtype=float)
+    a = _predictions("a", truth, np.array([[.9, np.nan], [.1, np.nan], [.8, np.nan], [.2, np.nan]]),
+                     hits=[1, 0, np.nan])
+    b = _predictions("b", truth, np.array([[.6, .7], [.4, .2], [.3, .1], [.5, .9]]), hits=[1, 1, 1])
+    c = compare(a, b, n_boot=50)
+    assert (c.hit_rate_a, c.hit_rate_b, c.n_boxes) == (0.5, 1.0, 2)
+    assert c.labels[1].auroc_a is None and c.labels[1].delta_ci is None  # a does not assess L1
+    assert c.as_dict()["labels"][0]["auroc_a"] == 1.0
+
+
+def test_versions_on_different_images_are_refused():
+    truth = np.ones((2, 1))
+    a = _predictions("a", truth, truth)
+    b = EvalPredictions("b", ("x.png", "y.png"), ("L0",), truth, truth, np.array([]))
+    with pytest.raises(ValueError):
+        compare(a, b)
+
+
+def test_figure_has_one_bar_trace_per_version_with_intervals():
+    rng = np.random.default_rng(2)
+    truth = rng.integers(0, 2, (60, 1)).astype(float)
+    fig = comparison_figure(compare(_predictions("v1", truth, truth * 0.5 + 0.25),
+                                    _predictions("v2", truth, rng.random((60, 1))), n_boot=200))
+    assert isinstance(fig, go.Figure)
+    assert [t.name for t in fig.data] == ["v1", "v2"]
+    assert fig.data[0].y[0] == 1.0 and "worse beyond CI: L0" in fig.layout.title.text
