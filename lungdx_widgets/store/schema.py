@@ -1,0 +1,218 @@
+"""The schema, as an ordered list of migrations (sqlite-utils ``Migrations``).
+
+Never edit a migration that has shipped: add a new one at the end. ``open_store`` applies the
+pending ones, each in its own transaction, so a database from any earlier version upgrades in place.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("lungdx")
+
+
+def _append_only(db: Database, table: str, message: str) -> None:
+    """Triggers that refuse UPDATE and DELETE, so history cannot be rewritten through SQL."""
+    for op in ("UPDATE", "DELETE"):
+        db.execute(f"""
+            CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table}
+            BEGIN SELECT RAISE(ABORT, '{message}'); END""")
+
+
+@MIGRATIONS(name="0001_people")
+def _people(db: Database) -> None:
+    db.executescript("""
+    CREATE TABLE users (
+        username TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL DEFAULT '',
+        role TEXT NOT NULL CHECK (role IN ('clinician', 'analyst', 'admin')),
+        password_hash TEXT NOT NULL,
+        created TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1))
+    );
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        time TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        object TEXT NOT NULL,
+        outcome TEXT NOT NULL DEFAULT 'ok',
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX audit_log_actor ON audit_log(actor, id);
+    CREATE INDEX audit_log_action ON audit_log(action, id);
+    CREATE TABLE patients (
+        patient_id TEXT PRIMARY KEY CHECK (length(trim(patient_id)) > 0),
+        name TEXT NOT NULL CHECK (length(trim(name)) > 0),
+        sex TEXT NOT NULL DEFAULT '',
+        birth_date TEXT NOT NULL DEFAULT '',
+        contact TEXT NOT NULL DEFAULT '',
+        notes TEXT NOT NULL DEFAULT '',
+        created TEXT NOT NULL
+    );
+    CREATE INDEX patients_name ON patients(name COLLATE NOCASE);
+    CREATE TABLE encounters (
+        id INTEGER PRIMARY KEY,
+        patient_id TEXT NOT NULL REFERENCES patients(patient_id),
+        date TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        diagnosis TEXT NOT NULL DEFAULT '',
+        clinician TEXT NOT NULL DEFAULT '',
+        notes TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX encounters_patient ON encounters(patient_id, date);
+    CREATE TABLE allergies (
+        id INTEGER PRIMARY KEY,
+        patient_id TEXT NOT NULL REFERENCES patients(patient_id),
+        substance TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('drug', 'food', 'other')),
+        reaction TEXT NOT NULL DEFAULT '',
+        severity TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX allergies_patient ON allergies(patient_id);
+    CREATE TABLE conditions (
+        id INTEGER PRIMARY KEY,
+        patient_id TEXT NOT NULL REFERENCES patients(patient_id),
+        name TEXT NOT NULL,
+        since TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'active'
+    );
+    CREATE INDEX conditions_patient ON conditions(patient_id);
+    CREATE TABLE medications (
+        id INTEGER PRIMARY KEY,
+        patient_id TEXT NOT NULL REFERENCES patients(patient_id),
+        name TEXT NOT NULL,
+        dose TEXT NOT NULL DEFAULT '',
+        since TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX medications_patient ON medications(patient_id);
+    CREATE TABLE notes (
+        id INTEGER PRIMARY KEY,
+        patient_id TEXT NOT NULL REFERENCES patients(patient_id),
+        text TEXT NOT NULL,
+        author TEXT NOT NULL,
+        created TEXT NOT NULL
+    );
+    CREATE INDEX notes_patient ON notes(patient_id, created);
+    """)
+    _append_only(db, "audit_log", "the audit log is append-only")
+    # Name + MRN full-text index kept current by triggers (default unicode61 tokenizer:
+    # "DEMO-0012" indexes as the tokens demo, 0012, and a phrase prefix query finds it).
+    db["patients"].enable_fts(["patient_id", "name"], create_triggers=True)
+
+
+@MIGRATIONS(name="0002_imaging")
+def _imaging(db: Database) -> None:
+    db.executescript("""
+    CREATE TABLE studies (
+        id INTEGER PRIMARY KEY,
+        study_uid TEXT NOT NULL,
+        patient_id TEXT NOT NULL REFERENCES patients(patient_id),
+        acquired TEXT NOT NULL,
+        modality TEXT NOT NULL DEFAULT '',
+        view TEXT NOT NULL DEFAULT '',
+        sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+        image_path TEXT NOT NULL,
+        filename TEXT NOT NULL DEFAULT '',
+        source_format TEXT NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        uploaded_by TEXT NOT NULL,
+        uploaded_at TEXT NOT NULL,
+        UNIQUE (patient_id, sha256)
+    );
+    CREATE INDEX studies_patient ON studies(patient_id, acquired);
+    CREATE INDEX studies_acquired ON studies(acquired);
+    CREATE TABLE predictions (
+        id INTEGER PRIMARY KEY,
+        study_id INTEGER NOT NULL REFERENCES studies(id),
+        model_version TEXT NOT NULL,
+        probabilities_json TEXT NOT NULL,
+        thresholds_json TEXT NOT NULL,
+        boxes_json TEXT NOT NULL,
+        triage_level TEXT NOT NULL CHECK (triage_level IN ('emergent', 'urgent', 'routine')),
+        triage_reasons_json TEXT NOT NULL,
+        timings_json TEXT NOT NULL DEFAULT '{}',
+        created TEXT NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    CREATE INDEX predictions_study ON predictions(study_id, id);
+    CREATE TABLE triage_overrides (
+        id INTEGER PRIMARY KEY,
+        prediction_id INTEGER NOT NULL REFERENCES predictions(id),
+        level TEXT NOT NULL CHECK (level IN ('emergent', 'urgent', 'routine')),
+        reason TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        created TEXT NOT NULL
+    );
+    CREATE INDEX triage_overrides_prediction ON triage_overrides(prediction_id, id);
+    CREATE TABLE annotation_sets (
+        id INTEGER PRIMARY KEY,
+        study_id INTEGER NOT NULL REFERENCES studies(id),
+        version INTEGER NOT NULL CHECK (version >= 1),
+        based_on INTEGER NOT NULL,
+        author TEXT NOT NULL,
+        created TEXT NOT NULL,
+        addendum INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (study_id, version)
+    );
+    CREATE TABLE annotations (
+        id INTEGER PRIMARY KEY,
+        set_id INTEGER NOT NULL REFERENCES annotation_sets(id),
+        label TEXT NOT NULL,
+        x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL CHECK (w >= 0), h REAL NOT NULL CHECK (h >= 0),
+        score REAL,
+        source TEXT NOT NULL CHECK (source IN ('ai', 'human')),
+        status TEXT NOT NULL CHECK (status IN ('proposed', 'accepted', 'rejected', 'edited'))
+    );
+    CREATE INDEX annotations_set ON annotations(set_id);
+    CREATE TABLE signoffs (
+        id INTEGER PRIMARY KEY,
+        study_id INTEGER NOT NULL REFERENCES studies(id),
+        signed_by TEXT NOT NULL,
+        signed_at TEXT NOT NULL,
+        agreement_json TEXT NOT NULL,
+        comment TEXT NOT NULL DEFAULT '',
+        annotation_version INTEGER NOT NULL
+    );
+    CREATE INDEX signoffs_study ON signoffs(study_id, id);
+    """)
+    for table in ("annotation_sets", "annotations", "signoffs"):
+        _append_only(db, table, f"{table} are never overwritten: save a new version")
+
+
+@MIGRATIONS(name="0003_model_registry")
+def _model_registry(db: Database) -> None:
+    db.executescript("""
+    CREATE TABLE snapshots (
+        id TEXT PRIMARY KEY,
+        content_hash TEXT NOT NULL,
+        counts_json TEXT NOT NULL DEFAULT '{}',
+        path TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created TEXT NOT NULL
+    );
+    CREATE TABLE model_versions (
+        version TEXT PRIMARY KEY,
+        path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        snapshot_id TEXT REFERENCES snapshots(id),
+        metrics_json TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL DEFAULT 'candidate' CHECK (status IN ('candidate', 'active', 'retired')),
+        created TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        activated_at TEXT
+    );
+    CREATE UNIQUE INDEX model_versions_one_active ON model_versions(status) WHERE status = 'active';
+    """)
+
+
+def migration_names() -> list[str]:
+    """Names in application order (the last one is the current schema version)."""
+    return [m.name for m in MIGRATIONS._migrations]
+
+
+def apply_migrations(db: Database, stop_before: str | None = None) -> None:
+    """Bring the schema up to date (or up to, not including, ``stop_before``: for upgrade tests)."""
+    MIGRATIONS.apply(db, stop_before=stop_before)

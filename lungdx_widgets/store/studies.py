@@ -1,0 +1,136 @@
+"""Radiograph studies: image bytes stored once by SHA-256, the row written in the same transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from ..config import get_settings
+from ..types import TRIAGE_ORDER, Radiograph
+from .base import StoreBase, now_iso
+from .errors import IdentityMismatch, NotFound
+from .records import Study, WorklistItem
+
+_SUFFIX = {"dicom": ".dcm", "png": ".png", "jpeg": ".jpg"}
+#: Worklist order: emergent, urgent, routine, then studies not analysed yet.
+_RANK_SQL = "CASE level " + " ".join(f"WHEN '{lvl}' THEN {i}" for i, lvl in enumerate(TRIAGE_ORDER)) + \
+    f" ELSE {len(TRIAGE_ORDER)} END"
+
+
+def _study(row: dict[str, Any]) -> Study:
+    return Study(**{k: row[k] for k in Study.__dataclass_fields__})
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    """Temp file in the same folder, fsync, rename: readers never see a half-written image."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _same_patient(dicom_id: str, patient_id: str) -> bool:
+    return dicom_id.strip().casefold() == patient_id.strip().casefold()
+
+
+class StudiesMixin(StoreBase):
+    def add_study(self, patient_id: str, radiograph: Radiograph, data: bytes, actor: str,
+                  filename: str | None = None, confirm_identity_mismatch: bool = False,
+                  acquired: str | None = None) -> Study:
+        """File an image under a patient; the same bytes for the same patient return the existing study.
+
+        ``acquired`` overrides the radiograph's date (ISO date or date-time; default: the file's
+        date, else now). Raises ``IdentityMismatch`` when the file names another patient, unless the
+        user confirmed it (the confirmation is written to the audit log).
+        """
+        patient = self.get_patient(patient_id)  # type: ignore[attr-defined]
+        file_id = (radiograph.patient_id or "").strip()
+        mismatch = bool(file_id) and not _same_patient(file_id, patient_id)
+        if mismatch and not confirm_identity_mismatch:
+            raise IdentityMismatch(
+                f"This image is labelled with patient ID '{file_id}' but you are filing it under "
+                f"{patient.name} ({patient_id}). Check the patient, or confirm to file it anyway.")
+        sha = hashlib.sha256(data).hexdigest()
+        existing = self._row("SELECT * FROM studies WHERE patient_id = ? AND sha256 = ?", (patient_id, sha))
+        if existing:
+            return _study(existing)
+        rel = f"{sha[:2]}/{sha}{_SUFFIX.get(radiograph.source_format, '.bin')}"
+        target = get_settings().image_store / rel
+        created_file = not target.exists()
+        height, width = radiograph.size
+        values = {"study_uid": radiograph.study_uid or f"2.25.{uuid.uuid4().int}", "patient_id": patient_id,
+                  "acquired": acquired or radiograph.acquired or now_iso(), "modality": radiograph.modality or "",
+                  "view": radiograph.view or "", "sha256": sha, "image_path": rel, "filename": filename or "",
+                  "source_format": radiograph.source_format, "width": width, "height": height,
+                  "uploaded_by": actor, "uploaded_at": now_iso()}
+        try:
+            with self.transaction():
+                study_id = self._insert("studies", values)
+                detail = f"sha256={sha}" + (f"; identity mismatch confirmed (file ID {file_id})" if mismatch else "")
+                self.audit(actor, "add_study", f"study:{study_id}", detail=detail)
+                if created_file:
+                    _write_atomically(target, data)
+        except BaseException:
+            if created_file:
+                target.unlink(missing_ok=True)
+            raise
+        return self.get_study(study_id)
+
+    def get_study(self, study_id: int) -> Study:
+        row = self._row("SELECT * FROM studies WHERE id = ?", (int(study_id),))
+        if row is None:
+            raise NotFound(f"Study {study_id} was not found.")
+        return _study(row)
+
+    def studies_for_patient(self, patient_id: str) -> list[Study]:
+        """Newest first, so ``[0]`` is the current study and the rest are priors."""
+        rows = self._rows("SELECT * FROM studies WHERE patient_id = ? ORDER BY acquired DESC, id DESC",
+                          (patient_id,))
+        return [_study(r) for r in rows]
+
+    def study_image_path(self, study: Study) -> Path:
+        return get_settings().image_store / study.image_path
+
+    def worklist(self, day: date | None = None, limit: int = 200) -> list[WorklistItem]:
+        """Studies acquired on ``day`` (default today): emergent first, then urgent, routine, not yet analysed; then by time."""
+        day = day or date.today()
+        rows = self._rows(f"""
+            WITH latest AS (
+                SELECT s.id AS study_id,
+                       (SELECT max(id) FROM predictions WHERE study_id = s.id) AS prediction_id
+                FROM studies s WHERE substr(s.acquired, 1, 10) = ?
+            ), leveled AS (
+                SELECT latest.*, COALESCE(
+                    (SELECT level FROM triage_overrides WHERE prediction_id = latest.prediction_id
+                     ORDER BY id DESC LIMIT 1),
+                    (SELECT triage_level FROM predictions WHERE id = latest.prediction_id)) AS level
+                FROM latest
+            )
+            SELECT leveled.study_id, leveled.prediction_id, p.name AS patient_name,
+                   EXISTS (SELECT 1 FROM signoffs WHERE study_id = s.id) AS signed
+            FROM leveled JOIN studies s ON s.id = leveled.study_id JOIN patients p ON p.patient_id = s.patient_id
+            ORDER BY {_RANK_SQL}, s.acquired, s.id LIMIT ?""", (day.isoformat(), int(limit)))
+        items = []
+        for r in rows:
+            study = self.get_study(r["study_id"])
+            pred = self._prediction_by_id(r["prediction_id"]) if r["prediction_id"] else None  # type: ignore[attr-defined]
+            top = max(((k, p) for k, p in pred.probabilities.items() if p is not None),
+                      key=lambda kv: kv[1], default=(None, None)) if pred else (None, None)
+            items.append(WorklistItem(
+                study_id=study.id, patient_id=study.patient_id, patient_name=r["patient_name"],
+                acquired=study.acquired, uploaded_at=study.uploaded_at, view=study.view,
+                triage_level=pred.level if pred else None, triage_reasons=pred.triage_reasons if pred else (),
+                top_label=top[0], top_probability=top[1], signed=bool(r["signed"]), study=study, prediction=pred))
+        return items

@@ -1,0 +1,82 @@
+"""Accounts and roles (clinician / analyst / admin) for the login in front of Voila and JupyterLab."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import StoreBase, now_iso
+from .errors import Conflict, NotFound, PermissionDenied, ValidationError
+from .passwords import dummy_hash, hash_password, verify_password
+from .records import ROLES, User
+
+MIN_PASSWORD_LENGTH = 8
+
+
+def _user(row: dict[str, Any]) -> User:
+    return User(username=row["username"], display_name=row["display_name"], role=row["role"],
+                disabled=bool(row["disabled"]), created=row["created"])
+
+
+class UsersMixin(StoreBase):
+    def add_user(self, username: str, password: str, role: str, display_name: str | None = None,
+                 actor: str = "system") -> User:
+        username = (username or "").strip()
+        if not username or any(c.isspace() for c in username):
+            raise ValidationError("A username must be non-empty and contain no spaces.")
+        if role not in ROLES:
+            raise ValidationError(f"Unknown role '{role}': choose one of {', '.join(ROLES)}.")
+        if len(password or "") < MIN_PASSWORD_LENGTH:
+            raise ValidationError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+        pw_hash = hash_password(password)  # slow on purpose: outside the write lock
+        with self.transaction():
+            if self.get_user(username) is not None:
+                raise Conflict(f"User '{username}' already exists.")
+            self._insert("users", {"username": username, "display_name": display_name or username,
+                                   "role": role, "password_hash": pw_hash, "created": now_iso(),
+                                   "disabled": 0})
+            self.audit(actor, "add_user", f"user:{username}", detail=f"role={role}")
+        return self.get_user(username)  # type: ignore[return-value]
+
+    def get_user(self, username: str) -> User | None:
+        row = self._row("SELECT * FROM users WHERE username = ?", (username,))
+        return _user(row) if row else None
+
+    def list_users(self) -> list[User]:
+        return [_user(r) for r in self._rows("SELECT * FROM users ORDER BY username")]
+
+    def authenticate(self, username: str, password: str) -> User | None:
+        """The user when the password matches and the account is enabled, else None.
+
+        Unknown users are checked against a dummy hash so the answer takes the same time.
+        Every attempt leaves an audit row ("login", ok / denied).
+        """
+        row = self._row("SELECT * FROM users WHERE username = ?", (username,))
+        ok = verify_password(password or "", row["password_hash"] if row else dummy_hash())
+        ok = ok and row is not None and not row["disabled"]
+        self.audit(username or "", "login", f"user:{username}", outcome="ok" if ok else "denied")
+        return _user(row) if ok and row else None
+
+    def set_user_disabled(self, username: str, disabled: bool, actor: str) -> User:
+        with self.transaction():
+            if self.get_user(username) is None:
+                raise NotFound(f"User '{username}' was not found.")
+            self.conn.execute("UPDATE users SET disabled = ? WHERE username = ?", (int(disabled), username))
+            self.audit(actor, "disable_user" if disabled else "enable_user", f"user:{username}")
+        return self.get_user(username)  # type: ignore[return-value]
+
+    def set_password(self, username: str, password: str, actor: str) -> None:
+        if len(password or "") < MIN_PASSWORD_LENGTH:
+            raise ValidationError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+        pw_hash = hash_password(password)
+        with self.transaction():
+            if self.get_user(username) is None:
+                raise NotFound(f"User '{username}' was not found.")
+            self.conn.execute("UPDATE users SET password_hash = ? WHERE username = ?", (pw_hash, username))
+            self.audit(actor, "set_password", f"user:{username}")
+
+    def require_role(self, username: str, *roles: str) -> User:
+        """The enabled user if their role is one of ``roles``; else ``PermissionDenied``."""
+        user = self.get_user(username)
+        if user is None or user.disabled or user.role not in roles:
+            raise PermissionDenied(f"'{username}' may not do this (needs role: {' or '.join(roles)}).")
+        return user
