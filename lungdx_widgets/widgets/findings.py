@@ -1,0 +1,160 @@
+"""Findings panel: per-label probabilities against their operating thresholds, and triage in words.
+
+Shows what the model says and how sure it is, never a diagnosis: labels the model was not trained
+on are drawn as "not assessed" (never as 0), and the research-use notice is always on screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import ipywidgets as w
+import plotly.graph_objects as go
+import traitlets as t
+
+from .theme import ACCENT, MUTED, RESEARCH_NOTICE, esc, message_html, triage_badge
+
+ANY_ABNORMALITY = "abnormal"
+_ABOVE = ACCENT
+_BELOW = "#b2c5f5"
+
+
+@dataclass(frozen=True)
+class FindingsView:
+    """What the panel draws, whether it came from a fresh analysis or a stored prediction."""
+
+    probabilities: Mapping[str, float | None]
+    thresholds: Mapping[str, float | None]
+    triage_level: str | None
+    triage_reasons: Sequence[str]
+    model_version: str
+
+    @property
+    def assessed(self) -> list[str]:
+        """Assessed labels, most probable first."""
+        return sorted((k for k, v in self.probabilities.items() if v is not None),
+                      key=lambda k: -float(self.probabilities[k]))  # type: ignore[arg-type]
+
+    @property
+    def not_assessed(self) -> list[str]:
+        return [k for k, v in self.probabilities.items() if v is None]
+
+    def is_positive(self, label: str) -> bool:
+        p, thr = self.probabilities.get(label), self.thresholds.get(label)
+        return p is not None and thr is not None and p >= thr
+
+
+def view_from_findings(findings, triage) -> FindingsView:
+    """From a fresh ``Findings`` + ``Triage``."""
+    return FindingsView(
+        probabilities=findings.probabilities(),
+        thresholds={k: r.threshold for k, r in findings.results.items()},
+        triage_level=triage.level if triage else None,
+        triage_reasons=tuple(triage.reasons) if triage else (),
+        model_version=findings.model_version,
+    )
+
+
+def view_from_prediction(prediction, thresholds: Mapping[str, float | None] | None = None) -> FindingsView:
+    """From a stored ``Prediction`` record (thresholds are stored with it when the store keeps them)."""
+    stored = getattr(prediction, "thresholds", None) or {}
+    return FindingsView(
+        probabilities=dict(prediction.probabilities),
+        thresholds={**(thresholds or {}), **stored},
+        triage_level=prediction.triage_level,
+        triage_reasons=tuple(getattr(prediction, "triage_reasons", ()) or ()),
+        model_version=prediction.model_version,
+    )
+
+
+def bar_chart() -> go.FigureWidget:
+    """An empty horizontal bar chart sized for the right column; traces are filled by ``draw``."""
+    fig = go.FigureWidget(
+        data=[go.Bar(orientation="h", name="probability", hovertemplate="%{y}: %{x:.2f}<extra></extra>"),
+              go.Scatter(mode="markers", name="threshold", marker=dict(symbol="line-ns", size=16,
+                         line=dict(width=2, color="#101828")), hovertemplate="threshold %{x:.2f}<extra></extra>"),
+              go.Bar(orientation="h", name="not assessed", marker=dict(color="rgba(0,0,0,0)"),
+                     hoverinfo="skip", textposition="inside", insidetextanchor="start",
+                     textfont=dict(color=MUTED, size=11))],
+        layout=go.Layout(height=330, width=400, margin=dict(l=120, r=12, t=8, b=30), barmode="overlay",
+                         showlegend=False, plot_bgcolor="#ffffff", paper_bgcolor="#ffffff",
+                         xaxis=dict(range=[0, 1], tickformat=".1f", gridcolor="#eaecf0", title=None, fixedrange=True),
+                         yaxis=dict(autorange="reversed", tickfont=dict(size=11), fixedrange=True),
+                         font=dict(family="system-ui, sans-serif", size=11, color="#344054")),
+    )
+    return fig
+
+
+def draw(fig: go.FigureWidget, view: FindingsView) -> None:
+    """Fill the chart in one batch (one message to the browser)."""
+    labels = view.assessed
+    probs = [float(view.probabilities[k]) for k in labels]  # type: ignore[arg-type]
+    colours = [_ABOVE if view.is_positive(k) else _BELOW for k in labels]
+    thr = [(k, view.thresholds.get(k)) for k in labels if view.thresholds.get(k) is not None]
+    missing = view.not_assessed
+    with fig.batch_update():
+        fig.data[0].update(x=probs, y=labels, marker=dict(color=colours))
+        fig.data[1].update(x=[v for _, v in thr], y=[k for k, _ in thr])
+        fig.data[2].update(x=[1.0] * len(missing), y=missing, text=["not assessed"] * len(missing))
+        fig.layout.height = max(160, 40 + 19 * (len(labels) + len(missing)))
+
+
+class FindingsPanel(w.VBox):
+    """Chart + triage + model version + notice; ``selected_label`` drives the viewer's heatmap."""
+
+    selected_label = t.Unicode(ANY_ABNORMALITY, help="Finding whose heatmap the viewer shows.")
+
+    def __init__(self) -> None:
+        self.view: FindingsView | None = None
+        self.chart = bar_chart()
+        self.chart.add_class("lx-findings-chart")
+        self.chart.data[0].on_click(self._on_bar_click)
+        self._triage = w.HTML()
+        self._triage.add_class("lx-triage")
+        self._message = w.HTML("<div class='lx-empty'>Open a study or upload a radiograph to see AI findings.</div>")
+        self._message.add_class("lx-findings-message")
+        self.heatmap_for = w.Dropdown(description="Heatmap", options=[("any abnormality", ANY_ABNORMALITY)],
+                                      value=ANY_ABNORMALITY, layout=w.Layout(width="300px"))
+        self.heatmap_for.add_class("lx-heatmap-select")
+        self.heatmap_for.observe(lambda ch: setattr(self, "selected_label", ch["new"]), names="value")
+        self._meta = w.HTML()
+        self._meta.add_class("lx-model-version")
+        self._body = w.VBox([self._triage, self.chart, self.heatmap_for, self._meta],
+                            layout=w.Layout(display="none"))
+        notice = w.HTML(f"<div class='lx-notice-box'>{esc(RESEARCH_NOTICE)}</div>")
+        super().__init__([self._message, self._body, notice])
+        self.add_class("lx-findings")
+
+    def show(self, view: FindingsView) -> None:
+        """Draw a result; keeps the selected label when the new result has it."""
+        self.view = view
+        draw(self.chart, view)
+        reasons = "; ".join(view.triage_reasons) or "no rule fired"
+        self._triage.value = (f"<div class='lx-triage-line'>Triage {triage_badge(view.triage_level)} "
+                              f"<span class='lx-triage-reason'>{esc(reasons)}</span></div>")
+        positives = [k for k in view.assessed if view.is_positive(k)]
+        summary = ("Above threshold: " + ", ".join(positives)) if positives else "No finding above its threshold."
+        self._meta.value = (f"<div>{esc(summary)}</div><div class='lx-muted'>Model {esc(view.model_version)}"
+                            f" · {len(view.not_assessed)} label(s) not assessed · bar = probability, "
+                            f"tick = operating threshold</div>")
+        options = [("any abnormality", ANY_ABNORMALITY)] + [(k, k) for k in view.assessed]
+        keep = self.selected_label if self.selected_label in dict(options).values() else ANY_ABNORMALITY
+        self.heatmap_for.options = options
+        self.heatmap_for.value = keep
+        self._message.value = ""
+        self._body.layout.display = None
+
+    def show_message(self, text: str, kind: str = "info") -> None:
+        """Replace the chart by a message (e.g. weights missing); the rest of the dashboard keeps working."""
+        self.view = None
+        self._body.layout.display = "none"
+        self._message.value = message_html(text, kind)
+
+    def select(self, label: str) -> None:
+        if label in dict(self.heatmap_for.options).values():
+            self.heatmap_for.value = label
+
+    def _on_bar_click(self, trace, points, _state) -> None:
+        if points.point_inds:
+            self.select(trace.y[points.point_inds[0]])

@@ -1,0 +1,191 @@
+"""The patient's context next to the AI result: banner with allergies, and the full record.
+
+Reads go through ``Store.patient_record(patient_id, actor)`` (audited as a view); additions go
+through the store's ``add_*`` methods with the acting user. Analysts never see contact data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import ipywidgets as w
+import traitlets as t
+
+from ..errors import LungDxError
+from .theme import SEVERITY_RANK, esc, message_html, severity_style
+
+#: Roles that may add to a record (analysts and admins read only what they need).
+EDITOR_ROLES = frozenset({"clinician"})
+#: Roles that see contact data.
+CONTACT_ROLES = frozenset({"clinician", "admin"})
+
+
+def allergy_chips(allergies: Sequence) -> str:
+    """Allergies as chips, most severe first, coloured by severity (or 'No known allergies')."""
+    if not allergies:
+        return "<span class='lx-muted lx-nka'>No known allergies</span>"
+    ordered = sorted(allergies, key=lambda a: SEVERITY_RANK.get((a.severity or "").lower(), 1))
+    chips = []
+    for a in ordered:
+        fg, bg = severity_style(a.severity)
+        detail = " · ".join(x for x in (a.reaction, a.severity) if x)
+        chips.append(f"<span class='lx-allergy' style='color:{fg};background:{bg}' title='{esc(a.kind)}'>"
+                     f"⚠ {esc(a.substance)}{(' — ' + esc(detail)) if detail else ''}</span>")
+    return "".join(chips)
+
+
+def demographics(patient) -> str:
+    age = patient.age()
+    bits = [patient.sex or "sex unknown", f"{age} y" if age is not None else "age unknown",
+            f"born {patient.birth_date}" if patient.birth_date else ""]
+    return " · ".join(esc(b) for b in bits if b)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], empty: str) -> str:
+    if not rows:
+        return f"<div class='lx-muted'>{esc(empty)}</div>"
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def record_html(record, *, show_contact: bool) -> str:
+    """The whole record as one HTML block (one widget update per patient switch keeps it fast)."""
+    p = record.patient
+    parts = [f"<div class='lx-record-name'><b>{esc(p.name)}</b> <span class='lx-muted'>MRN {esc(p.patient_id)}</span></div>",
+             f"<div>{demographics(p)}</div>"]
+    if show_contact and getattr(p, "contact", None):
+        parts.append(f"<div class='lx-contact'>Contact: {esc(p.contact)}</div>")
+    parts.append("<h3>Allergies</h3>" + f"<div class='lx-allergies'>{allergy_chips(record.allergies)}</div>")
+    parts.append("<h3>Chronic conditions</h3>" + _table(
+        ("Condition", "Since", "Status"), [(c.name, c.since, c.status) for c in record.conditions],
+        "No chronic conditions recorded."))
+    parts.append("<h3>Encounters</h3>" + _table(
+        ("Date", "Reason", "Diagnosis"),
+        [(e.date, e.reason, e.diagnosis) for e in sorted(record.encounters, key=lambda e: str(e.date), reverse=True)],
+        "No prior encounters."))
+    notes = list(record.notes)[-5:]
+    parts.append("<h3>Notes</h3>" + (
+        "".join(f"<div class='lx-note'><span class='lx-muted'>{esc(getattr(n, 'created', ''))[:16]} "
+                f"{esc(getattr(n, 'author', ''))}</span><br>{esc(n.text)}</div>" for n in reversed(notes))
+        or "<div class='lx-muted'>No notes.</div>"))
+    if getattr(p, "notes", None):
+        parts.append(f"<div class='lx-muted'>{esc(p.notes)}</div>")
+    return "".join(parts)
+
+
+class PatientBanner(w.HBox):
+    """Always-visible strip: who is this, and what are they allergic to."""
+
+    def __init__(self) -> None:
+        self._html = w.HTML("<span class='lx-muted'>No patient selected — search on the left or open a study.</span>")
+        super().__init__([self._html], layout=w.Layout(width="100%"))
+        self.add_class("lx-banner")
+
+    def show(self, record) -> None:
+        p = record.patient
+        self._html.value = (f"<span class='lx-name'>{esc(p.name)}</span> "
+                            f"<span class='lx-muted'>MRN {esc(p.patient_id)} · {demographics(p)}</span>"
+                            f"&nbsp;&nbsp;<span class='lx-banner-allergies'>{allergy_chips(record.allergies)}</span>")
+
+    def clear(self) -> None:
+        self._html.value = "<span class='lx-muted'>No patient selected.</span>"
+
+
+class AddToRecordForm(w.VBox):
+    """One small form for encounter / allergy / condition / note; fields change with the kind."""
+
+    FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
+        "encounter": (("date", "Date (YYYY-MM-DD)"), ("reason", "Reason"), ("diagnosis", "Diagnosis"), ("notes", "Notes")),
+        "allergy": (("substance", "Substance"), ("kind", "drug / food / other"), ("reaction", "Reaction"),
+                    ("severity", "mild / moderate / severe")),
+        "condition": (("name", "Condition"), ("since", "Since (YYYY)"), ("status", "active / resolved")),
+        "note": (("text", "Note"),),
+    }
+
+    def __init__(self, on_submit: Callable[[str, dict[str, str]], str | None]) -> None:
+        self._on_submit = on_submit
+        self.kind = w.Dropdown(options=list(self.FIELDS), value="note", layout=w.Layout(width="140px"))
+        self._inputs: dict[str, w.Text] = {}
+        self._fields = w.VBox()
+        self.save = w.Button(description="Add to record", layout=w.Layout(width="140px"))
+        self.save.add_class("lx-add-save")
+        self.message = w.HTML()
+        self.kind.observe(lambda _c: self._build(), names="value")
+        self.save.on_click(lambda _b: self.submit())
+        self._build()
+        super().__init__([w.HBox([self.kind, self.save]), self._fields, self.message])
+        self.add_class("lx-form")
+
+    def _build(self) -> None:
+        self._inputs = {name: w.Text(placeholder=hint, layout=w.Layout(width="100%"))
+                        for name, hint in self.FIELDS[self.kind.value]}
+        for name, box in self._inputs.items():
+            box.add_class(f"lx-add-{name}")
+        self._fields.children = tuple(self._inputs.values())
+
+    def submit(self) -> None:
+        values = {k: v.value.strip() for k, v in self._inputs.items()}
+        error = self._on_submit(self.kind.value, values)
+        if error:
+            self.message.value = message_html(error, "error")
+            return
+        self.message.value = message_html(f"{self.kind.value.capitalize()} added.", "ok")
+        for box in self._inputs.values():
+            box.value = ""
+
+
+class PatientRecordPanel(w.VBox):
+    """The full record of one patient; clinicians can add to it."""
+
+    patient_id = t.Unicode(None, allow_none=True, help="Patient shown (set through show()).")
+
+    def __init__(self, store, actor: str, role: str) -> None:
+        self._store = store
+        self._actor = actor
+        self._role = role
+        self.record = None
+        self._html = w.HTML("<div class='lx-empty'>Select a patient to see the record.</div>")
+        self._html.add_class("lx-record")
+        self.form = AddToRecordForm(self._add) if role in EDITOR_ROLES else None
+        self._form_box = w.Accordion(children=[self.form], titles=("Add encounter, allergy, condition or note",),
+                                     selected_index=None, layout=w.Layout(display="none")) if self.form else None
+        super().__init__([self._html] + ([self._form_box] if self._form_box else []))
+        self.add_class("lx-record-panel")
+
+    def show(self, patient_id: str):
+        """Load (audited) and render the record; returns it, or None after showing the error."""
+        try:
+            record = self._store.patient_record(patient_id, self._actor)
+        except LungDxError as exc:
+            self._html.value = message_html(str(exc), "error")
+            return None
+        self.record = record
+        self.patient_id = patient_id
+        self._html.value = record_html(record, show_contact=self._role in CONTACT_ROLES)
+        if self._form_box is not None:
+            self._form_box.layout.display = None
+        return record
+
+    def _add(self, kind: str, values: dict[str, str]) -> str | None:
+        """Write one addition through the store; returns an error message or None."""
+        if not self.patient_id:
+            return "Select a patient first."
+        required = {"encounter": "reason", "allergy": "substance", "condition": "name", "note": "text"}[kind]
+        if not values.get(required):
+            return f"Please fill in '{required}'."
+        pid, actor = self.patient_id, self._actor
+        try:
+            if kind == "encounter":
+                self._store.add_encounter(pid, actor, values["date"], values["reason"], values["diagnosis"], values["notes"])
+            elif kind == "allergy":
+                self._store.add_allergy(pid, actor, values["substance"], values["kind"] or "other",
+                                        values["reaction"], values["severity"])
+            elif kind == "condition":
+                self._store.add_condition(pid, actor, values["name"], values["since"], values["status"] or "active")
+            else:
+                self._store.add_note(pid, actor, values["text"])
+        except LungDxError as exc:
+            return str(exc)
+        self.show(pid)
+        return None

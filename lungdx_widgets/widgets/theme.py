@@ -1,0 +1,83 @@
+"""Colours, small HTML helpers and the dashboard stylesheet.
+
+Calm by design: a neutral page, and colour only where it carries meaning (triage level,
+allergy severity, errors). Every widget family uses these helpers so one change restyles all.
+"""
+
+from __future__ import annotations
+
+import html
+from functools import lru_cache
+from pathlib import Path
+
+import ipywidgets as w
+
+from ..types import TRIAGE_ORDER
+
+#: Triage level -> (text colour, background). Emergent is the only strong red on the screen.
+TRIAGE_COLOURS: dict[str, tuple[str, str]] = {
+    "emergent": ("#ffffff", "#b42318"),
+    "urgent": ("#7a2e0e", "#fde8c8"),
+    "routine": ("#344054", "#e4e7ec"),
+}
+#: Allergy severity -> (text colour, background); unknown severities are treated as moderate.
+SEVERITY_COLOURS: dict[str, tuple[str, str]] = {
+    "severe": ("#ffffff", "#b42318"),
+    "life-threatening": ("#ffffff", "#b42318"),
+    "anaphylaxis": ("#ffffff", "#b42318"),
+    "moderate": ("#7a2e0e", "#fde8c8"),
+    "mild": ("#344054", "#f2f4f7"),
+}
+SEVERITY_RANK = {"life-threatening": 0, "anaphylaxis": 0, "severe": 0, "moderate": 1, "mild": 2}
+ACCENT = "#1d4ed8"
+MUTED = "#667085"
+
+RESEARCH_NOTICE = "Research use only — AI findings are decision support; the clinician decides."
+
+_CSS_FILE = Path(__file__).with_name("dashboard.css")
+
+
+def esc(value: object) -> str:
+    """HTML-escape anything shown in the page (patient data is user input)."""
+    return html.escape("" if value is None else str(value))
+
+
+def triage_badge(level: str | None) -> str:
+    """A small coloured pill for a triage level ("not triaged" when unknown)."""
+    if level not in TRIAGE_COLOURS:
+        return "<span class='lx-pill lx-pill-none'>not triaged</span>"
+    fg, bg = TRIAGE_COLOURS[level]  # type: ignore[index]
+    return f"<span class='lx-pill lx-triage-{level}' style='color:{fg};background:{bg}'>{esc(level)}</span>"
+
+
+def severity_style(severity: str | None) -> tuple[str, str]:
+    return SEVERITY_COLOURS.get((severity or "").strip().lower(), SEVERITY_COLOURS["moderate"])
+
+
+def triage_rank(level: str | None) -> int:
+    """0 for emergent … 2 for routine, 3 for untriaged (sorts last)."""
+    return TRIAGE_ORDER.index(level) if level in TRIAGE_ORDER else len(TRIAGE_ORDER)  # type: ignore[arg-type]
+
+
+def message_html(text: str, kind: str = "info") -> str:
+    """A one-line message box; ``kind`` is info, ok, warn or error."""
+    return f"<div class='lx-msg lx-msg-{kind}' role='{'alert' if kind == 'error' else 'status'}'>{esc(text)}</div>"
+
+
+@lru_cache(maxsize=1)
+def _css() -> str:
+    return _CSS_FILE.read_text(encoding="utf-8")
+
+
+def stylesheet() -> w.HTML:
+    """The dashboard stylesheet as a widget (a <style> element inside an HTML output applies page-wide)."""
+    sheet = w.HTML(f"<style>{_css()}</style>", layout=w.Layout(display="none"))
+    return sheet
+
+
+def card(children: list[w.Widget], css_class: str, **layout: str) -> w.VBox:
+    """A white panel with a class the stylesheet and the browser tests know."""
+    box = w.VBox(children, layout=w.Layout(**layout))
+    box.add_class("lx-card")
+    box.add_class(css_class)
+    return box

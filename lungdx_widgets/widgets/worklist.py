@@ -1,0 +1,88 @@
+"""Today's worklist: studies ordered emergent → urgent → routine, then by time.
+
+The store does the ordering (``Store.worklist``); this widget only renders rows and reports
+which study the clinician opened through the ``selected_study_id`` trait.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ipywidgets as w
+import traitlets as t
+
+from ..errors import LungDxError
+from .theme import esc, message_html
+
+
+def row_text(item) -> str:
+    """One line per study: level, time, patient, top finding (plain text: rows are buttons)."""
+    level = (item.triage_level or "not triaged").upper()
+    when = _clock(getattr(item, "uploaded_at", None) or getattr(item, "acquired", None))
+    finding = ""
+    if getattr(item, "top_label", None):
+        prob = item.top_probability
+        finding = f"  ·  {item.top_label}" + (f" {prob:.2f}" if prob is not None else "")
+    return f"{level:<9}  {when}  {item.patient_name}{finding}"
+
+
+def _clock(stamp: object) -> str:
+    text = str(stamp or "")
+    return text[11:16] if len(text) >= 16 else text[:10]
+
+
+class Worklist(w.VBox):
+    """Clickable rows of today's studies; the newest emergent study comes first."""
+
+    selected_study_id = t.Int(None, allow_none=True, help="Study the clinician opened (not synced to the browser).")
+    count = t.Int(0, help="Number of studies listed.")
+
+    def __init__(self, store, *, day: date | None = None, limit: int = 60) -> None:
+        self._store = store
+        self._day = day
+        self._limit = limit
+        self._rows: dict[int, w.Button] = {}
+        self._title = w.HTML("<div class='lx-h2'>Today's worklist</div>")
+        self._list = w.VBox(layout=w.Layout(overflow_y="auto", flex="1 1 auto"))
+        self._list.add_class("lx-scroll")
+        self._list.add_class("lx-worklist-rows")
+        super().__init__([self._title, self._list], layout=w.Layout(flex="1 1 auto", min_height="0"))
+        self.add_class("lx-worklist")
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the worklist from the store (after an upload or a triage change)."""
+        try:
+            items = self._store.worklist(self._day, limit=self._limit)
+        except LungDxError as exc:
+            self._list.children = (w.HTML(message_html(str(exc), "error")),)
+            return
+        self.count = len(items)
+        self._title.value = f"<div class='lx-h2'>Today's worklist · {len(items)}</div>"
+        self._rows = {}
+        buttons = []
+        for item in items:
+            btn = w.Button(description=row_text(item), tooltip=f"Open study of {item.patient_name}",
+                           layout=w.Layout(width="100%"))
+            btn.add_class("lx-row")
+            btn.add_class("lx-worklist-row")
+            btn.add_class(f"lx-level-{item.triage_level or 'none'}")
+            btn.on_click(lambda _b, sid=item.study_id: self.open(sid))
+            self._rows[item.study_id] = btn
+            buttons.append(btn)
+        self._list.children = tuple(buttons) or (w.HTML(f"<div class='lx-empty'>{esc('No studies today.')}</div>"),)
+        self._mark(self.selected_study_id)
+
+    def open(self, study_id: int) -> None:
+        """Select a study (as a click does)."""
+        self.selected_study_id = study_id
+
+    @t.observe("selected_study_id")
+    def _on_selected(self, change) -> None:
+        self._mark(change["new"], change["old"])
+
+    def _mark(self, new: int | None, old: int | None = None) -> None:
+        if old in self._rows:
+            self._rows[old].remove_class("lx-selected")
+        if new in self._rows:
+            self._rows[new].add_class("lx-selected")
