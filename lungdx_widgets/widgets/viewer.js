@@ -1,0 +1,635 @@
+// LungDx radiograph viewer: image + colourised heatmap + box editor (anywidget ES module).
+// Everything interactive happens here; Python validates and saves. Box coordinates are
+// original-image pixels (the image element is laid out at that size and CSS-transformed).
+
+const MIN_BOX = 4; // image pixels
+const HANDLE = 9; // screen pixels
+const STATUS_TEXT = { proposed: "proposed", accepted: "accepted", rejected: "rejected", edited: "edited" };
+const HEAT_ALPHA_KNEE = 0.35; // values below fade out so the lungs stay readable
+// Approximation of the "turbo" colour map (perceptually ordered, readable on grey).
+const TURBO = [
+  [0.0, 48, 18, 59], [0.1, 65, 69, 171], [0.2, 70, 117, 237], [0.3, 57, 162, 252],
+  [0.4, 27, 207, 212], [0.5, 36, 236, 166], [0.6, 97, 252, 108], [0.7, 164, 252, 59],
+  [0.8, 209, 232, 52], [0.9, 243, 198, 58], [0.95, 250, 150, 40], [1.0, 220, 60, 20],
+];
+
+function turboLut() {
+  const lut = new Uint8ClampedArray(256 * 4);
+  for (let i = 0; i < 256; i++) {
+    const v = i / 255;
+    let k = 0;
+    while (k < TURBO.length - 2 && v > TURBO[k + 1][0]) k++;
+    const [a, b] = [TURBO[k], TURBO[k + 1]];
+    const f = (v - a[0]) / (b[0] - a[0]);
+    for (let c = 1; c <= 3; c++) lut[i * 4 + c - 1] = a[c] + f * (b[c] - a[c]);
+    lut[i * 4 + 3] = 255 * Math.min(1, v / HEAT_ALPHA_KNEE);
+  }
+  return lut;
+}
+const LUT = turboLut();
+
+function h(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v;
+    else if (k === "text") e.textContent = v;
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c);
+  return e;
+}
+
+function svg(tag, attrs = {}) {
+  const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  return e;
+}
+
+function heatName(label) {
+  return label === "abnormal" ? "Any abnormality" : label;
+}
+
+function bytesToUrl(view, type) {
+  if (!view || !view.byteLength) return "";
+  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  const mime = type || (bytes[0] === 0xff && bytes[1] === 0xd8 ? "image/jpeg" : "image/png");
+  return URL.createObjectURL(new Blob([bytes], { type: mime }));
+}
+
+function clamp(v, lo, hi) {
+  return Math.max(lo, Math.min(hi, v));
+}
+
+function render({ model, el }) {
+  const cleanups = [];
+  const listen = (target, type, fn, opts) => {
+    target.addEventListener(type, fn, opts);
+    cleanups.push(() => target.removeEventListener(type, fn, opts));
+  };
+  const on = (name, fn) => {
+    model.on(name, fn);
+    cleanups.push(() => model.off(name, fn));
+  };
+
+  // ------------------------------------------------------------------ DOM
+  const title = h("div", { class: "ldx-title" });
+  const heatSelect = h("select", { class: "ldx-heat-select", "aria-label": "Heatmap" });
+  const opacity = h("input", { type: "range", min: "0", max: "1", step: "0.01", class: "ldx-opacity", "aria-label": "Heatmap opacity" });
+  const opacityValue = h("span", { class: "ldx-opacity-value" });
+  const colourBar = h("canvas", { class: "ldx-colourbar", width: "128", height: "10" });
+  const heatGroup = h("div", { class: "ldx-group ldx-heat-group" },
+    h("label", { text: "Heatmap" }), heatSelect,
+    h("label", { text: "Opacity" }), opacity, opacityValue,
+    h("div", { class: "ldx-colourbar-wrap", title: "Model attention: low (left) to high (right)" },
+      h("span", { class: "ldx-cb-tick", text: "low" }), colourBar, h("span", { class: "ldx-cb-tick", text: "high" })));
+  const zoomValue = h("span", { class: "ldx-zoom-value", title: "Zoom (wheel to change)" });
+  const fitBtn = h("button", { class: "ldx-btn ldx-fit", type: "button", title: "Fit the whole image (double-click the image)" });
+  fitBtn.textContent = "Fit";
+  const viewGroup = h("div", { class: "ldx-group" }, zoomValue, fitBtn);
+  const toolbar = h("div", { class: "ldx-toolbar" }, title, heatGroup, viewGroup);
+
+  const stage = h("div", { class: "ldx-stage", tabindex: "-1" });
+  const world = h("div", { class: "ldx-world" });
+  const img = h("img", { class: "ldx-image", alt: "Chest radiograph", draggable: "false" });
+  const heat = h("canvas", { class: "ldx-heat" });
+  world.append(img, heat);
+  const overlay = svg("svg", { class: "ldx-overlay" });
+  const tags = h("div", { class: "ldx-tags" });
+  const hint = h("div", { class: "ldx-hint", text: "Drag on the image to draw a box · wheel to zoom · right-drag or Space+drag to pan" });
+  const empty = h("div", { class: "ldx-empty", text: "No image" });
+  stage.append(world, overlay, tags, hint, empty);
+
+  // Side panel: the list of boxes and the edit controls for the selected one.
+  const list = h("ol", { class: "ldx-box-list", "aria-label": "Boxes" });
+  const labelSelect = h("select", { class: "ldx-label-select", "aria-label": "Label" });
+  const labelText = h("input", { class: "ldx-label-text", type: "text", placeholder: "or type a label, Enter", "aria-label": "Free-text label" });
+  const acceptBtn = h("button", { class: "ldx-btn ldx-accept", type: "button", title: "Accept the AI proposal (A)" });
+  acceptBtn.textContent = "Accept (A)";
+  const rejectBtn = h("button", { class: "ldx-btn ldx-reject", type: "button", title: "Reject the AI proposal (R)" });
+  rejectBtn.textContent = "Reject (R)";
+  const deleteBtn = h("button", { class: "ldx-btn ldx-delete", type: "button", title: "Delete the box (Delete); AI proposals are rejected instead, so the review stays on record" });
+  deleteBtn.textContent = "Delete";
+  const nextBtn = h("button", { class: "ldx-btn ldx-next", type: "button", title: "Select the next box (N)" });
+  nextBtn.textContent = "Next (N)";
+  const selInfo = h("div", { class: "ldx-sel-info" });
+  const editPanel = h("div", { class: "ldx-edit" },
+    h("div", { class: "ldx-side-title", text: "Selected box" }), selInfo,
+    h("label", { class: "ldx-field" }, h("span", { text: "Label" }), labelSelect), labelText,
+    h("div", { class: "ldx-row" }, acceptBtn, rejectBtn), h("div", { class: "ldx-row" }, deleteBtn, nextBtn));
+  const dirtyBadge = h("span", { class: "ldx-dirty", role: "status" });
+  const versionText = h("span", { class: "ldx-version" });
+  const saveBtn = h("button", { class: "ldx-btn ldx-save", type: "button", title: "Save these boxes as a new annotation version" });
+  saveBtn.textContent = "Save";
+  const savePanel = h("div", { class: "ldx-save-row" }, h("div", { class: "ldx-save-state" }, dirtyBadge, versionText), saveBtn);
+  const side = h("div", { class: "ldx-side" },
+    h("div", { class: "ldx-side-title", text: "Boxes" }), list, editPanel, savePanel);
+
+  const message = h("div", { class: "ldx-message", role: "status" });
+  const body = h("div", { class: "ldx-body" }, stage, side);
+  const root = h("div", { class: "ldx-root", tabindex: "0", "data-lm-suppress-shortcuts": "true" }, toolbar, body, message);
+  el.append(root);
+
+  // ------------------------------------------------------------------ state
+  const view = { s: 1, tx: 0, ty: 0, fitted: true };
+  let drag = null; // {kind: draw|move|resize|pan, ...}
+  let spaceDown = false;
+  let imageUrl = "";
+  const heatCache = new Map(); // label -> ImageData (colourised)
+  let heatToken = 0;
+
+  const W = () => model.get("image_width") || img.naturalWidth || 0;
+  const H = () => model.get("image_height") || img.naturalHeight || 0;
+  const boxes = () => model.get("boxes") || [];
+  const selected = () => model.get("selected");
+  const editable = () => !model.get("readonly");
+
+  function commit(newBoxes, sel, extra = {}) {
+    model.set("boxes", newBoxes);
+    model.set("selected", sel);
+    model.set("dirty", true);
+    for (const [k, v] of Object.entries(extra)) model.set(k, v);
+    model.save_changes();
+  }
+  function select(i) {
+    model.set("selected", i);
+    model.save_changes();
+  }
+  function localMessage(text, kind = "info") {
+    model.set("message_kind", kind);
+    model.set("message", text);
+    model.save_changes();
+  }
+
+  // ------------------------------------------------------------------ geometry
+  function toImage(clientX, clientY) {
+    const r = stage.getBoundingClientRect();
+    return [(clientX - r.left - view.tx) / view.s, (clientY - r.top - view.ty) / view.s];
+  }
+  function toScreen(x, y) {
+    return [x * view.s + view.tx, y * view.s + view.ty];
+  }
+  function fit() {
+    const w = W(), hh = H();
+    const sw = stage.clientWidth, sh = stage.clientHeight;
+    if (!w || !hh || !sw || !sh) return;
+    view.s = Math.min(sw / w, sh / hh);
+    view.tx = (sw - w * view.s) / 2;
+    view.ty = (sh - hh * view.s) / 2;
+    view.fitted = true;
+    applyView();
+  }
+  function zoomAt(factor, sx, sy) {
+    const w = W(), hh = H();
+    if (!w || !hh) return;
+    const fitS = Math.min(stage.clientWidth / w, stage.clientHeight / hh);
+    const s = clamp(view.s * factor, fitS * 0.5, Math.max(fitS * 16, 8));
+    view.tx = sx - (sx - view.tx) * (s / view.s);
+    view.ty = sy - (sy - view.ty) * (s / view.s);
+    view.s = s;
+    view.fitted = false;
+    applyView();
+  }
+  function applyView() {
+    world.style.transform = `translate(${view.tx}px, ${view.ty}px) scale(${view.s})`;
+    zoomValue.textContent = `${Math.round(view.s * 100)}%`;
+    drawBoxes();
+  }
+
+  // ------------------------------------------------------------------ image + heatmap
+  function loadImage() {
+    if (imageUrl) URL.revokeObjectURL(imageUrl);
+    imageUrl = bytesToUrl(model.get("image"));
+    empty.style.display = imageUrl ? "none" : "";
+    if (!imageUrl) {
+      img.removeAttribute("src");
+      return;
+    }
+    img.onload = () => {
+      sizeWorld();
+      fit();
+    };
+    img.src = imageUrl;
+    sizeWorld();
+    fit();
+  }
+  function sizeWorld() {
+    const w = W(), hh = H();
+    for (const e of [img, heat]) {
+      e.style.width = `${w}px`;
+      e.style.height = `${hh}px`;
+    }
+  }
+  async function colourise(label) {
+    if (heatCache.has(label)) return heatCache.get(label);
+    const url = bytesToUrl((model.get("heatmaps") || {})[label], "image/png");
+    if (!url) return null;
+    try {
+      const gray = new Image();
+      gray.src = url;
+      await gray.decode();
+      const c = document.createElement("canvas");
+      c.width = gray.naturalWidth;
+      c.height = gray.naturalHeight;
+      const ctx = c.getContext("2d", { willReadFrequently: true });
+      ctx.drawImage(gray, 0, 0);
+      const data = ctx.getImageData(0, 0, c.width, c.height);
+      const px = data.data;
+      for (let i = 0; i < px.length; i += 4) {
+        const j = px[i] * 4;
+        px[i] = LUT[j]; px[i + 1] = LUT[j + 1]; px[i + 2] = LUT[j + 2]; px[i + 3] = LUT[j + 3];
+      }
+      heatCache.set(label, data);
+      return data;
+    } finally {
+      URL.revokeObjectURL(url);
+    }
+  }
+  async function showHeat() {
+    const label = model.get("heatmap_label");
+    const token = ++heatToken;
+    const data = label ? await colourise(label) : null;
+    if (token !== heatToken) return; // a newer choice won
+    heat.style.display = data ? "" : "none";
+    heat.dataset.label = data ? label : "";
+    if (!data) return;
+    heat.width = data.width;
+    heat.height = data.height;
+    heat.getContext("2d").putImageData(data, 0, 0);
+  }
+  function fillHeatOptions() {
+    heatCache.clear();
+    const labels = Object.keys(model.get("heatmaps") || {});
+    heatSelect.replaceChildren(h("option", { value: "", text: "None" }),
+      ...labels.map((l) => h("option", { value: l, text: heatName(l) })));
+    heatGroup.style.display = labels.length ? "" : "none";
+    heatSelect.value = model.get("heatmap_label") || "";
+    showHeat();
+  }
+  function applyOpacity() {
+    const v = model.get("opacity");
+    opacity.value = String(v);
+    opacityValue.textContent = `${Math.round(v * 100)}%`;
+    heat.style.opacity = String(v);
+  }
+  function drawColourBar() {
+    const ctx = colourBar.getContext("2d");
+    const row = ctx.createImageData(colourBar.width, colourBar.height);
+    for (let x = 0; x < colourBar.width; x++) {
+      const j = Math.round((x / (colourBar.width - 1)) * 255) * 4;
+      for (let y = 0; y < colourBar.height; y++) {
+        const o = (y * colourBar.width + x) * 4;
+        row.data[o] = LUT[j]; row.data[o + 1] = LUT[j + 1]; row.data[o + 2] = LUT[j + 2]; row.data[o + 3] = 255;
+      }
+    }
+    ctx.putImageData(row, 0, 0);
+  }
+
+  // ------------------------------------------------------------------ boxes
+  function boxClass(b, i) {
+    const cls = ["ldx-box", `ldx-src-${b.source}`, `ldx-st-${b.status}`];
+    if (i === selected()) cls.push("ldx-selected");
+    return cls.join(" ");
+  }
+  function tagText(b) {
+    const score = b.score == null ? "" : ` ${b.score.toFixed(2)}`;
+    const who = b.source === "ai" ? `AI · ${STATUS_TEXT[b.status]}` : "human";
+    return `${b.label}${score} · ${who}`;
+  }
+  function drawBoxes() {
+    overlay.replaceChildren();
+    tags.replaceChildren();
+    const sel = selected();
+    boxes().forEach((b, i) => {
+      const [x0, y0] = toScreen(b.x, b.y);
+      const [x1, y1] = toScreen(b.x + b.w, b.y + b.h);
+      const g = svg("g", { class: boxClass(b, i), "data-index": String(i) });
+      g.append(svg("rect", { class: "ldx-box-halo", x: x0, y: y0, width: x1 - x0, height: y1 - y0 }));
+      g.append(svg("rect", { class: "ldx-box-rect", x: x0, y: y0, width: x1 - x0, height: y1 - y0, "data-index": String(i), "data-part": "body" }));
+      if (i === sel && editable()) {
+        for (const [hx, hy, name] of [[x0, y0, "nw"], [x1, y0, "ne"], [x0, y1, "sw"], [x1, y1, "se"],
+          [(x0 + x1) / 2, y0, "n"], [(x0 + x1) / 2, y1, "s"], [x0, (y0 + y1) / 2, "w"], [x1, (y0 + y1) / 2, "e"]]) {
+          g.append(svg("rect", { class: `ldx-handle ldx-handle-${name}`, x: hx - HANDLE / 2, y: hy - HANDLE / 2, width: HANDLE, height: HANDLE, "data-index": String(i), "data-part": name }));
+        }
+      }
+      overlay.append(g);
+      const tag = h("div", { class: `ldx-tag ${boxClass(b, i)}`, "data-index": String(i), text: tagText(b) });
+      tag.style.left = `${x0}px`;
+      tag.style.top = `${y0}px`;
+      tags.append(tag);
+    });
+  }
+  function renderList() {
+    const bs = boxes();
+    const sel = selected();
+    list.replaceChildren(...bs.map((b, i) => {
+      const li = h("li", { class: boxClass(b, i), "data-index": String(i) },
+        h("span", { class: "ldx-swatch" }),
+        h("span", { class: "ldx-li-label", text: b.label }),
+        h("span", { class: "ldx-li-score", text: b.score == null ? "" : b.score.toFixed(2) }),
+        h("span", { class: `ldx-chip ldx-chip-${b.source === "ai" ? b.status : "human"}`, text: b.source === "ai" ? STATUS_TEXT[b.status] : "human" }));
+      li.addEventListener("click", () => { select(i); root.focus({ preventScroll: true }); });
+      return li;
+    }));
+    if (!bs.length) list.append(h("li", { class: "ldx-li-empty", text: "No boxes. Drag on the image to draw one." }));
+    const b = bs[sel];
+    selInfo.textContent = b ? `${b.source === "ai" ? "AI proposal" : "Drawn by a reader"} · ${Math.round(b.w)}×${Math.round(b.h)} px at (${Math.round(b.x)}, ${Math.round(b.y)})` : "None — click a box or draw one.";
+    const isAi = !!b && b.source === "ai";
+    acceptBtn.disabled = !isAi || b.status === "accepted";
+    rejectBtn.disabled = !isAi || b.status === "rejected";
+    deleteBtn.disabled = !b;
+    nextBtn.disabled = !bs.length;
+    fillLabelOptions(b ? b.label : labelSelect.value);
+  }
+  function fillLabelOptions(current) {
+    const labels = [...(model.get("classes") || [])];
+    for (const b of boxes()) if (!labels.includes(b.label)) labels.push(b.label);
+    if (current && !labels.includes(current)) labels.push(current);
+    labelSelect.replaceChildren(...labels.map((l) => h("option", { value: l, text: l })));
+    if (current) labelSelect.value = current;
+  }
+  function currentLabel() {
+    return labelSelect.value || (model.get("classes") || [])[0] || "Finding";
+  }
+  function renderSaveState() {
+    const dirty = model.get("dirty");
+    const v = model.get("version");
+    dirtyBadge.textContent = dirty ? "● Unsaved changes" : v ? "All changes saved" : "No changes";
+    dirtyBadge.className = `ldx-dirty ${dirty ? "ldx-is-dirty" : "ldx-is-clean"}`;
+    versionText.textContent = v ? `${dirty ? "based on" : "saved as"} version ${v}` : "no saved version yet";
+    saveBtn.disabled = !dirty;
+    root.classList.toggle("ldx-readonly", !editable());
+  }
+  function renderMessage() {
+    const text = model.get("message");
+    message.textContent = text;
+    message.className = `ldx-message ldx-msg-${model.get("message_kind")}`;
+    message.style.display = text ? "" : "none";
+    message.setAttribute("role", model.get("message_kind") === "error" ? "alert" : "status");
+  }
+  function renderAll() {
+    drawBoxes();
+    renderList();
+    renderSaveState();
+  }
+
+  // ------------------------------------------------------------------ edits
+  function edited(b) {
+    // Moving, resizing or relabelling an AI proposal makes it the reader's edit.
+    return b.source === "ai" ? { ...b, status: "edited" } : b;
+  }
+  function replaceBox(i, b) {
+    const bs = boxes().slice();
+    bs[i] = b;
+    return bs;
+  }
+  function setStatus(status) {
+    const i = selected(), b = boxes()[i];
+    if (!b || b.source !== "ai" || !editable()) return;
+    commit(replaceBox(i, { ...b, status }), i);
+  }
+  function relabel(label) {
+    label = (label || "").trim();
+    const i = selected(), b = boxes()[i];
+    if (!label || !b || !editable() || b.label === label) return;
+    commit(replaceBox(i, edited({ ...b, label })), i);
+  }
+  function removeSelected() {
+    const i = selected(), b = boxes()[i];
+    if (!b || !editable()) return;
+    if (b.source === "ai") {
+      setStatus("rejected");
+      return;
+    }
+    const bs = boxes().slice();
+    bs.splice(i, 1);
+    commit(bs, Math.min(i, bs.length - 1));
+  }
+  function step(delta) {
+    const n = boxes().length;
+    if (!n) return;
+    const i = selected();
+    select(i < 0 ? (delta > 0 ? 0 : n - 1) : (i + delta + n) % n);
+  }
+  function save() {
+    if (!editable()) return;
+    localMessage("Saving…", "info");
+    model.send({ type: "save" });
+  }
+
+  // ------------------------------------------------------------------ mouse
+  function rounded(b) {
+    const w = W(), hh = H();
+    const x = clamp(Math.round(b.x), 0, w - 1), y = clamp(Math.round(b.y), 0, hh - 1);
+    return { ...b, x, y, w: clamp(Math.round(b.w), 1, w - x), h: clamp(Math.round(b.h), 1, hh - y) };
+  }
+  function resized(b, part, dx, dy) {
+    let { x, y, w, h: hh } = b;
+    let x1 = x + w, y1 = y + hh;
+    if (part.includes("w")) x += dx;
+    if (part.includes("e")) x1 += dx;
+    if (part.includes("n")) y += dy;
+    if (part.includes("s")) y1 += dy;
+    x = clamp(x, 0, W()); x1 = clamp(x1, 0, W()); y = clamp(y, 0, H()); y1 = clamp(y1, 0, H());
+    return { ...b, x: Math.min(x, x1), y: Math.min(y, y1), w: Math.max(Math.abs(x1 - x), MIN_BOX), h: Math.max(Math.abs(y1 - y), MIN_BOX) };
+  }
+  function onPointerDown(e) {
+    if (!W()) return;
+    root.focus({ preventScroll: true });
+    const [ix, iy] = toImage(e.clientX, e.clientY);
+    const t = e.target;
+    const base = { id: e.pointerId, startX: e.clientX, startY: e.clientY, ix, iy };
+    if (e.button === 1 || e.button === 2 || spaceDown || !editable()) {
+      drag = { ...base, kind: "pan", tx: view.tx, ty: view.ty };
+    } else if (e.button === 0 && t.dataset && t.dataset.index !== undefined) {
+      const i = Number(t.dataset.index);
+      const part = t.dataset.part || "body";
+      drag = { ...base, kind: part === "body" ? "move" : "resize", part, index: i, orig: { ...boxes()[i] }, moved: false };
+      if (i !== selected()) select(i);
+    } else if (e.button === 0) {
+      if (ix < 0 || iy < 0 || ix > W() || iy > H()) {
+        drag = { ...base, kind: "pan", tx: view.tx, ty: view.ty };
+      } else {
+        drag = { ...base, kind: "draw", index: -1 };
+      }
+    } else return;
+    stage.setPointerCapture(e.pointerId);
+    e.preventDefault();
+  }
+  function onPointerMove(e) {
+    if (!drag || e.pointerId !== drag.id) return;
+    const [ix, iy] = toImage(e.clientX, e.clientY);
+    const dx = ix - drag.ix, dy = iy - drag.iy;
+    if (drag.kind === "pan") {
+      view.tx = drag.tx + (e.clientX - drag.startX);
+      view.ty = drag.ty + (e.clientY - drag.startY);
+      view.fitted = false;
+      applyView();
+      return;
+    }
+    if (Math.hypot(e.clientX - drag.startX, e.clientY - drag.startY) < 3 && !drag.moved) return;
+    drag.moved = true;
+    let b;
+    if (drag.kind === "draw") {
+      const x0 = clamp(drag.ix, 0, W()), y0 = clamp(drag.iy, 0, H());
+      const x1 = clamp(ix, 0, W()), y1 = clamp(iy, 0, H());
+      b = { label: currentLabel(), x: Math.min(x0, x1), y: Math.min(y0, y1), w: Math.abs(x1 - x0), h: Math.abs(y1 - y0), score: null, source: "human", status: "edited" };
+      drag.preview = b;
+      drawPreview(b);
+      return;
+    }
+    const o = drag.orig;
+    if (drag.kind === "move") {
+      b = { ...o, x: clamp(o.x + dx, 0, W() - o.w), y: clamp(o.y + dy, 0, H() - o.h) };
+    } else {
+      b = resized(o, drag.part, dx, dy);
+    }
+    drag.preview = b;
+    model.set("boxes", replaceBox(drag.index, b)); // local only until the pointer is released
+    drawBoxes();
+  }
+  function drawPreview(b) {
+    drawBoxes();
+    const [x0, y0] = toScreen(b.x, b.y);
+    overlay.append(svg("rect", { class: "ldx-draft", x: x0, y: y0, width: b.w * view.s, height: b.h * view.s }));
+  }
+  function onPointerUp(e) {
+    if (!drag || e.pointerId !== drag.id) return;
+    const d = drag;
+    drag = null;
+    stage.releasePointerCapture(e.pointerId);
+    if (d.kind === "pan") return;
+    if (d.kind === "draw") {
+      const b = d.preview;
+      if (b && b.w >= MIN_BOX && b.h >= MIN_BOX) {
+        const bs = [...boxes(), rounded(b)];
+        commit(bs, bs.length - 1);
+      } else {
+        select(-1); // a click on empty image clears the selection
+      }
+      drawBoxes();
+      return;
+    }
+    if (d.moved && d.preview) {
+      commit(replaceBox(d.index, edited(rounded(d.preview))), d.index);
+    } else {
+      model.set("boxes", replaceBox(d.index, d.orig));
+      drawBoxes();
+    }
+  }
+  function onWheel(e) {
+    if (!W()) return;
+    e.preventDefault();
+    const r = stage.getBoundingClientRect();
+    const delta = e.deltaMode === 1 ? e.deltaY * 16 : e.deltaY;
+    zoomAt(Math.exp(-delta * 0.0015), e.clientX - r.left, e.clientY - r.top);
+  }
+
+  // ------------------------------------------------------------------ keys
+  function onKeyDown(e) {
+    const typing = e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement;
+    if (typing && e.key !== "Escape") return;
+    let handled = true;
+    if (e.key === " ") spaceDown = true;
+    else if (e.ctrlKey || e.metaKey || e.altKey) handled = false;
+    else if (e.key === "a" || e.key === "A") setStatus("accepted");
+    else if (e.key === "r" || e.key === "R") setStatus("rejected");
+    else if (e.key === "n") step(1);
+    else if (e.key === "N" || e.key === "p") step(-1);
+    else if (e.key === "Delete" || e.key === "Backspace") removeSelected();
+    else if (e.key === "Escape") { select(-1); root.focus({ preventScroll: true }); }
+    else if (e.key === "f" || e.key === "0") fit();
+    else handled = false;
+    if (handled) {
+      // Keep JupyterLab's notebook shortcuts (a = insert cell, r = raw...) out of the viewer.
+      e.preventDefault();
+      e.stopPropagation();
+    }
+  }
+  function onKeyUp(e) {
+    if (e.key === " ") spaceDown = false;
+  }
+  function onBeforeUnload(e) {
+    if (model.get("dirty") && editable()) {
+      e.preventDefault();
+      e.returnValue = "";
+    }
+  }
+
+  // ------------------------------------------------------------------ wiring
+  listen(stage, "pointerdown", onPointerDown);
+  listen(stage, "pointermove", onPointerMove);
+  listen(stage, "pointerup", onPointerUp);
+  listen(stage, "pointercancel", onPointerUp);
+  listen(stage, "wheel", onWheel, { passive: false });
+  listen(stage, "dblclick", fit);
+  listen(stage, "contextmenu", (e) => e.preventDefault());
+  listen(root, "keydown", onKeyDown);
+  listen(root, "keyup", onKeyUp);
+  listen(window, "beforeunload", onBeforeUnload);
+  listen(fitBtn, "click", fit);
+  listen(acceptBtn, "click", () => setStatus("accepted"));
+  listen(rejectBtn, "click", () => setStatus("rejected"));
+  listen(deleteBtn, "click", removeSelected);
+  listen(nextBtn, "click", () => step(1));
+  listen(saveBtn, "click", save);
+  listen(labelSelect, "change", () => relabel(labelSelect.value));
+  listen(labelText, "keydown", (e) => {
+    if (e.key === "Enter") {
+      e.preventDefault();
+      const text = labelText.value.trim();
+      if (!text) return;
+      if (selected() >= 0) relabel(text);
+      fillLabelOptions(text);
+      labelText.value = "";
+    }
+  });
+  listen(heatSelect, "change", () => {
+    model.set("heatmap_label", heatSelect.value);
+    model.save_changes();
+  });
+  listen(opacity, "input", () => {
+    heat.style.opacity = opacity.value; // immediate, no kernel round-trip
+    opacityValue.textContent = `${Math.round(Number(opacity.value) * 100)}%`;
+  });
+  listen(opacity, "change", () => {
+    model.set("opacity", Number(opacity.value));
+    model.save_changes();
+  });
+
+  on("change:image", loadImage);
+  on("change:image_width", () => { sizeWorld(); fit(); });
+  on("change:image_height", () => { sizeWorld(); fit(); });
+  on("change:heatmaps", fillHeatOptions);
+  on("change:heatmap_label", () => { heatSelect.value = model.get("heatmap_label") || ""; showHeat(); });
+  on("change:opacity", applyOpacity);
+  on("change:boxes", () => { if (!drag) renderAll(); });
+  on("change:selected", renderAll);
+  on("change:classes", renderList);
+  on("change:dirty", renderSaveState);
+  on("change:version", renderSaveState);
+  on("change:readonly", renderAll);
+  on("change:message", renderMessage);
+  on("change:message_kind", renderMessage);
+  on("change:title", () => { title.textContent = model.get("title"); });
+  on("change:height", () => { stage.style.height = `${model.get("height")}px`; });
+
+  const resize = new ResizeObserver(() => (view.fitted ? fit() : applyView()));
+  resize.observe(stage);
+  cleanups.push(() => resize.disconnect());
+
+  stage.style.height = `${model.get("height")}px`;
+  title.textContent = model.get("title");
+  drawColourBar();
+  applyOpacity();
+  fillHeatOptions();
+  loadImage();
+  renderAll();
+  renderMessage();
+
+  return () => {
+    for (const c of cleanups) c();
+    if (imageUrl) URL.revokeObjectURL(imageUrl);
+  };
+}
+
+export default { render };

@@ -1,0 +1,217 @@
+"""Radiograph viewer with heatmap overlay and box editor (an anywidget: viewer.js + viewer.css).
+
+The browser does everything interactive (zoom, pan, opacity, drawing, moving, resizing,
+relabelling, accept/reject) so nothing waits for the kernel; Python holds the validated state
+and hears about "Save". Boxes are the source of truth here, in original-image pixels — the same
+system as ``Findings.heatmaps`` and the store's annotations. The widget knows nothing about the
+store: :class:`~lungdx_widgets.widgets.editor.AnnotationEditor` binds it to one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+import anywidget
+import numpy as np
+import traitlets as t
+
+from ..errors import LungDxError
+from ..types import Box, Findings, Radiograph
+from .viewer_data import (
+    BoxRejected,
+    boxes_from_dicts,
+    check_heatmap_aspect,
+    display_image,
+    encode_heatmap,
+    normalize_boxes,
+    png_size,
+)
+
+log = logging.getLogger(__name__)
+_HERE = Path(__file__).parent
+#: The heatmap shown first when a study has one: the model's summary map.
+ABNORMAL = "abnormal"
+MESSAGE_KINDS = ("info", "ok", "warning", "error")
+
+SaveCallback = Callable[[list[Box]], None]
+
+
+class ImageViewer(anywidget.AnyWidget):
+    """One radiograph, its heatmaps and its boxes; editable unless ``readonly``."""
+
+    _esm = _HERE / "viewer.js"
+    _css = _HERE / "viewer.css"
+
+    #: Encoded image (PNG/JPEG) the browser displays, stretched to ``image_width × image_height``.
+    image = t.Bytes(b"").tag(sync=True)
+    #: Original image size in pixels: the coordinate system of boxes and heatmaps.
+    image_width = t.Int(0, min=0).tag(sync=True)
+    image_height = t.Int(0, min=0).tag(sync=True)
+    #: ``{finding label or "abnormal": 8-bit gray PNG}``; numpy arrays in [0,1] are encoded on assignment.
+    heatmaps = t.Dict().tag(sync=True)
+    #: Which heatmap is overlaid ("" = none).
+    heatmap_label = t.Unicode("").tag(sync=True)
+    #: Overlay opacity; the browser applies it directly and reports it back.
+    opacity = t.Float(0.45, min=0.0, max=1.0).tag(sync=True)
+    #: Boxes as dicts with label, x, y, w, h, score, source ("ai"/"human"), status (Box values are converted).
+    boxes = t.List().tag(sync=True)
+    #: Labels offered in the relabel menu (the model's label list); free text is allowed too.
+    classes = t.List(t.Unicode()).tag(sync=True)
+    #: Index of the selected box, -1 for none.
+    selected = t.Int(-1).tag(sync=True)
+    #: Annotation version the boxes are based on (0 = never saved).
+    version = t.Int(0, min=0).tag(sync=True)
+    #: True after any edit not yet saved; the browser sets it, a successful save clears it.
+    dirty = t.Bool(False).tag(sync=True)
+    #: One line shown under the image (e.g. a save result or a conflict), and its tone.
+    message = t.Unicode("").tag(sync=True)
+    message_kind = t.Enum(MESSAGE_KINDS, default_value="info").tag(sync=True)
+    #: Caption above the image (study, view, date).
+    title = t.Unicode("").tag(sync=True)
+    #: Hide every editing control (the dashboard's plain view).
+    readonly = t.Bool(False).tag(sync=True)
+    #: Height of the image panel in CSS pixels; the width follows the page.
+    height = t.Int(620, min=200).tag(sync=True)
+
+    def __init__(self, **kwargs) -> None:
+        self._save_callbacks: list[SaveCallback] = []
+        super().__init__(**kwargs)
+        self.on_msg(self._handle_frontend_msg)
+
+    # ----------------------------------------------------------------- validation
+    @t.validate("boxes")
+    def _valid_boxes(self, proposal: t.Bunch) -> list[dict]:
+        try:
+            return normalize_boxes(proposal.value, self.image_width, self.image_height)
+        except BoxRejected as exc:
+            raise t.TraitError(str(exc)) from None
+
+    @t.validate("heatmaps")
+    def _valid_heatmaps(self, proposal: t.Bunch) -> dict[str, bytes]:
+        out = {}
+        for label, value in dict(proposal.value).items():
+            try:
+                data = encode_heatmap(value)
+                check_heatmap_aspect(label, data, self.image_width, self.image_height)
+            except (ValueError, OSError) as exc:
+                raise t.TraitError(str(exc)) from None
+            out[str(label)] = data
+        return out
+
+    @t.validate("heatmap_label")
+    def _valid_heatmap_label(self, proposal: t.Bunch) -> str:
+        if proposal.value and proposal.value not in self.heatmaps:
+            raise t.TraitError(f"no heatmap for {proposal.value!r}; have {sorted(self.heatmaps)}")
+        return proposal.value
+
+    @t.validate("selected")
+    def _valid_selected(self, proposal: t.Bunch) -> int:
+        return proposal.value if 0 <= proposal.value < len(self.boxes) else -1
+
+    @t.observe("image")
+    def _size_from_image(self, change: t.Bunch) -> None:
+        """Assigning encoded bytes alone still gives a coordinate system."""
+        if change.new and not (self.image_width and self.image_height):
+            self.image_width, self.image_height = png_size(change.new)
+
+    @t.observe("heatmaps")
+    def _keep_heatmap_label_valid(self, change: t.Bunch) -> None:
+        if self.heatmap_label not in change.new:
+            self.heatmap_label = self._default_heatmap_label()
+
+    def set_state(self, sync_data: dict) -> None:
+        """Browser updates pass the same validators; a refused one is reported and undone there.
+
+        A clinician's browser can send any trait value (see design/AUTH.md, pitfall 4), so a
+        refused update must not leave the two sides disagreeing silently.
+        """
+        try:
+            super().set_state(sync_data)
+        except t.TraitError as exc:
+            log.warning("viewer refused a browser update: %s", exc)
+            self.show_message(f"Change not accepted: {exc}", "error")
+            self.send_state([k for k in sync_data if k in self.keys])
+
+    # ----------------------------------------------------------------- Python API
+    def set_study(
+        self,
+        image: bytes | np.ndarray | Radiograph,
+        *,
+        boxes: Iterable[Box | Mapping] = (),
+        heatmaps: Mapping[str, bytes | np.ndarray] | None = None,
+        classes: Iterable[str] | None = None,
+        version: int = 0,
+        heatmap_label: str | None = None,
+        title: str = "",
+    ) -> None:
+        """Show another study; every trait changes together, so the browser never sees a mix."""
+        data, width, height = display_image(image)
+        with self.hold_trait_notifications():
+            self.image_width, self.image_height = width, height
+            self.image = data
+            self.heatmaps = dict(heatmaps or {})
+            self.boxes = list(boxes)
+            if classes is not None:
+                self.classes = list(classes)
+            self.version = version
+            self.heatmap_label = self._default_heatmap_label() if heatmap_label is None else heatmap_label
+            self.selected = -1
+            self.title = title
+            self.dirty = False
+            self.message = ""
+
+    def show_findings(self, findings: Findings) -> None:
+        """Overlay a model result on the current image: its heatmaps and its AI box proposals."""
+        with self.hold_trait_notifications():
+            self.heatmaps = dict(findings.heatmaps)
+            self.boxes = [b.as_dict() for b in findings.boxes]
+            if not self.classes:
+                self.classes = list(findings.results)
+            self.heatmap_label = self._default_heatmap_label()
+            self.selected = -1
+
+    def box_values(self) -> list[Box]:
+        """The current boxes as shared :class:`Box` values."""
+        return boxes_from_dicts(self.boxes)
+
+    def on_save(self, callback: SaveCallback, remove: bool = False) -> None:
+        """Call ``callback(boxes)`` when the user presses Save (or ``remove`` it again)."""
+        if remove:
+            self._save_callbacks.remove(callback)
+        else:
+            self._save_callbacks.append(callback)
+
+    def show_message(self, text: str, kind: str = "info") -> None:
+        """One line under the image; ``kind`` is info, ok, warning or error."""
+        with self.hold_trait_notifications():
+            self.message_kind = kind
+            self.message = text
+
+    def request_save(self) -> None:
+        """What the Save button does, callable from Python (and from tests)."""
+        boxes = self.box_values()
+        if not self._save_callbacks:
+            self.show_message("Nothing is connected to save these boxes.", "warning")
+            return
+        for callback in list(self._save_callbacks):
+            try:
+                callback(boxes)
+            except LungDxError as exc:  # expected failure: say it in the panel
+                self.show_message(str(exc), "error")
+                return
+            except Exception as exc:  # a bug, but the clinician must still learn nothing was saved
+                log.exception("save callback failed")
+                self.show_message(f"Not saved: unexpected error ({type(exc).__name__}: {exc}).", "error")
+                return
+
+    # ----------------------------------------------------------------- internals
+    def _default_heatmap_label(self) -> str:
+        if ABNORMAL in self.heatmaps:
+            return ABNORMAL
+        return next(iter(self.heatmaps), "")
+
+    def _handle_frontend_msg(self, _widget: object, content: dict, _buffers: list) -> None:
+        if isinstance(content, dict) and content.get("type") == "save":
+            self.request_save()
