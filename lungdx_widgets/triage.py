@@ -117,7 +117,6 @@ RULES: tuple[Rule, ...] = (
     FindingRule("Consolidation", "urgent", "airspace consolidation is pneumonia until proven otherwise"),
     FindingRule("Lung Opacity", "urgent", "an airspace opacity may be infection, haemorrhage or oedema"),
     FindingRule("Tuberculosis", "urgent", "infectious: isolation and sputum testing before other patients are exposed"),
-    FindingRule("COVID-19", "urgent", "infectious: isolation and testing"),
     FindingRule("Edema", "urgent", "pulmonary oedema suggests acute heart failure"),
     RiskFactorRule("age ≥ 65", "older patients decompensate faster (CURB-65 uses age ≥ 65)", min_age=65),
     RiskFactorRule("chronic lung disease", "less respiratory reserve",

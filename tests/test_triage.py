@@ -2,44 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 import pytest
 
 from lungdx_widgets import triage
+from lungdx_widgets.model.registry import LABELS
+from lungdx_widgets.store.records import Condition, Patient, PatientRecord
 from lungdx_widgets.triage import RULES, FindingRule, RaiseRule, RiskFactorRule, assess
 from lungdx_widgets.types import Box, Findings, LabelResult
 
 TODAY = date(2026, 11, 28)
 #: Every triage-watched label assessed and negative: the baseline each test changes one thing in.
 NEGATIVE = {"Pneumothorax": 0.05, "Effusion": 0.05, "Pneumonia": 0.05, "Consolidation": 0.05,
-            "Lung Opacity": 0.05, "Tuberculosis": 0.05, "COVID-19": 0.05, "Edema": 0.05,
+            "Lung Opacity": 0.05, "Tuberculosis": 0.05, "Edema": 0.05,
             "Nodule": 0.05, "No Finding": 0.9}
 
 
-@dataclass(frozen=True)
-class _Patient:
-    birth_date: str | None
-
-
-@dataclass(frozen=True)
-class _Condition:
-    name: str
-    status: str = "active"
-
-
-@dataclass(frozen=True)
-class _Record:
-    """Same attribute names as the store's ``PatientRecord`` (patient.birth_date, conditions[].name/status)."""
-
-    patient: _Patient
-    conditions: tuple[_Condition, ...] = field(default_factory=tuple)
-
-
-def record(birth: str | None = "1990-01-01", *conditions: str | _Condition) -> _Record:
-    return _Record(_Patient(birth), tuple(c if isinstance(c, _Condition) else _Condition(c) for c in conditions))
+def record(birth: str | None = "1990-01-01", *conditions: str | tuple[str, str]) -> PatientRecord:
+    """A real store record; a condition is a name or (name, status)."""
+    pairs = [(c, "active") if isinstance(c, str) else c for c in conditions]
+    conds = tuple(Condition(i, "MRN-T", name, since="", status=status) for i, (name, status) in enumerate(pairs))
+    return PatientRecord(Patient("MRN-T", "Test Patient", "F", birth or ""), conditions=conds)
 
 
 YOUNG = record("1990-01-01")
@@ -54,6 +39,10 @@ def test_rules_table_is_complete_and_explained():
     kinds = {type(r) for r in RULES}
     assert kinds == {FindingRule, RiskFactorRule, RaiseRule}
     assert all(len(r.why) > 15 for r in RULES), "every rule carries its clinical reason"
+
+
+def test_every_watched_label_is_one_the_product_reports():
+    assert {r.label for r in RULES if isinstance(r, FindingRule)} <= set(LABELS)
 
 
 def test_all_negative_is_routine_without_gaps():
@@ -177,7 +166,7 @@ def test_age_boundary_is_the_65th_birthday():
 
 
 def test_resolved_conditions_are_not_risk_factors():
-    rec = record("1990-01-01", _Condition("Asthma", status="resolved"))
+    rec = record("1990-01-01", ("Asthma", "resolved"), ("Bronchiectasis", "inactive"))
     assert assess(with_(Nodule=0.7), rec, today=TODAY).level == "routine"
 
 
@@ -197,13 +186,19 @@ def test_absent_watched_labels_are_said_not_assessed():
     t = assess({"Pneumonia": 0.9}, YOUNG, today=TODAY)
     assert t.level == "urgent"
     assert t.reasons[-1] == ("not assessed: Pneumothorax, Effusion, Consolidation, Lung Opacity, "
-                             "Tuberculosis, COVID-19, Edema")
+                             "Tuberculosis, Edema")
 
 
 def test_missing_record_is_said_and_adds_no_risk():
     t = assess(with_(Nodule=0.7), None, today=TODAY)
     assert t.level == "routine"
     assert t.reasons[-1] == "no patient record: risk factors not checked"
+
+
+def test_patient_facts_agree_with_the_store_record():
+    rec = record("1948-03-02", "COPD", ("Asthma", "resolved"))
+    facts = triage.patient_facts(rec, TODAY)
+    assert facts == triage.PatientFacts(rec.patient.age(TODAY), rec.active_conditions)
 
 
 @pytest.mark.parametrize("birth", [None, "", "unknown"])
