@@ -49,8 +49,14 @@ class Settings:
     max_pixels: int = 60_000_000
     #: Smallest accepted side in pixels.
     min_side: int = 64
+    #: Secret keying de-identification (pseudonyms, date shifts, UID remapping) so exports stay
+    #: consistent across runs; empty means a random secret per process (consistent within one run only).
+    deid_secret: str = ""
     #: Session cookie lifetime in seconds (login expiry).
     session_seconds: int = 8 * 3600
+    #: Failed logins for one account within ``login_window_seconds`` before further attempts are refused.
+    login_max_failures: int = 5
+    login_window_seconds: int = 300
     #: Idle kernels are culled after this many seconds.
     kernel_cull_seconds: int = 1800
     #: Torch intra-op threads for inference (the target machine has 2 cores).
