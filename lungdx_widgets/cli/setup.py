@@ -15,7 +15,7 @@ def _init(args: argparse.Namespace) -> int:
 
     path = db_path(args)
     if args.demo:
-        summary = create_demo_database(path)
+        summary = create_demo_database(path, n_patients=args.demo_patients, analyze=not args.no_analyze)
         print(f"demo database ready at {path}: {summary}")
     else:
         open_store(path).close()
@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("init", help="create or upgrade the database (optionally with demo data)")
     add_db_argument(p)
     p.add_argument("--demo", action="store_true", help="add fictional demo patients with real radiographs")
+    p.add_argument("--demo-patients", type=int, default=50, metavar="N", help="how many demo patients (default 50)")
+    p.add_argument("--no-analyze", action="store_true", help="do not run the model on the demo studies")
     p.set_defaults(func=_init)
 
     s = get_settings()

@@ -69,6 +69,9 @@ class PatientsMixin(StoreBase):
             raise NotFound(f"No patient with MRN '{patient_id}'.")
         return _patient(row)
 
+    def has_patient(self, patient_id: str) -> bool:
+        return self._row("SELECT 1 FROM patients WHERE patient_id = ?", (patient_id,)) is not None
+
     def count_patients(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM patients").fetchone()[0])
 
@@ -82,7 +85,7 @@ class PatientsMixin(StoreBase):
             raise ValidationError("Sex must be M, F, O or empty.")
         birth_date = _iso_date(birth_date, "Birth date", allow_empty=True)
         with self.transaction():
-            if self._row("SELECT 1 FROM patients WHERE patient_id = ?", (patient_id,)):
+            if self.has_patient(patient_id):
                 raise Conflict(f"A patient with MRN '{patient_id}' already exists.")
             self._insert("patients", {"patient_id": patient_id, "name": name, "sex": sex,
                                       "birth_date": birth_date, "contact": contact or "",

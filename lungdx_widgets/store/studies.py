@@ -134,3 +134,9 @@ class StudiesMixin(StoreBase):
                 triage_level=pred.level if pred else None, triage_reasons=pred.triage_reasons if pred else (),
                 top_label=top[0], top_probability=top[1], signed=bool(r["signed"]), study=study, prediction=pred))
         return items
+
+    def unanalysed_studies(self) -> list[Study]:
+        """Studies with no AI result yet, oldest first (for batch analysis)."""
+        rows = self._rows("SELECT * FROM studies s WHERE NOT EXISTS "
+                          "(SELECT 1 FROM predictions WHERE study_id = s.id) ORDER BY s.id")
+        return [_study(r) for r in rows]

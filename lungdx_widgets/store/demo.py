@@ -1,0 +1,212 @@
+"""``lungdx init --demo``: fictional patients around real public chest radiographs.
+
+Idempotent: patients are keyed by MRN (``DEMO-0001``...), users by name, studies by image hash,
+predictions are only added where missing — running it again adds nothing twice. Images of one
+source patient (``labels.csv`` ``patient_id``) always go to one demo patient, so priors are real
+follow-up films of the same person.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import shutil
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from ..config import get_settings
+from ..errors import LungDxError
+from .db import Store, open_store
+from .demo_data import ALLERGIES, CONDITIONS, FIRST_NAMES, NOTES, PAST_VISITS, REASONS, SURNAMES
+
+DEMO_USERS = {"clinician": "demo-clinician", "analyst": "demo-analyst", "admin": "demo-admin"}
+DEMO_ACTOR = "demo-setup"
+#: Shared DICOM files filed as demo studies (the header's PatientID is the public dataset's).
+DEMO_DICOMS = ("nih_gcp_covid0000.dcm", "siim_6904_1517875201.dcm")
+SHARE_OF_MULTI_IMAGE_PATIENTS = 0.6
+SHARE_SEEN_TODAY = 0.4
+
+
+@dataclass(frozen=True)
+class SourceImage:
+    file: str
+    source_patient: str
+    findings: tuple[str, ...]
+    age: int | None
+    sex: str
+    view: str
+    dataset: str
+
+
+def demo_mrn(index: int) -> str:
+    return f"DEMO-{index:04d}"
+
+
+def source_patients(shared: Path) -> dict[str, list[SourceImage]]:
+    """labels.csv grouped by source patient, images in file-name order (follow-up order for NIH)."""
+    groups: dict[str, list[SourceImage]] = defaultdict(list)
+    with open(shared / "labels.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            if not (shared / "images" / row["file"]).is_file():
+                continue
+            groups[row["patient_id"]].append(SourceImage(
+                file=row["file"], source_patient=row["patient_id"], findings=tuple(row["findings"].split("|")),
+                age=int(float(row["age"])) if row["age"] else None, sex=row["sex"] if row["sex"] in ("M", "F") else "",
+                view=row["view"] if row["view"] in ("AP", "PA", "LL") else "",
+                dataset=row["source_dataset"]))
+    return {pid: sorted(imgs, key=lambda i: i.file) for pid, imgs in sorted(groups.items())}
+
+
+def choose_source_patients(groups: dict[str, list[SourceImage]], n: int) -> list[list[SourceImage]]:
+    """Whole source patients, mostly ones with 2–3 films so the priors panel has something to show."""
+    rng = random.Random(20241)
+    multi = [g for g in groups.values() if len(g) > 1]
+    single = [g for g in groups.values() if len(g) == 1]
+    n_multi = min(len(multi), round(n * SHARE_OF_MULTI_IMAGE_PATIENTS))
+    chosen = rng.sample(multi, n_multi) + rng.sample(single, min(len(single), n - n_multi))
+    return sorted(chosen, key=lambda g: g[0].source_patient)
+
+
+def create_demo_database(path: Path | str | None = None, n_patients: int = 50, analyze: bool = True) -> str:
+    """Create or complete the demo database at ``path``; returns a one-line summary."""
+    settings = get_settings()
+    store = open_store(path)
+    try:
+        users = sum(_ensure_user(store, role, name) for role, name in DEMO_USERS.items())
+        groups = choose_source_patients(source_patients(settings.shared_data), n_patients)
+        added = [_add_demo_patient(store, i + 1, g, settings.shared_data / "images") for i, g in enumerate(groups)]
+        dicom_dir = settings.shared_data / "dicom"
+        added += [_add_dicom_patient(store, len(groups) + i + 1, dicom_dir / f)
+                  for i, f in enumerate(DEMO_DICOMS) if (dicom_dir / f).is_file()]
+        ai = _analyze_missing(store) if analyze else "AI results not requested"
+        total = store.count_patients()
+    finally:
+        store.close()
+    return (f"{sum(added)} demo patients added ({total} patients in total), {users} demo users added; {ai}. "
+            f"Demo logins: " + ", ".join(f"{name} / {name} ({role})" for role, name in DEMO_USERS.items()))
+
+
+def _ensure_user(store: Store, role: str, username: str) -> bool:
+    if store.get_user(username) is not None:
+        return False
+    store.add_user(username, username, role, display_name=f"Demo {role}", actor=DEMO_ACTOR)
+    return True
+
+
+def _demo_image(source: Path) -> Path:
+    """Copy a shared image into ``Settings.demo_dir`` once (the shared folder stays read-only)."""
+    target = get_settings().demo_dir / source.name
+    if not target.is_file() or target.stat().st_size != source.stat().st_size:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    return target
+
+
+def _study_times(index: int, count: int, rng: random.Random) -> list[str]:
+    """Acquisition times, oldest first: ~40 % of patients have their newest film today (the worklist)."""
+    today = date.today()
+    newest = today if rng.random() < SHARE_SEEN_TODAY else today - timedelta(days=rng.randint(1, 120))
+    days = [newest]
+    for _ in range(count - 1):
+        days.append(days[-1] - timedelta(days=rng.randint(30, 900)))
+    minutes = 7 * 60 + (index * 37) % (10 * 60)
+    stamp = [datetime.combine(d, datetime.min.time()) + timedelta(minutes=minutes - 45 * i) for i, d in enumerate(days)]
+    return [s.astimezone().isoformat(timespec="seconds") for s in reversed(stamp)]
+
+
+def _add_demo_patient(store: Store, index: int, images: list[SourceImage], image_dir: Path) -> bool:
+    from ..imaging import load_image
+
+    mrn = demo_mrn(index)
+    if store.has_patient(mrn):
+        return False
+    rng = random.Random(f"lungdx-demo-{index}")
+    first = images[0]
+    sex = first.sex or rng.choice("FM")
+    age = first.age or rng.randint(25, 90)
+    name = f"{FIRST_NAMES[sex][index % len(FIRST_NAMES[sex])]} {SURNAMES[index % len(SURNAMES)]}"
+    birth = date.today() - timedelta(days=age * 365 + rng.randint(30, 330))
+    times = _study_times(index, len(images), rng)
+    with store.transaction():
+        store.add_patient(mrn, name, DEMO_ACTOR, sex=sex, birth_date=birth.isoformat(),
+                          contact=f"+00 555 {index:04d} (fictional)",
+                          notes=f"Fictional demo patient; radiographs from {first.dataset} (public data).")
+        _add_history(store, mrn, rng, times[0][:10])
+        for image, acquired in zip(images, times):
+            reason = next(r for r in REASONS if r[0] in image.findings or r[0] == "No Finding")
+            store.add_encounter(mrn, DEMO_ACTOR, acquired[:10], reason[1], diagnosis=reason[2],
+                                notes="Chest radiograph requested.")
+            path = _demo_image(image_dir / image.file)
+            data = path.read_bytes()
+            radiograph = load_image(data, filename=image.file)
+            radiograph = replace(radiograph, view=radiograph.view or image.view or None)
+            store.add_study(mrn, radiograph, data, DEMO_ACTOR, filename=image.file, acquired=acquired)
+    return True
+
+
+def _add_history(store: Store, mrn: str, rng: random.Random, before: str) -> None:
+    """Varied context: chronic conditions (+ their medication), drug and food allergies, visits, notes."""
+    first_film = date.fromisoformat(before)
+    for cond, med, dose in rng.sample(CONDITIONS, rng.randint(0, 3)):
+        since = (first_film - timedelta(days=rng.randint(200, 4000))).isoformat()
+        store.add_condition(mrn, DEMO_ACTOR, cond, since=since, status="active" if rng.random() < 0.9 else "resolved")
+        if med:
+            store.add_medication(mrn, DEMO_ACTOR, med, dose=dose, since=since)
+    for substance, kind, reaction, severity in rng.sample(ALLERGIES, rng.choice((0, 1, 1, 2, 3))):
+        store.add_allergy(mrn, DEMO_ACTOR, substance, kind, reaction=reaction, severity=severity)
+    for reason, diagnosis, notes in rng.sample(PAST_VISITS, rng.randint(1, 3)):
+        when = first_film - timedelta(days=rng.randint(10, 1500))
+        store.add_encounter(mrn, DEMO_ACTOR, when.isoformat(), reason, diagnosis=diagnosis, notes=notes)
+    store.add_note(mrn, DEMO_ACTOR, rng.choice(NOTES))
+
+
+def _add_dicom_patient(store: Store, index: int, dicom: Path) -> bool:
+    """A demo patient whose film is a real shared DICOM (identity mismatch confirmed: public PatientID)."""
+    from ..imaging import load_image
+
+    mrn = demo_mrn(index)
+    if store.has_patient(mrn):
+        return False
+    rng = random.Random(f"lungdx-demo-{index}")
+    path = _demo_image(dicom)
+    data = path.read_bytes()
+    radiograph = load_image(data, filename=dicom.name)
+    sex = (radiograph.patient_sex or rng.choice("FM"))[:1].upper()
+    sex = sex if sex in ("M", "F") else "F"
+    acquired = datetime.now().replace(hour=8, minute=5 + index, second=0, microsecond=0).astimezone()
+    with store.transaction():
+        store.add_patient(mrn, f"{FIRST_NAMES[sex][index % 12]} {SURNAMES[index % len(SURNAMES)]}", DEMO_ACTOR,
+                          sex=sex, birth_date=(date.today() - timedelta(days=rng.randint(40, 85) * 365)).isoformat(),
+                          notes=f"Fictional demo patient; DICOM file {dicom.name} (public data).")
+        _add_history(store, mrn, rng, acquired.date().isoformat())
+        store.add_encounter(mrn, DEMO_ACTOR, acquired.date().isoformat(), "Cough for three weeks",
+                            diagnosis="Chest radiograph requested")
+        store.add_study(mrn, replace(radiograph, acquired=None), data, DEMO_ACTOR, filename=dicom.name,
+                        confirm_identity_mismatch=True, acquired=acquired.isoformat(timespec="seconds"))
+    return True
+
+
+def _analyze_missing(store: Store) -> str:
+    """Run the model on studies without a result; skipped (and said so) when the model is unavailable."""
+    try:
+        from ..imaging import load_image
+        from ..model import Analyzer
+        from ..triage import assess
+
+        analyzer = Analyzer.load()
+    except (ImportError, LungDxError) as exc:
+        return f"AI results skipped: {exc}"
+    done, failed = 0, 0
+    records = {}
+    for study in store.unanalysed_studies():
+        try:
+            if study.patient_id not in records:
+                records[study.patient_id] = store.patient_record(study.patient_id, DEMO_ACTOR)
+            findings = analyzer.analyze(load_image(store.study_image_path(study)))
+            store.add_prediction(study.id, findings, assess(findings, records[study.patient_id]), DEMO_ACTOR)
+            done += 1
+        except LungDxError:
+            failed += 1
+    return f"AI results added for {done} studies" + (f" ({failed} could not be analysed)" if failed else "")
