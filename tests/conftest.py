@@ -48,3 +48,23 @@ def browser():
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    """An empty, migrated store on a fresh SQLite file (images go to the session's tmp image store)."""
+    from lungdx_widgets.store import open_store
+
+    s = open_store(tmp_path / "store.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory, _isolated_settings) -> Path:
+    """The demo database (``lungdx init --demo``: 50+ fictional patients, AI results when weights exist), built once."""
+    from lungdx_widgets.store.demo import create_demo_database
+
+    path = tmp_path_factory.mktemp("demo-db") / "demo.db"
+    create_demo_database(path, analyze=True)
+    return path
