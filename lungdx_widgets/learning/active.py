@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+
+from .queries import annotated_study_ids, predictions_by_version
 
 Probabilities = Mapping[str, float | None]
-Ordering = Literal["uncertainty", "disagreement"]
+Thresholds = Mapping[str, float | None]
 
 
 @dataclass(frozen=True)
@@ -31,13 +32,13 @@ def _closeness(p: float, threshold: float) -> float:
     return 1.0 if span <= 0 else max(0.0, 1 - abs(p - threshold) / span)
 
 
-def uncertainty(probs: Probabilities, thresholds: Mapping[str, float] | None = None) -> tuple[float, str]:
+def uncertainty(probs: Probabilities, thresholds: Thresholds | None = None) -> tuple[float, str]:
     """Most uncertain assessed label and its score; labels without a threshold use 0.5."""
     best = (0.0, "")
     for label, p in probs.items():
         if p is None or math.isnan(p):
             continue
-        score = _closeness(p, (thresholds or {}).get(label, 0.5))
+        score = _closeness(p, (thresholds or {}).get(label) or 0.5)
         if score > best[0]:
             best = (score, label)
     return best
@@ -56,11 +57,15 @@ def disagreement(a: Probabilities, b: Probabilities) -> tuple[float, str]:
 
 
 def rank_by_uncertainty(predictions: Mapping[int, Probabilities],
-                        thresholds: Mapping[str, float] | None = None) -> list[ReviewItem]:
-    """Studies ordered from most to least uncertain (ties: lower study id first)."""
+                        thresholds: Mapping[int, Thresholds] | None = None) -> list[ReviewItem]:
+    """Studies ordered from most to least uncertain (ties: lower study id first).
+
+    ``thresholds`` is per study because each stored prediction keeps the thresholds of the
+    version that made it.
+    """
     items = []
     for study_id, probs in predictions.items():
-        score, label = uncertainty(probs, thresholds)
+        score, label = uncertainty(probs, (thresholds or {}).get(study_id))
         p = probs.get(label) if label else None
         reason = f"{label} {p:.2f} near its threshold" if label and p is not None else "nothing assessed"
         items.append(ReviewItem(study_id, score, label, reason))
@@ -77,3 +82,23 @@ def rank_by_disagreement(a: Mapping[int, Probabilities], b: Mapping[int, Probabi
                   if label else "versions agree")
         items.append(ReviewItem(study_id, score, label, reason))
     return sorted(items, key=lambda i: (-i.score, i.study_id))
+
+
+def review_queue(store, *, limit: int = 50, versions: tuple[str, str] | None = None,
+                 include_reviewed: bool = False) -> list[ReviewItem]:
+    """The label-review queue: by uncertainty of the latest predictions, or by the disagreement
+    between two versions when ``versions`` is given. Already reviewed studies are left out
+    unless ``include_reviewed``.
+    """
+    if versions is None:
+        latest = predictions_by_version(store)
+        ranked = rank_by_uncertainty({k: p.probabilities for k, p in latest.items()},
+                                     {k: p.thresholds for k, p in latest.items()})
+    else:
+        a, b = (predictions_by_version(store, v) for v in versions)
+        ranked = rank_by_disagreement({k: p.probabilities for k, p in a.items()},
+                                      {k: p.probabilities for k, p in b.items()}, names=versions)
+    if not include_reviewed:
+        reviewed = set(annotated_study_ids(store))
+        ranked = [item for item in ranked if item.study_id not in reviewed]
+    return ranked[:limit]

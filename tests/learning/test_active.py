@@ -16,7 +16,7 @@ def test_uncertainty_peaks_at_the_operating_threshold():
 def test_queue_puts_the_most_uncertain_study_first():
     preds = {1: {"Pneumonia": 0.95, "Effusion": 0.02}, 2: {"Pneumonia": 0.52, "Effusion": None},
              3: {"Pneumonia": 0.1, "Effusion": 0.35}}
-    queue = rank_by_uncertainty(preds, {"Effusion": 0.4})
+    queue = rank_by_uncertainty(preds, {3: {"Effusion": 0.4}})
     assert [i.study_id for i in queue] == [2, 3, 1]
     assert queue[0].label == "Pneumonia" and "0.52" in queue[0].reason
     assert queue[1].label == "Effusion"

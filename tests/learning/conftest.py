@@ -1,0 +1,71 @@
+"""Fixtures for the learning loop: a fresh real store, real shared images, a small real subset."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import pytest
+
+from lungdx_widgets.config import get_settings
+from lungdx_widgets.imaging import load_image
+from lungdx_widgets.store import open_store
+
+
+@pytest.fixture(autouse=True)
+def learning_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Snapshots and fine-tuning runs go to this test's tmp dir, never into the repository."""
+    monkeypatch.setenv("LUNGDX_SNAPSHOTS", str(tmp_path / "snapshots"))
+    monkeypatch.setenv("LUNGDX_MODEL_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("LUNGDX_IMAGE_STORE", str(tmp_path / "images"))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    """A real SQLite store with one analyst, one admin and one clinician."""
+    s = open_store(tmp_path / "lungdx.db")
+    s.add_user("ana", "analyst-pass-1", "analyst")
+    s.add_user("adm", "admin-pass-1", "admin")
+    s.add_user("cli", "clinician-pass-1", "clinician")
+    yield s
+    s.close()
+
+
+def shared_rows(shared_data: Path) -> list[dict[str, str]]:
+    with open(shared_data / "labels.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="session")
+def boxed_pneumonia(shared_data: Path) -> list[str]:
+    """Shared images with radiologist/NIH pneumonia boxes (file names)."""
+    with open(shared_data / "boxes.csv", newline="") as fh:
+        return sorted({r["file"] for r in csv.DictReader(fh) if r["label"] == "Pneumonia"})
+
+
+def add_real_study(store, shared_data: Path, file: str, patient_id: str, actor: str = "cli"):
+    """File one real shared PNG as a study of a (fictional) patient."""
+    try:
+        store.get_patient(patient_id)
+    except Exception:  # noqa: BLE001 - NotFound: create the fictional patient once
+        store.add_patient(patient_id, f"Test Patient {patient_id}", sex="F")
+    data = (shared_data / "images" / file).read_bytes()
+    return store.add_study(patient_id, load_image(data, filename=file), data, actor, filename=file)
+
+
+def tiny_checkpoint(path: Path, seed: int = 0, labels: tuple[str, ...] = ("Pneumonia", "Effusion")) -> Path:
+    """A real (tiny, untrained) project checkpoint written by the model layer's own saver."""
+    import torch
+
+    from lungdx_widgets.model.network import HamNet, NetConfig
+    from lungdx_widgets.model.registry import save_checkpoint
+
+    torch.manual_seed(seed)
+    config = NetConfig(labels=labels, input_size=64, growth_rate=4, block_config=(1, 1, 1, 1),
+                       num_init_features=8, stride16=True)
+    save_checkpoint(path, config.as_dict(), HamNet(config).state_dict(), dict.fromkeys(labels, 0.5))
+    return path
