@@ -191,6 +191,9 @@ class ImageViewer(anywidget.AnyWidget):
 
     def request_save(self) -> None:
         """What the Save button does, callable from Python (and from tests)."""
+        if self.readonly:  # a browser can send "save" even when the button is hidden
+            self.show_message("This view is read-only; nothing was saved.", "warning")
+            return
         boxes = self.box_values()
         if not self._save_callbacks:
             self.show_message("Nothing is connected to save these boxes.", "warning")

@@ -1,0 +1,160 @@
+"""Binds an :class:`ImageViewer` to the store's versioned annotations of one study at a time.
+
+The viewer edits boxes; this controller decides what it opens with (the newest saved version,
+else the AI's proposals) and turns "Save" into ``store.save_annotations(..., based_on_version)``.
+A stale save is refused by the store (``Conflict``): the newest version is shown instead, the
+reader is told who saved it and when, and the refused draft is kept in :attr:`refused_draft` —
+nothing is overwritten silently, in either direction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import LungDxError
+from ..types import Box, Radiograph
+from .viewer import ImageViewer
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from ..store import Store
+    from ..store.records import AnnotationSet, Prediction, Study
+
+SavedCallback = Callable[["AnnotationSet"], None]
+
+
+class NoStudyOpen(LungDxError):
+    """Save pressed before any study was opened."""
+
+
+def boxes_to_review(annotations: "AnnotationSet", prediction: "Prediction | None") -> tuple[Box, ...]:
+    """What a reader starts from: the newest saved version, else the AI's proposals."""
+    if annotations.version:
+        return annotations.boxes
+    return prediction.boxes if prediction else ()
+
+
+def study_title(study: "Study") -> str:
+    """One caption line: modality · view · date · file name (the parts that are known)."""
+    return " · ".join(x for x in (study.modality, study.view, str(study.acquired)[:10], study.filename) if x)
+
+
+def saved_note(saved: "AnnotationSet") -> str:
+    return f"Saved as version {saved.version} by {saved.author} at {saved.created[11:16]}."
+
+
+def conflict_note(newest: "AnnotationSet", based_on: int, refused: int) -> str:
+    return (f"Not saved: {newest.author} saved version {newest.version} at {newest.created[11:16]} after you "
+            f"opened version {based_on}. Their version is shown now; your {refused} box(es) were not saved — "
+            "apply your changes again if they still hold.")
+
+
+class AnnotationEditor:
+    """One study's boxes in a viewer, saved through the store under ``actor``.
+
+    ``actor`` defaults to the logged-in user (:func:`lungdx_widgets.session.current_username`),
+    looked up at save time so the audit row names whoever is at the screen.
+    """
+
+    def __init__(self, store: "Store", actor: str | None = None, viewer: ImageViewer | None = None) -> None:
+        self.store = store
+        self._actor = actor
+        self.viewer = viewer if viewer is not None else ImageViewer()
+        self.study_id: int | None = None
+        #: Boxes of the last save the store refused as stale (kept, never silently dropped).
+        self.refused_draft: list[Box] | None = None
+        self._saved_callbacks: list[SavedCallback] = []
+        self.viewer.on_save(self.save)
+
+    @property
+    def actor(self) -> str:
+        if self._actor:
+            return self._actor
+        from ..session import current_username
+
+        return current_username()
+
+    def on_saved(self, callback: SavedCallback) -> None:
+        """Call ``callback(annotation_set)`` after each successful save (e.g. to refresh a list)."""
+        self._saved_callbacks.append(callback)
+
+    def open_study(
+        self,
+        study_id: int,
+        *,
+        radiograph: Radiograph | np.ndarray | None = None,
+        heatmaps: Mapping[str, np.ndarray | bytes] | None = None,
+        classes: list[str] | None = None,
+    ) -> "AnnotationSet":
+        """Show a stored study with its newest annotations (or the AI's proposals) for review.
+
+        ``radiograph`` spares decoding the stored file again when the caller has it already;
+        heatmaps are not stored, so they come from the caller (e.g. a fresh analysis).
+        """
+        study = self.store.get_study(study_id)
+        prediction = self.store.latest_prediction(study_id)
+        annotations = self.store.annotations(study_id)
+        if radiograph is None:
+            from ..imaging import load_image
+
+            radiograph = load_image(self.store.study_image_path(study))
+        if classes is None:
+            classes = list(prediction.probabilities) if prediction else []
+        self.viewer.set_study(radiograph, boxes=boxes_to_review(annotations, prediction),
+                              heatmaps=heatmaps, classes=classes, version=annotations.version,
+                              title=study_title(study))
+        self.study_id = study.id
+        self.refused_draft = None
+        if annotations.version:
+            self.viewer.show_message(f"Showing version {annotations.version}, saved by {annotations.author} "
+                                     f"at {annotations.created[:16].replace('T', ' ')}.", "info")
+        return annotations
+
+    def reload(self) -> "AnnotationSet":
+        """Replace the shown boxes with the newest saved version, else the AI's proposals (unsaved edits are dropped)."""
+        study_id = self._require_study()
+        newest = self.store.annotations(study_id)
+        self._show_saved(newest, boxes_to_review(newest, self.store.latest_prediction(study_id)))
+        return newest
+
+    def save(self, boxes: list[Box] | None = None) -> "AnnotationSet | None":
+        """Save ``boxes`` (default: the viewer's) as a new version based on the one shown.
+
+        Returns the saved set, or None when the store refused a stale save (the viewer then
+        shows the newest version and says so).
+        """
+        from ..store import Conflict
+
+        study_id = self._require_study()
+        if self.viewer.readonly:
+            raise LungDxError("This view is read-only; annotations cannot be saved here.")
+        boxes = self.viewer.box_values() if boxes is None else list(boxes)
+        based_on = self.viewer.version
+        try:
+            saved = self.store.save_annotations(study_id, boxes, based_on, self.actor)
+        except Conflict:
+            self.refused_draft = boxes
+            newest = self.store.annotations(study_id)
+            self._show_saved(newest)
+            self.viewer.show_message(conflict_note(newest, based_on, len(boxes)), "error")
+            return None
+        self.refused_draft = None
+        self._show_saved(saved)
+        self.viewer.show_message(saved_note(saved), "ok")
+        for callback in list(self._saved_callbacks):
+            callback(saved)
+        return saved
+
+    def _show_saved(self, saved: "AnnotationSet", boxes: tuple[Box, ...] | None = None) -> None:
+        with self.viewer.hold_trait_notifications():
+            self.viewer.boxes = [b.as_dict() for b in (saved.boxes if boxes is None else boxes)]
+            self.viewer.version = saved.version
+            self.viewer.selected = -1
+            self.viewer.dirty = False
+
+    def _require_study(self) -> int:
+        if self.study_id is None:
+            raise NoStudyOpen("Open a study before saving annotations.")
+        return self.study_id

@@ -1,0 +1,136 @@
+"""Label review for analysts: page through studies with AI box proposals and correct them.
+
+Composition only: the queue comes from the store's public API, the editing and saving from
+:class:`AnnotationEditor`, heatmaps (not stored) from the shared analyzer on request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import ipywidgets as w
+
+from ..errors import LungDxError
+from .editor import AnnotationEditor
+from .theme import esc
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from ..store import Store
+
+log = logging.getLogger(__name__)
+_PAGE = 200
+
+
+def review_queue(store: "Store") -> list[int]:
+    """Ids of every study whose latest AI result proposed at least one box, oldest first."""
+    ids: list[int] = []
+    offset = 0
+    while True:
+        patients = store.search_patients("", limit=_PAGE, offset=offset)
+        for patient in patients:
+            for study in store.studies_for_patient(patient.patient_id):
+                prediction = store.latest_prediction(study.id)
+                if prediction is not None and prediction.boxes:
+                    ids.append(study.id)
+        if len(patients) < _PAGE:
+            return sorted(ids)
+        offset += _PAGE
+
+
+class LabelReview(w.VBox):
+    """Previous/next through a queue of studies; the viewer edits, Save writes a new version."""
+
+    def __init__(self, store: "Store | None" = None, actor: str | None = None,
+                 study_ids: Iterable[int] | None = None, height: int = 620) -> None:
+        super().__init__()
+        self.add_class("ldx-label-review")
+        if store is None:
+            from ..store import open_store
+
+            store = open_store()
+        self.store = store
+        self.editor = AnnotationEditor(store, actor)
+        self.viewer = self.editor.viewer
+        self.viewer.height = height
+        self.study_ids = list(study_ids) if study_ids is not None else review_queue(store)
+        self.index = -1
+        self._discard_armed = False
+
+        self.prev_button = w.Button(description="◀ Previous", layout=w.Layout(width="120px"))
+        self.next_button = w.Button(description="Next ▶", layout=w.Layout(width="120px"))
+        self.heatmap_button = w.Button(description="Compute heatmaps", tooltip="Run the model on this image "
+                                       "(heatmaps are not stored); takes a few seconds")
+        self.position = w.HTML()
+        for b, cls in ((self.prev_button, "ldx-prev-study"), (self.next_button, "ldx-next-study"),
+                       (self.heatmap_button, "ldx-compute-heatmaps")):
+            b.add_class(cls)
+        self.prev_button.on_click(lambda _b: self.go(self.index - 1))
+        self.next_button.on_click(lambda _b: self.go(self.index + 1))
+        self.heatmap_button.on_click(lambda _b: self.compute_heatmaps())
+        self.editor.on_saved(lambda _saved: self._show_position())
+        nav = w.HBox([self.prev_button, self.next_button, self.position, self.heatmap_button],
+                     layout=w.Layout(align_items="center"))
+        nav.add_class("ldx-review-nav")  # spacing lives in viewer.css
+        self.children = (nav, self.viewer)
+        if self.study_ids:
+            self.go(0)
+        else:
+            self.position.value = "<b>No studies with AI box proposals.</b>"
+            self.viewer.show_message("Nothing to review: no stored AI result proposed a box.", "info")
+        self._update_buttons()
+
+    @property
+    def study_id(self) -> int | None:
+        return self.study_ids[self.index] if 0 <= self.index < len(self.study_ids) else None
+
+    def go(self, index: int) -> bool:
+        """Open the study at ``index``; with unsaved edits, the first press only warns."""
+        if not 0 <= index < len(self.study_ids):
+            return False
+        if self.viewer.dirty and not self._discard_armed:
+            self._discard_armed = True
+            self.viewer.show_message("Unsaved changes: press Save, or press the button again to discard them.",
+                                     "warning")
+            return False
+        self._discard_armed = False
+        try:
+            self.editor.open_study(self.study_ids[index])
+        except LungDxError as exc:
+            self.viewer.show_message(f"Cannot open study {self.study_ids[index]}: {exc}", "error")
+            return False
+        self.index = index
+        self._show_position()
+        self._update_buttons()
+        return True
+
+    def compute_heatmaps(self) -> None:
+        """Run the shared analyzer on the shown image and overlay its heatmaps."""
+        if self.study_id is None:
+            return
+        from ..imaging import load_image
+        from .upload import ANALYZER
+
+        self.viewer.show_message("Computing heatmaps…", "info")
+        try:
+            radiograph = load_image(self.store.study_image_path(self.store.get_study(self.study_id)))
+            findings = ANALYZER.get().analyze(radiograph)
+        except LungDxError as exc:
+            self.viewer.show_message(f"Heatmaps unavailable: {exc}", "warning")
+            return
+        self.viewer.heatmaps = dict(findings.heatmaps)
+        self.viewer.show_message(f"Heatmaps from model {findings.model_version}.", "info")
+
+    def _show_position(self) -> None:
+        study = self.store.get_study(self.study_id)
+        saved = self.store.annotations(study.id)
+        state = (f"reviewed: version {saved.version} by {saved.author}" if saved.version
+                 else "AI proposals not reviewed yet")
+        self.position.value = (f"<b>Study {self.index + 1} of {len(self.study_ids)}</b> · "
+                               f"MRN {esc(study.patient_id)} · {esc(state)}")
+
+    def _update_buttons(self) -> None:
+        self.prev_button.disabled = self.index <= 0
+        self.next_button.disabled = self.index >= len(self.study_ids) - 1
+        self.heatmap_button.disabled = self.study_id is None
