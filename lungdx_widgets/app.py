@@ -1,20 +1,193 @@
-"""Dashboard: composes the widgets for the clinician (placeholder until the dashboard issue)."""
+"""Dashboard: the clinician's one screen, composed from the widget families.
+
+Left: patient search and today's worklist. Centre: patient banner (allergies always visible),
+upload, and the viewer/editor. Right: findings, record, priors and sign-off as tabs. The
+dashboard only wires widgets together; every read and write goes through the store under the
+logged-in user (``session.current_user``), so the audit log names the real person.
+"""
 
 from __future__ import annotations
 
+import logging
+
 import ipywidgets as w
 
-from .config import get_settings
+from .errors import LungDxError
+from .session import current_user
+from .widgets.findings import ANY_ABNORMALITY, FindingsPanel, view_from_findings, view_from_prediction
+from .widgets.patient_record import PatientBanner, PatientRecordPanel
+from .widgets.patient_search import PatientSearch
+from .widgets.priors import PriorsPanel
+from .widgets.signoff import SignoffPanel
+from .widgets.theme import RESEARCH_NOTICE, card, esc, message_html, stylesheet
+from .widgets.upload import ANALYZER, SharedAnalyzer, UploadOutcome, UploadPanel
+from .widgets.editor import AnnotationEditor
+from .widgets.viewer import ImageViewer
+from .widgets.worklist import Worklist
 
-RESEARCH_NOTICE = "Research use only — AI findings are decision support; the clinician decides."
+log = logging.getLogger(__name__)
+
+TAB_FINDINGS, TAB_RECORD, TAB_PRIORS, TAB_SIGNOFF = range(4)
+CLINICAL_WRITERS = frozenset({"clinician"})
+ANNOTATORS = frozenset({"clinician", "analyst"})
+#: Image panel height that keeps the whole main path on a 1440x900 screen.
+VIEWER_HEIGHT = 640
+LOGOUT_URL = "/logout"
+
+
+def _open_default_store():
+    from .store import open_store
+
+    return open_store()
 
 
 class Dashboard(w.VBox):
-    """The clinician's single screen."""
+    """The clinician's single screen. ``store``/``username`` are injectable for tests and notebooks."""
 
-    def __init__(self) -> None:
-        s = get_settings()
-        header = w.HTML(f"<h2 class='lungdx-title'>LungDx Workbench</h2><p>{RESEARCH_NOTICE}</p>")
-        status = w.HTML(f"<p>Database: <code>{s.db.name}</code></p>")
-        super().__init__([header, status])
-        self.add_class("lungdx-dashboard")
+    def __init__(self, store=None, username: str | None = None, *, analyzer: SharedAnalyzer = ANALYZER,
+                 warm_up_model: bool = True) -> None:
+        super().__init__(layout=w.Layout(display="flex", flex_flow="column"))
+        self.add_class("lx-dashboard")
+        self.store = store if store is not None else _open_default_store()
+        try:
+            self.user = self.store.get_user(username) if username else current_user(self.store)
+            if self.user is None or self.user.disabled:
+                raise LungDxError(f"User '{username}' cannot use the dashboard.")
+        except LungDxError as exc:
+            self.children = (stylesheet(), w.HTML(message_html(str(exc), "error")))
+            self.user = None
+            return
+        self.actor = self.user.username
+        self.patient_id: str | None = None
+        self.study_id: int | None = None
+        self._analyzer = analyzer
+        self._build()
+        if warm_up_model and self.user.role in CLINICAL_WRITERS:
+            analyzer.warm_up()
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        role = self.user.role
+        self.search = PatientSearch(self.store)
+        self.worklist = Worklist(self.store)
+        self.banner = PatientBanner()
+        self.record = PatientRecordPanel(self.store, self.actor, role)
+        self.upload = UploadPanel(self.store, self.actor, record_for=lambda _pid: self.record.record,
+                                  analyzer=self._analyzer)
+        self.viewer = ImageViewer(readonly=role not in ANNOTATORS, height=VIEWER_HEIGHT)
+        self.viewer.add_class("lx-viewer")
+        self.editor = AnnotationEditor(self.store, self.actor, viewer=self.viewer)
+        self.findings = FindingsPanel()
+        self.priors = PriorsPanel(self.store)
+        self.signoff = SignoffPanel(self.store, self.actor, can_sign=role in CLINICAL_WRITERS)
+        self.tabs = w.Tab(children=[self.findings, self.record, self.priors, self.signoff],
+                          titles=("Findings", "Record", "Priors", "Sign-off"),
+                          layout=w.Layout(flex="1 1 auto", min_height="0"))
+        self.tabs.add_class("lx-tabs")
+        if role not in CLINICAL_WRITERS:
+            self.upload.layout.display = "none"
+
+        header = w.HBox([
+            w.HTML("<h1>LungDx Workbench</h1>", layout=w.Layout(width="220px")),
+            w.HTML(f"<span class='lx-notice'>{esc(RESEARCH_NOTICE)}</span>", layout=w.Layout(flex="1 1 auto")),
+            w.HTML(f"<span class='lx-user'>{esc(self.user.display_name or self.actor)} · {esc(role)}</span>"
+                   f"<a class='lx-logout' href='{LOGOUT_URL}' target='_top'>Log out</a>"),
+        ], layout=w.Layout(width="100%"))
+        header.add_class("lx-header")
+        left = w.VBox([card([self.search], "lx-search-card"),
+                       card([self.worklist], "lx-worklist-card", flex="1 1 auto", min_height="0")],
+                      layout=w.Layout(width="300px", min_width="300px", height="100%"))
+        left.add_class("lx-col")
+        centre = card([self.banner, self.upload, self.viewer], "lx-centre",
+                      flex="1 1 auto", min_width="0", height="100%")
+        right = w.VBox([self.tabs], layout=w.Layout(width="440px", min_width="440px", height="100%"))
+        right.add_class("lx-col")
+        right.add_class("lx-right")
+        body = w.HBox([left, centre, right], layout=w.Layout(flex="1 1 auto", min_height="0", width="100%"))
+        body.add_class("lx-body")
+        self.children = (stylesheet(), header, body)
+
+        self.search.observe(lambda ch: ch["new"] and self.open_patient(ch["new"]), names="selected_patient_id")
+        self.worklist.observe(lambda ch: ch["new"] is not None and self.open_study(ch["new"]),
+                              names="selected_study_id")
+        self.upload.on_done(self._on_uploaded)
+        self.findings.observe(lambda ch: self._follow_label(ch["new"]), names="selected_label")
+        self.tabs.observe(lambda ch: ch["new"] == TAB_PRIORS and self.priors.render(), names="selected_index")
+        self.signoff.on_signed(lambda _sid: self.worklist.refresh())
+
+    # ------------------------------------------------------------------ actions
+    def open_patient(self, patient_id: str, *, show_record: bool = True) -> bool:
+        """Show a patient's record (audited view); the banner keeps allergies in sight."""
+        record = self.record.show(patient_id)
+        if record is None:
+            return False
+        self.patient_id = patient_id
+        self.banner.show(record)
+        self.upload.patient_id = patient_id
+        self.priors.set_patient(patient_id, self.study_id if self._study_is_patients(patient_id) else None)
+        if show_record:
+            self.tabs.selected_index = TAB_RECORD
+        if self.tabs.selected_index == TAB_PRIORS:
+            self.priors.render()
+        return True
+
+    def open_study(self, study_id: int) -> bool:
+        """Open a stored study: patient context first, then image, stored findings and annotations."""
+        try:
+            study = self.store.get_study(study_id)
+            if study.patient_id != self.patient_id and not self.open_patient(study.patient_id, show_record=False):
+                return False
+            self.store.audit(self.actor, "view", f"study:{study.id}")
+            self.editor.open_study(study.id)
+            prediction = self.store.latest_prediction(study.id)
+        except LungDxError as exc:
+            self.viewer.show_message(f"Cannot open this study: {exc}", "error")
+            return False
+        self.study_id = study.id
+        view = view_from_prediction(prediction) if prediction else None
+        if view is None:
+            self.findings.show_message("This study has not been analysed by the AI.", "info")
+        else:
+            self.findings.show(view)
+        self.signoff.show(study.id, view, signed_note=self._signed_note(study.id))
+        self.priors.set_patient(study.patient_id, study.id)
+        self.tabs.selected_index = TAB_FINDINGS
+        return True
+
+    def _on_uploaded(self, outcome: UploadOutcome) -> None:
+        study = outcome.study
+        self.study_id = study.id
+        findings = outcome.findings
+        self.editor.open_study(study.id, radiograph=outcome.radiograph,
+                               heatmaps=findings.heatmaps if findings else None,
+                               classes=list(findings.results) if findings else None)
+        if findings is None:
+            self.findings.show_message(f"AI analysis unavailable: {outcome.model_error} "
+                                       "The study is saved; you can still view, annotate and compare it.", "warn")
+            self.signoff.show(study.id, None)
+        else:
+            view = view_from_findings(findings, outcome.triage)
+            self.findings.show(view)
+            self.signoff.show(study.id, view)
+        self.priors.set_patient(study.patient_id, study.id)
+        self.tabs.selected_index = TAB_FINDINGS
+        self.worklist.refresh()
+
+    def _follow_label(self, label: str) -> None:
+        """The viewer overlays the heatmap of the finding selected in the findings panel."""
+        if label in self.viewer.heatmaps:
+            self.viewer.heatmap_label = label
+        elif label == ANY_ABNORMALITY or not self.viewer.heatmaps:
+            return
+        else:
+            self.viewer.show_message(f"No heatmap for {label} in this study.", "info")
+
+    # ------------------------------------------------------------------ helpers
+    def _study_is_patients(self, patient_id: str) -> bool:
+        return self.study_id is not None and self.store.get_study(self.study_id).patient_id == patient_id
+
+    def _signed_note(self, study_id: int) -> str | None:
+        signed = self.store.signoff(study_id)
+        if signed is None:
+            return None
+        return f"Signed by {signed.signed_by} at {signed.signed_at[:16]}. Later edits are kept as addenda."

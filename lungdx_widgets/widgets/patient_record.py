@@ -7,11 +7,13 @@ through the store's ``add_*`` methods with the acting user. Analysts never see c
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date
 
 import ipywidgets as w
 import traitlets as t
 
 from ..errors import LungDxError
+from ..store.records import ALLERGY_KINDS, ALLERGY_SEVERITIES, CONDITION_STATUSES
 from .theme import SEVERITY_RANK, esc, message_html, severity_style
 
 #: Roles that may add to a record (analysts and admins read only what they need).
@@ -62,12 +64,12 @@ def record_html(record, *, show_contact: bool) -> str:
         "No chronic conditions recorded."))
     parts.append("<h3>Encounters</h3>" + _table(
         ("Date", "Reason", "Diagnosis"),
-        [(e.date, e.reason, e.diagnosis) for e in sorted(record.encounters, key=lambda e: str(e.date), reverse=True)],
+        [(e.date, e.reason, e.diagnosis) for e in record.encounters],  # newest first, as the store returns them
         "No prior encounters."))
-    notes = list(record.notes)[-5:]
+    notes = list(record.notes)[:5]  # newest first, as the store returns them
     parts.append("<h3>Notes</h3>" + (
         "".join(f"<div class='lx-note'><span class='lx-muted'>{esc(getattr(n, 'created', ''))[:16]} "
-                f"{esc(getattr(n, 'author', ''))}</span><br>{esc(n.text)}</div>" for n in reversed(notes))
+                f"{esc(getattr(n, 'author', ''))}</span><br>{esc(n.text)}</div>" for n in notes)
         or "<div class='lx-muted'>No notes.</div>"))
     if getattr(p, "notes", None):
         parts.append(f"<div class='lx-muted'>{esc(p.notes)}</div>")
@@ -93,20 +95,27 @@ class PatientBanner(w.HBox):
 
 
 class AddToRecordForm(w.VBox):
-    """One small form for encounter / allergy / condition / note; fields change with the kind."""
+    """One small form for encounter / allergy / condition / note; fields change with the kind.
 
-    FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
-        "encounter": (("date", "Date (YYYY-MM-DD)"), ("reason", "Reason"), ("diagnosis", "Diagnosis"), ("notes", "Notes")),
-        "allergy": (("substance", "Substance"), ("kind", "drug / food / other"), ("reaction", "Reaction"),
-                    ("severity", "mild / moderate / severe")),
-        "condition": (("name", "Condition"), ("since", "Since (YYYY)"), ("status", "active / resolved")),
-        "note": (("text", "Note"),),
+    Closed vocabularies (allergy kind and severity, condition status) are drop-downs fed from the
+    store's own lists, so the store's validation is the only rulebook.
+    """
+
+    FIELDS: dict[str, tuple[tuple[str, str, Sequence[str] | None], ...]] = {
+        "encounter": (("date", "Date (YYYY-MM-DD, empty = today)", None), ("reason", "Reason", None),
+                      ("diagnosis", "Diagnosis", None), ("notes", "Notes", None)),
+        "allergy": (("substance", "Substance", None), ("kind", "Kind", ALLERGY_KINDS),
+                    ("reaction", "Reaction", None), ("severity", "Severity", ALLERGY_SEVERITIES)),
+        "condition": (("name", "Condition", None), ("since", "Since (YYYY-MM-DD)", None),
+                      ("status", "Status", CONDITION_STATUSES)),
+        "note": (("text", "Note", None),),
     }
 
     def __init__(self, on_submit: Callable[[str, dict[str, str]], str | None]) -> None:
         self._on_submit = on_submit
         self.kind = w.Dropdown(options=list(self.FIELDS), value="note", layout=w.Layout(width="140px"))
-        self._inputs: dict[str, w.Text] = {}
+        self.kind.add_class("lx-add-kind")
+        self._inputs: dict[str, w.ValueWidget] = {}
         self._fields = w.VBox()
         self.save = w.Button(description="Add to record", layout=w.Layout(width="140px"))
         self.save.add_class("lx-add-save")
@@ -118,21 +127,30 @@ class AddToRecordForm(w.VBox):
         self.add_class("lx-form")
 
     def _build(self) -> None:
-        self._inputs = {name: w.Text(placeholder=hint, layout=w.Layout(width="100%"))
-                        for name, hint in self.FIELDS[self.kind.value]}
-        for name, box in self._inputs.items():
+        self._inputs = {}
+        for name, hint, options in self.FIELDS[self.kind.value]:
+            box = (w.Dropdown(options=[(o or "—", o) for o in options], description=hint,
+                              layout=w.Layout(width="100%")) if options is not None
+                   else w.Text(placeholder=hint, layout=w.Layout(width="100%")))
             box.add_class(f"lx-add-{name}")
+            self._inputs[name] = box
         self._fields.children = tuple(self._inputs.values())
 
+    def fill(self, **values: str) -> None:
+        """Set field values (what typing does; used by notebooks and tests)."""
+        for name, value in values.items():
+            self._inputs[name].value = value
+
     def submit(self) -> None:
-        values = {k: v.value.strip() for k, v in self._inputs.items()}
+        values = {k: str(v.value or "").strip() for k, v in self._inputs.items()}
         error = self._on_submit(self.kind.value, values)
         if error:
             self.message.value = message_html(error, "error")
             return
         self.message.value = message_html(f"{self.kind.value.capitalize()} added.", "ok")
         for box in self._inputs.values():
-            box.value = ""
+            if isinstance(box, w.Text):
+                box.value = ""
 
 
 class PatientRecordPanel(w.VBox):
@@ -177,12 +195,13 @@ class PatientRecordPanel(w.VBox):
         pid, actor = self.patient_id, self._actor
         try:
             if kind == "encounter":
-                self._store.add_encounter(pid, actor, values["date"], values["reason"], values["diagnosis"], values["notes"])
+                self._store.add_encounter(pid, actor, values["date"] or date.today().isoformat(), values["reason"],
+                                          values["diagnosis"], values["notes"])
             elif kind == "allergy":
-                self._store.add_allergy(pid, actor, values["substance"], values["kind"] or "other",
+                self._store.add_allergy(pid, actor, values["substance"], values["kind"],
                                         values["reaction"], values["severity"])
             elif kind == "condition":
-                self._store.add_condition(pid, actor, values["name"], values["since"], values["status"] or "active")
+                self._store.add_condition(pid, actor, values["name"], values["since"], values["status"])
             else:
                 self._store.add_note(pid, actor, values["text"])
         except LungDxError as exc:

@@ -54,7 +54,7 @@ class PatientSearch(w.VBox):
         self.query = w.Text(placeholder="Search patient: name or ID", continuous_update=True,
                             layout=w.Layout(width="100%"))
         self.query.add_class("lx-search-input")
-        self._results = w.VBox(layout=w.Layout(max_height="230px", overflow_y="auto"))
+        self._results = w.VBox(layout=w.Layout(max_height="230px", overflow="auto"))
         self._results.add_class("lx-search-results")
         self._debounced = Debouncer(debounce_s, self.search)
         self.query.observe(lambda ch: self._debounced(ch["new"]), names="value")

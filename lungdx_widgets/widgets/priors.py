@@ -111,7 +111,8 @@ class PriorsPanel(w.VBox):
             pred = self._store.latest_prediction(s.study_id)
             if pred is not None:
                 series[s.study_id] = dict(pred.probabilities)
-        children: list[w.Widget] = [w.HBox(pair, layout=w.Layout(gap="8px"))]
+        children: list[w.Widget] = [w.HBox(pair)]
+        children[0].add_class("lx-gap")
         if series:
             children += [w.HTML("<div class='lx-h2'>Trend of key findings</div>"), trend_figure(studies, series)]
         children.append(w.HTML(f"<div class='lx-muted'>{len(studies)} stud{'y' if len(studies) == 1 else 'ies'} on file.</div>"))

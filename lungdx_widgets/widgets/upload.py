@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import ipywidgets as w
 import traitlets as t
@@ -27,7 +28,8 @@ ACCEPT = ".dcm,.dicom,.png,.jpg,.jpeg,application/dicom,image/png,image/jpeg"
 class SharedAnalyzer:
     """Loads the model once per kernel, on first use or in the background at start-up."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: Path | None = None) -> None:
+        self._path = path  # None: the registry's active version (Analyzer.load's default)
         self._lock = threading.Lock()
         self._analyzer = None
 
@@ -37,7 +39,7 @@ class SharedAnalyzer:
             if self._analyzer is None:
                 from ..model import Analyzer  # torch import is slow: only when the model is needed
 
-                self._analyzer = Analyzer.load()
+                self._analyzer = Analyzer.load(self._path)
             return self._analyzer
 
     def warm_up(self) -> None:
@@ -125,7 +127,8 @@ class UploadPanel(w.VBox):
         self.confirm.on_click(lambda _b: self._resolve_mismatch(attach=True))
         self.cancel.on_click(lambda _b: self._resolve_mismatch(attach=False))
         row = w.HBox([self.picker, self.progress, self.status, self.confirm, self.cancel],
-                     layout=w.Layout(align_items="center", gap="8px"))
+                     layout=w.Layout(align_items="center"))
+        row.add_class("lx-gap")
         super().__init__([row])
         self.add_class("lx-upload")
 

@@ -43,7 +43,7 @@ class Worklist(w.VBox):
         self._limit = limit
         self._rows: dict[int, w.Button] = {}
         self._title = w.HTML("<div class='lx-h2'>Today's worklist</div>")
-        self._list = w.VBox(layout=w.Layout(overflow_y="auto", flex="1 1 auto"))
+        self._list = w.VBox(layout=w.Layout(overflow="auto", flex="1 1 auto"))
         self._list.add_class("lx-scroll")
         self._list.add_class("lx-worklist-rows")
         super().__init__([self._title, self._list], layout=w.Layout(flex="1 1 auto", min_height="0"))
@@ -67,13 +67,13 @@ class Worklist(w.VBox):
             btn.add_class("lx-row")
             btn.add_class("lx-worklist-row")
             btn.add_class(f"lx-level-{item.triage_level or 'none'}")
-            btn.on_click(lambda _b, sid=item.study_id: self.open(sid))
+            btn.on_click(lambda _b, sid=item.study_id: self.open_study(sid))
             self._rows[item.study_id] = btn
             buttons.append(btn)
         self._list.children = tuple(buttons) or (w.HTML(f"<div class='lx-empty'>{esc('No studies today.')}</div>"),)
         self._mark(self.selected_study_id)
 
-    def open(self, study_id: int) -> None:
+    def open_study(self, study_id: int) -> None:
         """Select a study (as a click does)."""
         self.selected_study_id = study_id
 

@@ -1,0 +1,76 @@
+"""The composed Dashboard on a copy of the demo database, driven from Python as the browser would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lungdx_widgets.app import TAB_FINDINGS, TAB_RECORD, Dashboard
+from lungdx_widgets.store import open_store
+from lungdx_widgets.store.demo import DEMO_USERS
+from lungdx_widgets.widgets.upload import SharedAnalyzer
+
+CLINICIAN = DEMO_USERS["clinician"]
+
+
+@pytest.fixture()
+def demo_store(demo_db: Path, tmp_path: Path):
+    """A private copy of the demo database, so uploads here never leak into other tests."""
+    with open_store(demo_db) as source:
+        source.backup(tmp_path / "demo-copy.db")
+    s = open_store(tmp_path / "demo-copy.db")
+    yield s
+    s.close()
+
+
+def _patient_with_allergies(store):
+    for p in store.search_patients("", limit=100):
+        record = store.patient_record(p.patient_id, "test-setup")
+        if record.allergies:
+            return p, record
+    raise AssertionError("the demo database has no patient with allergies")
+
+
+def test_unknown_user_gets_a_message_not_a_dashboard(demo_store):
+    d = Dashboard(demo_store, username="nobody-here", warm_up_model=False)
+    assert d.user is None
+    assert "cannot use the dashboard" in d.children[-1].value
+
+
+def test_search_open_record_then_worklist_study(demo_store, tmp_path):
+    d = Dashboard(demo_store, username=CLINICIAN, analyzer=SharedAnalyzer(tmp_path / "absent.pt"),
+                  warm_up_model=False)
+    patient, record = _patient_with_allergies(demo_store)
+    d.search.query.value = patient.name.split()[-1][:5].lower()  # partial surname
+    assert patient.patient_id in d.search.result_ids
+    d.search.select(patient.patient_id)
+    assert d.tabs.selected_index == TAB_RECORD and d.patient_id == patient.patient_id
+    for allergy in record.allergies:
+        assert allergy.substance in d.record._html.value  # the full record
+        assert allergy.substance in d.banner._html.value  # and always in sight
+
+    item = demo_store.worklist()[0]
+    d.worklist.open_study(item.study_id)
+    assert d.study_id == item.study_id and d.patient_id == item.patient_id
+    assert d.viewer.image and d.viewer.image_width > 0, "the radiograph is shown"
+    assert d.tabs.selected_index == TAB_FINDINGS
+    audit = [(e.action, e.obj) for e in demo_store.audit_events(actor=CLINICIAN)]
+    assert ("view", f"study:{item.study_id}") in audit and ("view", f"patient:{patient.patient_id}") in audit
+
+
+def test_upload_without_weights_keeps_working(demo_store, shared_data, tmp_path):
+    d = Dashboard(demo_store, username=CLINICIAN, analyzer=SharedAnalyzer(tmp_path / "absent.pt"),
+                  warm_up_model=False)
+    patient, _ = _patient_with_allergies(demo_store)
+    d.search.select(patient.patient_id)
+    before = len(demo_store.studies_for_patient(patient.patient_id))
+    dicom = shared_data / "dicom" / "siim_6904_1517875201.dcm"
+    d.upload.handle(dicom.read_bytes(), dicom.name)
+    d.upload.confirm.click()  # the file names another patient: the clinician confirms
+    studies = demo_store.studies_for_patient(patient.patient_id)
+    assert len(studies) == before + 1
+    assert d.study_id == max(s.id for s in studies)
+    assert "AI analysis unavailable" in d.findings._message.value and "absent.pt" in d.findings._message.value
+    assert d.viewer.image_width == 1024, "the image is still shown for viewing and annotation"
+    assert demo_store.latest_prediction(d.study_id) is None
