@@ -61,3 +61,39 @@ def running_server(db: Path, env: dict[str, str] | None = None, log: Path | None
             proc.wait(timeout=15)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+# -- logging in (the server refuses everything else first) ------------------------------------
+
+class LoginFailed(AssertionError):
+    """The login form answered with something other than a redirect into the app."""
+
+
+def xsrf_token(session: "requests.Session", base_url: str) -> str:
+    """GET the login form once so the ``_xsrf`` cookie exists; the form field must echo it."""
+    session.get(base_url + "/login", timeout=30)
+    return session.cookies.get("_xsrf", "")
+
+
+def login_session(base_url: str, username: str, password: str) -> "requests.Session":
+    """A ``requests.Session`` holding a fresh login cookie (raw HTTP: no browser involved)."""
+    import requests
+
+    session = requests.Session()
+    token = xsrf_token(session, base_url)
+    r = session.post(base_url + "/login", data={"username": username, "password": password, "_xsrf": token},
+                     allow_redirects=False, timeout=60)
+    if r.status_code != 302:
+        raise LoginFailed(f"login as {username!r} answered {r.status_code}")
+    return session
+
+
+def login(page, base_url: str, username: str, password: str) -> None:
+    """Log in through the real form in a Playwright ``page``; returns once the app page loads."""
+    page.goto(base_url + "/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    with page.expect_navigation():
+        page.click("#login-submit")
+    if "/login" in page.url:
+        raise LoginFailed(f"login as {username!r} stayed on the login page")

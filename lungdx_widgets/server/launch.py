@@ -1,4 +1,8 @@
-"""Start the one jupyter_server process that serves the dashboard (Voila) and JupyterLab."""
+"""Start the one jupyter_server process that serves the dashboard (Voila) and JupyterLab.
+
+Every security-relevant hook is named here, on the command line, so a reader sees the whole
+configuration in one place (see SECURITY.md for why each one exists).
+"""
 
 from __future__ import annotations
 
@@ -8,26 +12,60 @@ import sys
 from pathlib import Path
 
 from ..config import PROJECT_ROOT, get_settings
+from ..session import KERNEL_USER_ENV, VOILA_USER_ENV
+from .identity import IDENTITY_HEADER
+from .routes import DASHBOARD_PATH
 
-DASHBOARD_PATH = "/voila/render/notebooks/dashboard.ipynb"
+__all__ = ["DASHBOARD_PATH", "server_argv", "serve"]
+
+_PKG = "lungdx_widgets.server"
+#: Query parameters whose values never reach the access log.
+_SCRUBBED_PARAMS = ["password", "passwd", "pass", "secret"]
 
 
 def server_argv(host: str, port: int) -> list[str]:
-    """Command line of the server; the auth issue adds identity provider and authorizer here."""
+    """Command line of the server: identity, authorization, kernel ownership and filtering, Voila."""
     s = get_settings()
+    tornado_settings = {
+        # Voila uploads arrive as websocket messages: allow a full-size upload plus framing.
+        "websocket_max_message_size": s.max_upload_bytes * 2,
+        "extra_log_scrub_param_keys": _SCRUBBED_PARAMS,
+    }
     return [
         sys.executable, "-m", "jupyter_server",
         f"--ServerApp.ip={host}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
         "--ServerApp.open_browser=False", f"--ServerApp.root_dir={PROJECT_ROOT}",
-        "--ServerApp.allow_root=True", "--IdentityProvider.token=",
+        "--ServerApp.allow_root=True",
         f"--ServerApp.default_url={DASHBOARD_PATH}",
-        f"--ServerApp.tornado_settings={{'websocket_max_message_size': {s.max_upload_bytes * 2}}}",
+        f"--ServerApp.tornado_settings={tornado_settings!r}",
+        # Login before anything: no token, no anonymous handler outside the public list.
+        "--ServerApp.allow_unauthenticated_access=False",
+        f"--ServerApp.identity_provider_class={_PKG}.identity.LungDxIdentityProvider",
+        "--IdentityProvider.token=",
+        f"--ServerApp.authorizer_class={_PKG}.authorizer.RoleAuthorizer",
+        f"--ServerApp.kernel_manager_class={_PKG}.kernels.OwnedKernelManager",
+        f"--ServerApp.kernel_websocket_connection_class={_PKG}.kernels.RoleFilteredConnection",
+        f"--ServerApp.jpserver_extensions={{'{_PKG}.extension': True}}",
+        # The kernel learns who is logged in from this header, which only the server sets.
+        f"--VoilaConfiguration.http_header_envs={[IDENTITY_HEADER]!r}",
         f"--MappingKernelManager.cull_idle_timeout={s.kernel_cull_seconds}",
+        "--MappingKernelManager.cull_interval=60",
     ]
 
 
+def _demo_logins() -> str:
+    """Demo accounts use their username as password (see ``store.demo``)."""
+    from ..store.demo import DEMO_USERS
+
+    return ", ".join(f"{name} / {name} ({role})" for role, name in DEMO_USERS.items())
+
+
 def serve(db: Path, host: str, port: int) -> int:
-    """Serve until interrupted; the kernel finds the database through ``LUNGDX_DB``."""
+    """Serve until interrupted; the kernels find the database through ``LUNGDX_DB``."""
     env = dict(os.environ, LUNGDX_DB=str(Path(db).resolve()))
-    print(f"LungDx Workbench dashboard: http://{host}:{port}{DASHBOARD_PATH}", flush=True)
+    for inherited_identity in (KERNEL_USER_ENV, VOILA_USER_ENV):  # only the server names users
+        env.pop(inherited_identity, None)
+    url = f"http://{host}:{port}/"
+    print(f"LungDx Workbench: {url}  (log in, then the dashboard opens; analysts also have {url}lab)", flush=True)
+    print(f"Demo logins (databases made with `lungdx init --demo`): {_demo_logins()}", flush=True)
     return subprocess.call(server_argv(host, port), env=env, cwd=PROJECT_ROOT)

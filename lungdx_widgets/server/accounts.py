@@ -1,0 +1,61 @@
+"""The user store as the server sees it: look-ups on the event loop, password checks off it.
+
+SQLite connections must stay in the thread that opened them, so each thread (the event loop,
+the login worker) keeps its own ``Store``. Password verification (scrypt, deliberately slow) runs
+on a small dedicated pool so that a burst of logins can neither block other requests nor take
+every CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..store import Store
+    from ..store.records import User
+
+#: Longest username accepted from the login form (longer input is cut before it reaches the audit log).
+MAX_USERNAME_CHARS = 150
+
+
+def clean_username(raw: str) -> str:
+    """Typed username made safe for the audit log: printable characters only, bounded length."""
+    return "".join(c for c in raw.strip() if c.isprintable())[:MAX_USERNAME_CHARS]
+
+
+class Accounts:
+    def __init__(self, db_path: Path | None = None, login_workers: int = 1) -> None:
+        self._db_path = db_path
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(max_workers=login_workers, thread_name_prefix="lungdx-login")
+
+    def _store(self) -> "Store":
+        store = getattr(self._local, "store", None)
+        if store is None:
+            from ..store import open_store
+
+            store = self._local.store = open_store(self._db_path)
+        return store
+
+    def lookup(self, username: str) -> "User | None":
+        """Current role and ``disabled`` flag, read fresh (called on every request)."""
+        return self._store().get_user(username)
+
+    async def authenticate(self, username: str, password: str) -> "User | None":
+        """Verify off the event loop; the store writes the login audit row (ok / denied)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._authenticate, username, password)
+
+    def _authenticate(self, username: str, password: str) -> "User | None":
+        return self._store().authenticate(username, password)
+
+    async def audit(self, actor: str, action: str, obj: str, outcome: str = "ok", detail: str = "") -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._pool, self._audit, actor, action, obj, outcome, detail)
+
+    def _audit(self, actor: str, action: str, obj: str, outcome: str, detail: str) -> None:
+        self._store().audit(actor, action, obj, outcome=outcome, detail=detail)

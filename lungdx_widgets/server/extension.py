@@ -1,0 +1,82 @@
+"""Server extension: put a login check in front of handlers that never ask for one.
+
+Voila's ``/voila/static``, ``/voila/templates`` and ``/voila/files`` are plain tornado static
+handlers: without this, files next to a notebook (rendered images, say) were served to anyone.
+Rather than naming those three, every route whose handler is not a ``JupyterHandler`` (which
+authenticates in ``prepare()``) gets wrapped, so handlers added by future extensions are caught
+too. Extensions load alphabetically and Voila's comes after this one, so the sweep runs once now
+and once more when the event loop starts, after every extension has registered its routes.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from jupyter_server.base.handlers import JupyterHandler, RedirectWithParams, TrailingSlashHandler
+from tornado import web
+from tornado.ioloop import IOLoop
+from tornado.routing import Rule
+
+from . import routes
+
+#: Handlers that only redirect (``/`` → dashboard, ``x/`` → ``x``) and serve nothing themselves.
+_HARMLESS = (web.RedirectHandler, RedirectWithParams, TrailingSlashHandler)
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "lungdx_widgets.server.extension"}]
+
+
+def _login_required(cls: type[web.RequestHandler]) -> type[web.RequestHandler]:
+    """Subclass of ``cls`` whose ``prepare`` refuses (403) requests without a valid session
+    (except the public routes: favicon, the server's own static assets)."""
+
+    async def prepare(self: web.RequestHandler) -> None:
+        user = self.settings["identity_provider"].get_user(self)
+        if inspect.isawaitable(user):
+            user = await user
+        if user is None and not routes.match(routes.PUBLIC_ROUTES, self.request.method or "", self.request.path,
+                                             self.settings.get("base_url", "/")).allowed:
+            raise web.HTTPError(403)
+        self.current_user = user
+        result = cls.prepare(self)
+        if inspect.isawaitable(result):
+            await result
+
+    return type(f"LoginRequired{cls.__name__}", (cls,), {"prepare": prepare, "_lungdx_guarded": True})
+
+
+def _needs_guard(target: Any) -> bool:
+    return (inspect.isclass(target) and issubclass(target, web.RequestHandler)
+            and not issubclass(target, (JupyterHandler, *_HARMLESS))
+            and not getattr(target, "_lungdx_guarded", False))
+
+
+def _guard_rules(rules: list[Rule]) -> list[str]:
+    guarded = []
+    for rule in rules:
+        nested = getattr(rule.target, "rules", None)
+        if nested is not None:
+            guarded += _guard_rules(nested)
+        elif _needs_guard(rule.target):
+            guarded.append(rule.target.__name__)
+            rule.target = _login_required(rule.target)
+    return guarded
+
+
+def require_login_everywhere(web_app: web.Application) -> list[str]:
+    """Wrap every unauthenticated handler class in ``web_app``; returns the names wrapped."""
+    return _guard_rules(web_app.default_router.rules) + _guard_rules(web_app.wildcard_router.rules)
+
+
+def _load_jupyter_server_extension(server_app: Any) -> None:
+    web_app = server_app.web_app
+
+    def sweep() -> None:
+        wrapped = require_login_everywhere(web_app)
+        if wrapped:
+            server_app.log.info("LungDx: login required for %s", ", ".join(sorted(set(wrapped))))
+
+    sweep()
+    IOLoop.current().add_callback(sweep)

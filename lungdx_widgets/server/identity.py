@@ -1,0 +1,266 @@
+"""Who is making this request: the login session, backed by the LungDx user store.
+
+jupyter_server calls :meth:`LungDxIdentityProvider.get_user` in every handler's ``prepare()``
+(and :mod:`.extension` makes the plain tornado handlers call it too), so this is the one place
+that
+
+* reads the signed session cookie — it holds only the username and when it was issued;
+* re-reads role and ``disabled`` from the store, so revoking access takes effect on the next
+  request, not at the next login;
+* enforces the clinicians' path allowlist (:mod:`.routes`), which the Authorizer cannot do
+  because it is never asked about ``/lab`` or ``/voila/*``;
+* replaces any client-sent ``X-LungDx-User`` header with the real username, so the Voila kernel
+  (``HTTP_X_LUNGDX_USER``) audits under the person who logged in, never a claimed name.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jupyter_server.auth import IdentityProvider, User
+from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.auth.login import LoginFormHandler
+from markupsafe import Markup
+from tornado import web
+from traitlets import Bool, Type, default
+
+from ..config import get_settings
+from . import routes
+from .accounts import Accounts, clean_username
+from .throttle import LoginThrottle
+
+#: Request header Voila turns into ``HTTP_X_LUNGDX_USER`` in the kernel (see launch.server_argv).
+IDENTITY_HEADER = "X-LungDx-User"
+#: Roles with the dashboard-only allowlist; everyone else is trusted with the whole server.
+RESTRICTED_ROLES = frozenset({"clinician"})
+#: An address may fail this many times more than one account before it is throttled.
+ADDRESS_FAILURE_FACTOR = 4
+
+_templates = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
+                         autoescape=select_autoescape(["html"]))
+
+
+@dataclass
+class LungDxUser(User):
+    """jupyter_server's user plus the LungDx role (``clinician`` | ``analyst`` | ``admin``)."""
+
+    role: str = "clinician"
+
+
+def is_restricted(user: Any) -> bool:
+    """Unknown roles are treated as the most restricted one."""
+    return getattr(user, "role", "clinician") not in {"analyst", "admin"}
+
+
+def _replace_identity_header(handler: web.RequestHandler, username: str | None) -> None:
+    headers = handler.request.headers
+    for name in [n for n in headers if n.lower().replace("_", "-") == IDENTITY_HEADER.lower()]:
+        del headers[name]
+    if username:
+        headers[IDENTITY_HEADER] = username
+
+
+def _base_url(handler: web.RequestHandler) -> str:
+    return handler.settings.get("base_url", "/") or "/"
+
+
+def _refuse(handler: web.RequestHandler) -> None:
+    """403, with the handler marked as anonymous so the error page can render."""
+    handler.current_user = None
+    handler._jupyter_current_user = None  # type: ignore[attr-defined]
+    raise web.HTTPError(403)
+
+
+def _allows_anonymous(handler: web.RequestHandler) -> bool:
+    method = getattr(handler, (handler.request.method or "").lower(), None)
+    return bool(getattr(method, "__allow_unauthenticated", False))
+
+
+class LungDxIdentityProvider(IdentityProvider):
+    """Session cookie → store user; login, logout and throttling of password guesses."""
+
+    login_handler_class = Type("lungdx_widgets.server.identity.LoginHandler", klass=web.RequestHandler)
+    logout_handler_class = Type("lungdx_widgets.server.identity.LogoutHandler", klass=web.RequestHandler)
+    need_token = Bool(False)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        s = get_settings()
+        self.session_seconds = s.session_seconds
+        self.accounts = Accounts(s.db)
+        self.throttle = LoginThrottle(s.login_max_failures, s.login_window_seconds)
+        self.address_throttle = LoginThrottle(s.login_max_failures * ADDRESS_FAILURE_FACTOR,
+                                              s.login_window_seconds)
+        #: username -> time of their last logout: sessions issued earlier are void.
+        self._logged_out_at: dict[str, float] = {}
+
+    # -- no Jupyter token: the only way in is a LungDx login ------------------------------
+    @property
+    def auth_enabled(self) -> bool:
+        return True
+
+    @default("token")
+    def _no_token(self) -> str:
+        return ""
+
+    async def get_user_token(self, handler: web.RequestHandler) -> User | None:  # type: ignore[override]
+        return None
+
+    # -- every request -----------------------------------------------------------------------
+    async def get_user(self, handler: web.RequestHandler) -> LungDxUser | None:  # type: ignore[override]
+        cached = getattr(handler, "_lungdx_user", None)
+        if cached is not None:
+            return cached
+        _replace_identity_header(handler, None)
+        username = self._session_username(handler)
+        record = self.accounts.lookup(username) if username else None
+        if record is None or record.disabled:
+            if username:
+                self.clear_login_cookie(handler)
+            self._check_anonymous_route(handler)
+            return None
+        user = LungDxUser(username=record.username, name=record.display_name,
+                          display_name=record.display_name, role=record.role)
+        self._check_route(handler, user)
+        _replace_identity_header(handler, user.username)
+        handler._lungdx_user = user  # type: ignore[attr-defined]
+        return user
+
+    def _check_anonymous_route(self, handler: web.RequestHandler) -> None:
+        """Handlers that opt out of login must still be on the public list (default deny)."""
+        request = handler.request
+        if _allows_anonymous(handler) and not routes.match(
+                routes.PUBLIC_ROUTES, request.method or "", request.path, _base_url(handler)).allowed:
+            _refuse(handler)
+
+    def _check_route(self, handler: web.RequestHandler, user: LungDxUser) -> None:
+        if not is_restricted(user):
+            return
+        request = handler.request
+        decision = routes.match(routes.CLINICIAN_ROUTES, request.method or "", request.path, _base_url(handler))
+        if decision.allowed and decision.kernel_id is not None:
+            owner_of = getattr(handler.settings.get("kernel_manager"), "owner_of", None)
+            if owner_of is None or owner_of(decision.kernel_id) != user.username:
+                decision = routes.DENY
+        if not decision.allowed:
+            self.log.warning("Refused %s %s to %s (%s)", request.method, request.path, user.username, user.role)
+            _refuse(handler)
+
+    # -- the session cookie ------------------------------------------------------------------
+    def get_cookie_name(self, handler: web.RequestHandler) -> str:
+        return "lungdx-session-" + super().get_cookie_name(handler)
+
+    def _session_username(self, handler: web.RequestHandler) -> str | None:
+        raw = handler.get_secure_cookie(self.get_cookie_name(handler),
+                                        max_age_days=self.session_seconds / 86400)
+        if not raw:
+            return None
+        try:
+            data = json.loads(raw)
+            username, issued = str(data["u"]), float(data["t"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        now = time.time()
+        if not (0 <= now - issued < self.session_seconds):
+            return None
+        if issued <= self._logged_out_at.get(username, float("-inf")):
+            return None
+        return username
+
+    def set_login_cookie(self, handler: web.RequestHandler, user: User) -> None:
+        value = json.dumps({"u": user.username, "t": time.time()})
+        secure = self.secure_cookie if self.secure_cookie is not None else handler.request.protocol == "https"
+        handler.set_secure_cookie(self.get_cookie_name(handler), value, path=_base_url(handler),
+                                  expires_days=self.session_seconds / 86400, httponly=True,
+                                  samesite="Lax", secure=bool(secure))
+
+    def clear_login_cookie(self, handler: web.RequestHandler) -> None:
+        handler.clear_cookie(self.get_cookie_name(handler), path=_base_url(handler))
+
+    # -- login / logout ----------------------------------------------------------------------
+    async def login(self, handler: web.RequestHandler, username: str, password: str) -> tuple[LungDxUser | None, str]:
+        """The user, or None and a message for the form. Passwords are never logged."""
+        address = f"ip:{handler.request.remote_ip}"
+        account = f"user:{username.lower()}"
+        wait = max(self.throttle.retry_after(account), self.address_throttle.retry_after(address))
+        if wait > 0:
+            await self.accounts.audit(username, "login", f"user:{username}", outcome="rate_limited")
+            minutes = max(1, round(wait / 60))
+            return None, f"Too many failed attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
+        record = await self.accounts.authenticate(username, password)
+        if record is None:
+            self.throttle.record_failure(account)
+            self.address_throttle.record_failure(address)
+            return None, "Wrong username or password."
+        self.throttle.forget(account)
+        return LungDxUser(username=record.username, name=record.display_name,
+                          display_name=record.display_name, role=record.role), ""
+
+    async def logout(self, handler: web.RequestHandler) -> None:
+        """Void every session of this user issued so far (also copies of the cookie) and audit it."""
+        username = self._session_username(handler)
+        self.clear_login_cookie(handler)
+        if username:
+            self._logged_out_at[username] = time.time()
+            await self.accounts.audit(username, "logout", f"user:{username}")
+
+
+def render_login(handler: web.RequestHandler, message: str = "", kind: str = "error",
+                 username: str = "", next_url: str | None = None) -> str:
+    base = _base_url(handler)
+    return _templates.get_template("login.html").render(
+        action=base + "login", next_url=next_url or handler.get_argument("next", base),
+        message=message, message_kind=kind, username=username,
+        xsrf_form_html=Markup(handler.xsrf_form_html()),
+    )
+
+
+class LoginHandler(LoginFormHandler):
+    """``/login``: the form (GET) and the password check (POST, needs ``_xsrf``)."""
+
+    @property
+    def idp(self) -> LungDxIdentityProvider:
+        return self.identity_provider  # type: ignore[return-value]
+
+    def _no_store(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+
+    @allow_unauthenticated
+    def get(self) -> None:
+        if self.current_user:
+            self._redirect_safe(self.get_argument("next", default=self.base_url))
+            return
+        self._no_store()
+        self.write(render_login(self))
+
+    @allow_unauthenticated
+    async def post(self) -> None:
+        username = clean_username(self.get_body_argument("username", ""))
+        password = self.get_body_argument("password", "")
+        user, message = await self.idp.login(self, username, password)
+        self._no_store()
+        if user is None:
+            self.set_status(429 if message.startswith("Too many") else 401)
+            self.write(render_login(self, message, username=username))
+            return
+        self.log.info("User %s logged in (%s).", user.username, user.role)
+        self.current_user = user
+        self.idp.set_login_cookie(self, user)
+        self._redirect_safe(self.get_argument("next", default=self.base_url))
+
+
+class LogoutHandler(LoginFormHandler):
+    """``/logout`` (GET or POST): end the session and show the login form again."""
+
+    @allow_unauthenticated
+    async def get(self) -> None:
+        await self.identity_provider.logout(self)  # type: ignore[attr-defined]
+        self.set_header("Cache-Control", "no-store")
+        self.write(render_login(self, "You are logged out.", kind="info", next_url=self.base_url))
+
+    post = get
