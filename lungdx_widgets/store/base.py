@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ class StoreBase:
         self.db = db
         self.path = path
         self._lock = threading.RLock()
+        self._undo: list[Callable[[], None]] = []
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -56,25 +57,36 @@ class StoreBase:
 
         The outermost block takes the write lock up front (``BEGIN IMMEDIATE``) so two writers
         never deadlock upgrading a read lock, and a read-modify-write (annotation versions) is atomic.
+        Side effects outside the database (image files) register an undo with :meth:`on_rollback`.
         """
         with self._lock:
+            undo_mark = len(self._undo)
             if self.conn.in_transaction:
-                with self.db.atomic():
-                    yield self
+                try:
+                    with self.db.atomic():
+                        yield self
+                except BaseException:
+                    self._run_undo(undo_mark)
+                    raise
                 return
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self
-            except BaseException:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                raise
-            try:
                 self.conn.execute("COMMIT")
             except BaseException:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
+                self._run_undo(0)
                 raise
+            self._undo.clear()
+
+    def on_rollback(self, undo: Callable[[], None]) -> None:
+        """Run ``undo`` if the enclosing transaction is rolled back (e.g. delete a file just written)."""
+        self._undo.append(undo)
+
+    def _run_undo(self, mark: int) -> None:
+        while len(self._undo) > mark:
+            self._undo.pop()()
 
     # -- small query helpers -------------------------------------------------------------
     def _rows(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:

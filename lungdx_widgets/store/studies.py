@@ -75,17 +75,13 @@ class StudiesMixin(StoreBase):
                   "view": radiograph.view or "", "sha256": sha, "image_path": rel, "filename": filename or "",
                   "source_format": radiograph.source_format, "width": width, "height": height,
                   "uploaded_by": actor, "uploaded_at": now_iso()}
-        try:
-            with self.transaction():
-                study_id = self._insert("studies", values)
-                detail = f"sha256={sha}" + (f"; identity mismatch confirmed (file ID {file_id})" if mismatch else "")
-                self.audit(actor, "add_study", f"study:{study_id}", detail=detail)
-                if created_file:
-                    _write_atomically(target, data)
-        except BaseException:
+        with self.transaction():
+            study_id = self._insert("studies", values)
             if created_file:
-                target.unlink(missing_ok=True)
-            raise
+                _write_atomically(target, data)
+                self.on_rollback(lambda: target.unlink(missing_ok=True))
+            detail = f"sha256={sha}" + (f"; identity mismatch confirmed (file ID {file_id})" if mismatch else "")
+            self.audit(actor, "add_study", f"study:{study_id}", detail=detail)
         return self.get_study(study_id)
 
     def get_study(self, study_id: int) -> Study:
