@@ -4,3 +4,6 @@ Each renderer takes a :class:`~lungdx_widgets.reports.context.StudyContext` (rea
 store by :func:`~lungdx_widgets.reports.context.study_context`) and writes nothing to the store;
 :mod:`lungdx_widgets.reports.export` writes files and the audit rows.
 """
+
+#: ``lungdx export --format`` choices (here so the CLI need not import the renderers to list them).
+EXPORT_FORMATS = ("coco", "fhir", "sr", "html")

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import get_settings
 from ..imaging import load_image
 from ..store.records import AnnotationSet, Patient, PatientRecord, Prediction, Signoff, Study
 from ..types import Box, Radiograph, Triage
 from .errors import ReportError
 
+MODEL_CARD = "MODEL_CARD.md"
 #: Box statuses a clinician has kept (research export and final reports use only these).
 REVIEWED_STATUSES = frozenset({"accepted", "edited"})
 
@@ -31,6 +33,7 @@ class StudyContext:
     annotations: AnnotationSet
     signoff: Signoff | None
     image_path: Path
+    signer_name: str = ""  # the signing clinician's display name (username when unknown)
 
     @property
     def patient(self) -> Patient:
@@ -93,11 +96,19 @@ def study_context(store, study_id: int, actor: str) -> StudyContext:
     path = Path(store.study_image_path(study))
     if not path.is_file():
         raise ReportError(f"The image of study {study_id} is missing from the image store ({path}).")
+    signoff = store.signoff(study.id)
+    signer = store.get_user(signoff.signed_by) if signoff else None
     return StudyContext(
         study=study,
         record=store.patient_record(study.patient_id, actor),
         prediction=store.latest_prediction(study.id),
         annotations=store.annotations(study.id),
-        signoff=store.signoff(study.id),
+        signoff=signoff,
         image_path=path,
+        signer_name=(signer.display_name if signer else signoff.signed_by) if signoff else "",
     )
+
+
+def model_card_uri() -> str:
+    """Where the model card lives (``weights/MODEL_CARD.md``), as a URI a report can link to."""
+    return (get_settings().weights / MODEL_CARD).resolve().as_uri()

@@ -171,8 +171,20 @@ def diagnostic_report_bundle(ctx: StudyContext) -> dict[str, Any]:
             "entry": [{"fullUrl": url, "resource": res} for url, res in resources]}
 
 
+#: Required value-set bindings the FHIR models do not check (they check structure and types only).
+REQUIRED_STATUS = {
+    "DiagnosticReport": {"registered", "partial", "preliminary", "final", "amended", "corrected", "appended",
+                         "cancelled", "entered-in-error", "unknown"},
+    "Observation": {"registered", "preliminary", "final", "amended", "corrected", "cancelled",
+                    "entered-in-error", "unknown"},
+}
+
+
 def validate(bundle: dict[str, Any]) -> None:
-    """Parse with the FHIR models (R4B ≈ R4 here); raises :class:`ReportError` naming the first problem."""
+    """Parse with the FHIR models (R4B ≈ R4 here) and check the required status codes.
+
+    Raises :class:`ReportError` naming the first problem.
+    """
     from fhir.resources.R4B.bundle import Bundle
     from pydantic import ValidationError
 
@@ -180,3 +192,9 @@ def validate(bundle: dict[str, Any]) -> None:
         Bundle.model_validate(bundle)
     except ValidationError as exc:
         raise ReportError(f"The FHIR export is not valid FHIR R4: {exc.errors()[0]}") from exc
+    for entry in bundle["entry"]:
+        res = entry["resource"]
+        allowed = REQUIRED_STATUS.get(res["resourceType"])
+        if allowed is not None and res.get("status") not in allowed:
+            raise ReportError(f"The FHIR export is not valid FHIR R4: {res['resourceType']}.status "
+                              f"'{res.get('status')}' is not one of {', '.join(sorted(allowed))}")

@@ -1,0 +1,174 @@
+"""De-identified research dataset of clinician-reviewed studies, in the trainer's own format.
+
+Writes ``images/*.png``, ``labels.csv`` and ``boxes.csv`` (the columns of the shared
+``labels.csv``/``boxes.csv`` that ``lungdx train`` reads) and ``annotations.coco.json``.
+Only *signed* studies go in: their labels are the clinician's per-finding verdicts on the AI
+call, and their boxes are the ones the clinician accepted, edited or drew.
+
+De-identification: patients become the imaging layer's keyed pseudonym
+(:func:`~lungdx_widgets.imaging.deid.pseudonym_for`), file names are ``<pseudonym>_<n>.png``,
+images are re-encoded from pixels (no DICOM header, no PNG text chunks), no dates or study UIDs
+are written and ages above 89 become 90 (HIPAA Safe Harbor). Text burned into the pixels is
+not removed; the README written with the data says so.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from ..imaging.deid import pseudonym_for
+from ..imaging.render import to_png_bytes
+from .context import StudyContext
+
+NO_FINDING = "No Finding"
+#: The shared ``labels.csv`` header, column for column (provenance columns stay empty here).
+LABEL_COLUMNS = (
+    "file", "source_dataset", "source_repo", "source_commit", "source_path", "license", "findings",
+    "label_source", "patient_id", "age", "sex", "view", "orig_width", "orig_height", "width", "height",
+    "has_box", "notes",
+)
+#: Its ``y_*`` labels in its order; labels outside this list get extra columns at the end.
+Y_LABELS = (
+    NO_FINDING, "Pneumonia", "COVID-19", "Lung Opacity", "Consolidation", "Infiltration", "Atelectasis",
+    "Effusion", "Cardiomegaly", "Pneumothorax", "Nodule", "Mass", "Edema", "Emphysema", "Fibrosis",
+    "Pleural_Thickening", "Hernia", "Tuberculosis",
+)
+BOX_COLUMNS = ("file", "label", "x", "y", "w", "h", "source")
+SOURCE_DATASET = "LungDx Workbench research export"
+LICENSE = "Research use only (institutional data-use agreement)"
+MAX_AGE = 90
+README = """\
+LungDx Workbench research export (de-identified)
+
+images/      PNG radiographs, re-encoded from pixels (no metadata)
+labels.csv   one row per image; y_<label>: 1 clinician-confirmed positive, 0 confirmed negative,
+             empty = not reviewed (do not read as 0); findings '|'-separated or 'No Finding'
+boxes.csv    file,label,x,y,w,h in the PNG's pixels (top-left x,y), boxes a clinician accepted/drew
+annotations.coco.json  the same boxes as COCO (bbox = [x, y, w, h])
+
+patient_id is a keyed pseudonym (same patient -> same pseudonym within one key). No names, IDs,
+dates or UIDs are written; ages above 89 are given as 90. Text burned into the pixels is NOT
+removed: review images before sharing outside the data-use agreement.
+"""
+
+
+@dataclass(frozen=True)
+class ResearchSummary:
+    images: int
+    boxes: int
+    patients: int
+    skipped_unsigned: int
+    out_dir: Path
+    files: tuple[Path, ...] = ()
+
+    def __str__(self) -> str:
+        return (f"{self.images} images of {self.patients} patients with {self.boxes} boxes written to "
+                f"{self.out_dir} ({self.skipped_unsigned} unsigned studies left out)")
+
+
+def confirmed_labels(ctx: StudyContext) -> dict[str, int]:
+    """The clinician's truth per label: the AI call kept where they agreed, flipped where they did not.
+
+    Labels the model did not assess (or without threshold) have no AI call to agree with and stay
+    unknown; a label with a reviewed box is positive.
+    """
+    out: dict[str, int] = {}
+    pred, signoff = ctx.prediction, ctx.signoff
+    if pred is not None and signoff is not None:
+        for label, agrees in signoff.agreement.items():
+            p, t = pred.probabilities.get(label), pred.thresholds.get(label)
+            if p is not None and t is not None:
+                out[label] = int((p >= t) == bool(agrees))
+    for box in ctx.reviewed_boxes:
+        out[box.label] = 1
+    return out
+
+
+def _age(ctx: StudyContext) -> str:
+    try:
+        on = date.fromisoformat(ctx.study.acquired[:10])
+    except ValueError:
+        on = None
+    age = ctx.patient.age(on)
+    return "" if age is None else str(min(age, MAX_AGE))
+
+
+def _label_row(ctx: StudyContext, file: str, labels: dict[str, int], y_labels: list[str]) -> dict[str, str]:
+    positives = [lab for lab in y_labels if labels.get(lab) == 1 and lab != NO_FINDING]
+    reviewed = {**labels, NO_FINDING: int(not positives)} if labels else {}
+    rows, cols = ctx.pixels.shape[:2]
+    row = dict.fromkeys(LABEL_COLUMNS, "")
+    row.update({
+        "file": file, "source_dataset": SOURCE_DATASET, "license": LICENSE,
+        "findings": "|".join(positives) or (NO_FINDING if labels else ""),
+        "label_source": "clinician sign-off of AI findings", "patient_id": pseudonym_for(ctx.patient.patient_id),
+        "age": _age(ctx), "sex": ctx.patient.sex if ctx.patient.sex in ("M", "F") else "",
+        "view": ctx.study.view or "", "orig_width": str(cols), "orig_height": str(rows),
+        "width": str(cols), "height": str(rows), "has_box": str(int(bool(ctx.reviewed_boxes))),
+    })
+    row.update({f"y_{lab}": str(reviewed[lab]) if lab in reviewed else "" for lab in y_labels})
+    return row
+
+
+def _coco(images: list[dict], boxes: list[dict], categories: list[str]) -> dict:
+    cat_id = {name: i for i, name in enumerate(categories, start=1)}
+    return {
+        "info": {"description": SOURCE_DATASET, "version": "1", "contributor": "LungDx Workbench"},
+        "licenses": [{"id": 1, "name": LICENSE, "url": ""}],
+        "categories": [{"id": i, "name": n, "supercategory": "finding"} for n, i in cat_id.items()],
+        "images": images,
+        "annotations": [{"id": n, "image_id": b["image_id"], "category_id": cat_id[b["label"]],
+                         "bbox": [b["x"], b["y"], b["w"], b["h"]], "area": b["w"] * b["h"], "iscrowd": 0}
+                        for n, b in enumerate(boxes, start=1)],
+    }
+
+
+def export_research(contexts: Iterable[StudyContext], out_dir: Path) -> ResearchSummary:
+    """Write the dataset for the signed studies among ``contexts`` into ``out_dir``."""
+    out_dir = Path(out_dir)
+    (out_dir / "images").mkdir(parents=True, exist_ok=True)
+    contexts = list(contexts)
+    signed = sorted((c for c in contexts if c.signed),
+                    key=lambda c: (pseudonym_for(c.patient.patient_id), c.study.acquired, c.study.id))
+    confirmed = [confirmed_labels(c) for c in signed]
+    y_labels = list(Y_LABELS) + sorted({lab for labels in confirmed for lab in labels} - set(Y_LABELS))
+    per_patient: dict[str, int] = defaultdict(int)
+    label_rows, box_rows, coco_images, coco_boxes = [], [], [], []
+    written: list[Path] = []
+    for image_id, (ctx, labels) in enumerate(zip(signed, confirmed), start=1):
+        pseudo = pseudonym_for(ctx.patient.patient_id)
+        per_patient[pseudo] += 1
+        file = f"{pseudo}_{per_patient[pseudo]}.png"
+        written.append(out_dir / "images" / file)
+        written[-1].write_bytes(to_png_bytes(ctx.pixels))
+        row = _label_row(ctx, file, labels, y_labels)
+        label_rows.append(row)
+        coco_images.append({"id": image_id, "file_name": file, "width": int(row["width"]),
+                            "height": int(row["height"]), "findings": row["findings"]})
+        for b in ctx.reviewed_boxes:
+            box = {"file": file, "label": b.label, "x": round(b.x, 2), "y": round(b.y, 2),
+                   "w": round(b.w, 2), "h": round(b.h, 2), "source": f"clinician ({b.status})"}
+            box_rows.append(box)
+            coco_boxes.append({**box, "image_id": image_id})
+    columns = list(LABEL_COLUMNS) + [f"y_{lab}" for lab in y_labels]
+    _write_csv(out_dir / "labels.csv", columns, label_rows)
+    _write_csv(out_dir / "boxes.csv", list(BOX_COLUMNS), box_rows)
+    categories = sorted({b["label"] for b in box_rows} | {lab for r in confirmed for lab, v in r.items() if v})
+    (out_dir / "annotations.coco.json").write_text(json.dumps(_coco(coco_images, coco_boxes, categories), indent=1))
+    (out_dir / "README.txt").write_text(README)
+    written += [out_dir / n for n in ("labels.csv", "boxes.csv", "annotations.coco.json", "README.txt")]
+    return ResearchSummary(len(label_rows), len(box_rows), len(per_patient), len(contexts) - len(signed),
+                           out_dir, tuple(written))
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
