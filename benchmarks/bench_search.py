@@ -1,0 +1,104 @@
+"""Patient search speed: ``Store.search_patients`` vs a raw FTS5 query, same database, same run.
+
+Builds a synthetic database (``--patients`` rows, fictional names, MRN ``MRN-0000001``...) in a
+temp folder, then times a fixed mix of realistic queries (surname prefixes, first name + surname,
+MRN prefixes, exact MRNs). The raw baseline is the bare FTS5 statement
+``SELECT rowid FROM patients_fts WHERE patients_fts MATCH ? ORDER BY rank LIMIT 20``; the app call
+additionally joins the patient rows and builds records. Prints p50/p95 in ms; the last line is JSON.
+Target: app p95 ≤ 20 ms and ≤ 2× the raw p95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from lungdx_widgets.store import open_store
+from lungdx_widgets.store.patients import fts_query
+
+SYLLABLES = ("an", "ber", "cal", "dor", "el", "fen", "gar", "hol", "is", "jor", "kel", "lin", "mar", "nor", "ol",
+             "pel", "quin", "ros", "sel", "tor", "ul", "ven", "wil", "yar", "zel")
+FIRST = ("Ada", "Bruno", "Clara", "Dorian", "Edda", "Felix", "Greta", "Hugo", "Ines", "Jasper", "Kira", "Lenz",
+         "Mira", "Nils", "Oda", "Pia", "Quirin", "Rosa", "Sven", "Tilda")
+RAW_SQL = "SELECT rowid FROM patients_fts WHERE patients_fts MATCH ? ORDER BY rank LIMIT 20"
+
+
+def surname(rng: random.Random) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+
+
+def build(path: Path, n: int, rng: random.Random) -> list[str]:
+    """Bulk-load ``n`` fictional patients through the real schema (FTS triggers included); returns the surnames."""
+    surnames = sorted({surname(rng) for _ in range(3000)})
+    store = open_store(path)
+    with store.transaction():
+        store.conn.executemany(
+            "INSERT INTO patients (patient_id, name, sex, birth_date, created) VALUES (?, ?, ?, ?, ?)",
+            ((f"MRN-{i:07d}", f"{rng.choice(FIRST)} {rng.choice(surnames)}", rng.choice("FM"),
+              f"{rng.randint(1930, 2010)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}", "2024-01-01")
+             for i in range(1, n + 1)))
+    store.close()
+    return surnames
+
+
+def queries(n: int, surnames: list[str], rng: random.Random, count: int) -> list[str]:
+    kinds = [
+        lambda: rng.choice(surnames)[:4].lower(),                      # surname prefix while typing
+        lambda: rng.choice(surnames),                                  # full surname
+        lambda: f"{rng.choice(FIRST)} {rng.choice(surnames)[:3]}",     # first name + surname prefix
+        lambda: f"MRN-{rng.randint(1, n):07d}"[:9],                    # MRN prefix (up to ~1000 hits)
+        lambda: f"MRN-{rng.randint(1, n):07d}",                        # exact MRN
+    ]
+    return [kinds[i % len(kinds)]() for i in range(count)]
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    q = statistics.quantiles(samples, n=100, method="inclusive")
+    return {"p50_ms": round(q[49] * 1000, 3), "p95_ms": round(q[94] * 1000, 3)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--patients", type=int, default=100_000)
+    ap.add_argument("--queries", type=int, default=500)
+    ap.add_argument("--limit", type=int, default=20)
+    args = ap.parse_args(argv)
+    rng = random.Random(42)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        surnames = build(Path(tmp) / "bench.db", args.patients, rng)
+        build_s = time.perf_counter() - t0
+        store = open_store(Path(tmp) / "bench.db")
+        qs = queries(args.patients, surnames, rng, args.queries)
+        for q in qs[:50]:  # warm the page cache for both paths
+            store.search_patients(q, limit=args.limit)
+        app, raw, hits = [], [], []
+        for q in qs:  # interleaved, so load changes on the machine hit both paths alike
+            t = time.perf_counter()
+            found = store.search_patients(q, limit=args.limit)
+            app.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            store.conn.execute(RAW_SQL, (fts_query(q),)).fetchall()
+            raw.append(time.perf_counter() - t)
+            hits.append(len(found))
+        store.close()
+    result = {"patients": args.patients, "queries": len(qs), "build_s": round(build_s, 1),
+              "mean_hits": round(statistics.mean(hits), 1),
+              "app": percentiles(app), "raw_fts5": percentiles(raw)}
+    result["p95_ratio"] = round(result["app"]["p95_ms"] / result["raw_fts5"]["p95_ms"], 2)
+    result["target_met"] = result["app"]["p95_ms"] <= 20 and result["p95_ratio"] <= 2
+    print(f"built {args.patients} patients in {build_s:.1f}s; {len(qs)} queries, mean {result['mean_hits']} hits")
+    print(f"Store.search_patients  p50 {result['app']['p50_ms']:.2f} ms  p95 {result['app']['p95_ms']:.2f} ms")
+    print(f"raw FTS5 query         p50 {result['raw_fts5']['p50_ms']:.2f} ms  p95 {result['raw_fts5']['p95_ms']:.2f} ms")
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
