@@ -124,6 +124,8 @@ def _check_header(h: _Header, who: str) -> list[str]:
                         "check that it is a chest radiograph.")
     warnings += _check_body_part(h.body_part, who)
     if h.rows <= 0 or h.cols <= 0:
+        if h.sop_class == "unknown":
+            raise CorruptFile(f"{who} looks like DICOM but its header is damaged or incomplete (no image size).")
         raise NotAChestRadiograph(f"{who} contains no image ({h.sop_class}).")
     settings = get_settings()
     if h.rows * h.cols * max(h.frames, 1) > settings.max_pixels:

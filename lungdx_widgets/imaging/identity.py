@@ -9,11 +9,11 @@ def check_identity(radiograph: Radiograph, patient_id: str) -> str | None:
     """A message when the file's own PatientID names someone other than ``patient_id``, else None.
 
     Files without a PatientID (PNG/JPEG, de-identified DICOM) cannot contradict the selection.
-    IDs are compared after trimming the space padding DICOM allows; anything else is a mismatch.
+    IDs are compared after trimming DICOM's space padding and ignoring case (as the store does).
     """
     in_file = (radiograph.patient_id or "").strip()
     selected = (patient_id or "").strip()
-    if not in_file or in_file == selected:
+    if not in_file or in_file.casefold() == selected.casefold():
         return None
     name = f" ({radiograph.patient_name})" if radiograph.patient_name else ""
     return (f"This DICOM belongs to patient ID '{in_file}'{name}, but patient '{selected}' is selected. "

@@ -46,13 +46,17 @@ def _read_source(src: bytes | bytearray | memoryview | str | Path, filename: str
     if isinstance(src, (bytes, bytearray, memoryview)):
         return bytes(src), filename
     path = Path(src)
-    name = filename or path.name
+    return read_file(path, filename or path.name), filename or path.name
+
+
+def read_file(path: Path, name: str | None = None) -> bytes:
+    """A file's bytes, refused (without reading it) when larger than ``Settings.max_upload_bytes``."""
+    who = describe(name or path.name)
     try:
         size = path.stat().st_size
         limit = get_settings().max_upload_bytes
         if size > limit:
-            raise ImageTooLarge(f"{describe(name)} is {size / 2**20:.0f} MiB, above the upload limit of "
-                                f"{limit / 2**20:.0f} MiB.")
-        return path.read_bytes(), name
+            raise ImageTooLarge(f"{who} is {size / 2**20:.0f} MiB, above the upload limit of {limit / 2**20:.0f} MiB.")
+        return path.read_bytes()
     except OSError as exc:
-        raise ImagingError(f"Could not read {describe(name)}: {exc.strerror or exc}.") from exc
+        raise ImagingError(f"Could not read {who}: {exc.strerror or exc}.") from exc

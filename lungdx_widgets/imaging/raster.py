@@ -21,11 +21,11 @@ _GREY_8 = ("L", "LA", "1")
 def read_raster(data: bytes, kind: ImageKind, sha256: str, who: str) -> Radiograph:
     """Decode one PNG or JPEG (``who`` names it in messages)."""
     damaged = f"{who} is a damaged or incomplete {kind.upper()} image."
-    try:
-        with decoder_errors(damaged):
+    with decoder_errors(damaged):
+        try:
             image = Image.open(BytesIO(data), formats=[_PILLOW_FORMAT[kind]])  # header only
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLarge(f"{who} declares more pixels than allowed; it was not decoded.") from exc
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageTooLarge(f"{who} declares more pixels than allowed; it was not decoded.") from exc
     _check_size(*image.size, who)
     with decoder_errors(damaged):
         if kind == "jpeg":
