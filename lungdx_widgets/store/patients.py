@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from .base import StoreBase, now_iso
-from .errors import NotFound, ValidationError, Conflict
+from .errors import Conflict, NotFound, ValidationError
 from .records import (ALLERGY_KINDS, ALLERGY_SEVERITIES, CONDITION_STATUSES, Allergy, Condition,
                       Encounter, Medication, Note, Patient, PatientRecord)
 

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from .base import StoreBase, now_iso, to_json
-from .errors import Conflict, NotFound, ValidationError
+from .errors import Conflict, ValidationError
 from .records import MODEL_STATUSES, ModelVersion, Snapshot
 
 
