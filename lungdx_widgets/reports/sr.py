@@ -12,6 +12,7 @@ to the SR so the reference resolves.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import highdicom as hd
@@ -67,7 +68,7 @@ def _secondary_capture(ctx: StudyContext) -> Dataset:
 
 
 def _person_name(name: str) -> str:
-    """DICOM PN "Family^Given"."""
+    """DICOM PN "Family^Given" (a single name keeps its caret: "admin^")."""
     return "^".join(split_name(name))
 
 
@@ -92,15 +93,11 @@ def closed_polyline(x: float, y: float, w: float, h: float, rows: int, cols: int
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]], dtype=np.float64)
 
 
-def build_sr(ctx: StudyContext) -> SRExport:
-    """The TID 1500 report for the study's boxes (reviewed ones when saved, else the model's)."""
-    if ctx.prediction is None and ctx.annotations.version == 0:
-        raise ReportError(f"Study {ctx.study.id} has neither an analysis nor annotations to put in an SR.")
-    source, generated = source_image(ctx)
+def _roi_groups(ctx: StudyContext, source: Dataset, version: str) -> list:
+    """One TID 1410 planar ROI group per box; AI boxes name the algorithm that proposed them."""
     rows, cols = int(source.Rows), int(source.Columns)
     region_source = hd.sr.SourceImageForRegion.from_source_image(source)
-    version = ctx.prediction.model_version if ctx.prediction else "unknown"
-    algorithm = hd.sr.AlgorithmIdentification(name=ALGORITHM_NAME, version=version or "unknown")
+    algorithm = hd.sr.AlgorithmIdentification(name=ALGORITHM_NAME, version=version)
     groups = []
     for n, box in enumerate(ctx.boxes, start=1):
         code = finding_code(box.label)
@@ -113,27 +110,47 @@ def build_sr(ctx: StudyContext) -> SRExport:
             finding_type=Code(code.code[:16], code.scheme, code.meaning),
             algorithm_id=algorithm if box.source == "ai" else None,
         ))
-    observers = [hd.sr.ObserverContext(
+    return groups
+
+
+def _observation_context(ctx: StudyContext, version: str, signer: str | None) -> hd.sr.ObservationContext:
+    """The model as device observer; the signing clinician as person observer once signed."""
+    device = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
         observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
-            uid=_uid(ctx, f"device-{version}"), name=ALGORITHM_NAME, model_name=version or "unknown",
-            manufacturer_name=MANUFACTURER))]
-    person = None
-    if ctx.signoff:
-        person = hd.sr.ObserverContext(
-            observer_type=codes.DCM.Person,
-            observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(name=ctx.signoff.signed_by))
-    context = hd.sr.ObservationContext(observer_person_context=person, observer_device_context=observers[0])
+            uid=_uid(ctx, f"device-{version}"), name=ALGORITHM_NAME, model_name=version,
+            manufacturer_name=MANUFACTURER))
+    person = None if signer is None else hd.sr.ObserverContext(
+        observer_type=codes.DCM.Person,
+        observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(name=signer))
+    return hd.sr.ObservationContext(observer_person_context=person, observer_device_context=device)
+
+
+def build_sr(ctx: StudyContext) -> SRExport:
+    """The TID 1500 report for the study's boxes (reviewed ones when saved, else the model's)."""
+    if ctx.prediction is None and ctx.annotations.version == 0:
+        raise ReportError(f"Study {ctx.study.id} has neither an analysis nor annotations to put in an SR.")
+    source, generated = source_image(ctx)
+    version = (ctx.prediction.model_version if ctx.prediction else "") or "unknown"
+    signer = _person_name(ctx.signer_name or ctx.signoff.signed_by) if ctx.signoff else None
+    groups = _roi_groups(ctx, source, version)
     report = hd.sr.MeasurementReport(
-        observation_context=context, procedure_reported=Code(CHEST_XRAY[0], "SCT", CHEST_XRAY[1]),
+        observation_context=_observation_context(ctx, version, signer),
+        procedure_reported=Code(CHEST_XRAY[0], "SCT", CHEST_XRAY[1]),
         imaging_measurements=groups or None, referenced_images=None if groups else [source])
-    signed = ctx.signoff is not None
-    sr = hd.sr.Comprehensive3DSR(
+    with warnings.catch_warnings():  # highdicom re-checks the source file's PatientName, which is not ours to fix
+        warnings.filterwarnings("ignore", message=".*unlikely to represent the intended person name")
+        sr = _comprehensive_sr(ctx, source, report, signer)
+    return SRExport(sr, source, generated)
+
+
+def _comprehensive_sr(ctx: StudyContext, source: Dataset, report: hd.sr.MeasurementReport,
+                      signer: str | None) -> hd.sr.Comprehensive3DSR:
+    signed = signer is not None
+    return hd.sr.Comprehensive3DSR(
         evidence=[source], content=report, series_instance_uid=_uid(ctx, "sr-series"), series_number=91,
         sop_instance_uid=_uid(ctx, f"sr-{ctx.annotations.version}-{signed}"), instance_number=1,
         manufacturer=MANUFACTURER, is_complete=signed, is_final=signed, is_verified=signed,
-        verifying_observer_name=ctx.signoff.signed_by if signed else None,
-        verifying_organization=ORGANIZATION if signed else None,
+        verifying_observer_name=signer, verifying_organization=ORGANIZATION if signed else None,
         series_description="LungDx AI findings (research use only)",
     )
-    return SRExport(sr, source, generated)
