@@ -1,0 +1,94 @@
+"""HTML study report and its picture, rendered from real demo studies."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from dataclasses import replace
+
+import numpy as np
+from PIL import Image
+
+from lungdx_widgets.reports.html import RESEARCH_NOTICE, finding_rows, render_html
+from lungdx_widgets.reports.overlay import AI_COLOUR, HUMAN_COLOUR, overlay_png
+from lungdx_widgets.types import Box
+
+from .conftest import MODEL_VERSION, NOT_ASSESSED
+
+
+def _inline_image(html: str) -> Image.Image:
+    data = re.search(r'src="data:image/png;base64,([^"]+)"', html).group(1)
+    return Image.open(io.BytesIO(base64.b64decode(data)))
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_signed_report_has_every_section(scenario):
+    ctx = scenario.context(scenario.signed[0])
+    html = render_html(ctx, generated_by="pytest")
+    text = _text(html)
+    assert RESEARCH_NOTICE in text
+    assert ctx.patient.name in text and ctx.patient.patient_id in text and ctx.patient.birth_date in text
+    assert "(final)" in text and "Signed by Demo clinician" in text and "Right lower lobe pneumonia." in text
+    for reason in ctx.triage.reasons:
+        assert reason in html
+    assert f"Version {MODEL_VERSION}" in text
+    assert 'href="file://' in html and "MODEL_CARD.md" in html
+    assert "clinician-reviewed annotations v1" in text
+
+
+def test_findings_table_says_calls_verdicts_and_not_assessed(scenario):
+    ctx = scenario.context(scenario.signed[0])
+    rows = {r.label: r for r in finding_rows(ctx)}
+    assert len(rows) == len(ctx.prediction.probabilities)
+    assert (rows["Pneumonia"].call, rows["Pneumonia"].clinician) == ("positive", "agrees")
+    assert (rows["Atelectasis"].call, rows["Atelectasis"].clinician) == ("positive", "disagrees")
+    assert (rows["Effusion"].call, rows["Effusion"].clinician) == ("negative", "disagrees")
+    for label in NOT_ASSESSED:
+        assert (rows[label].probability, rows[label].call) == ("—", "not assessed")
+
+
+def test_unsigned_report_is_preliminary(scenario):
+    unsigned = next(i for i in scenario.analysed if i not in scenario.signed)
+    text = _text(render_html(scenario.context(unsigned)))
+    assert "(preliminary)" in text and "Not signed." in text
+    assert "proposed by the model, not yet reviewed" in text
+
+
+def test_unanalysed_study_still_reports_patient_and_image(scenario):
+    html = render_html(scenario.context(scenario.unanalysed[0]))
+    assert "Not analysed." in html and "No model findings." in html
+    assert _inline_image(html).size[0] > 0
+
+
+def test_inline_picture_shows_heatmap_and_boxes_at_their_place(scenario):
+    ctx = scenario.context(scenario.signed[0])
+    rows, cols = ctx.pixels.shape
+    heat = np.zeros((rows, cols), np.float32)
+    heat[: rows // 4, : cols // 4] = 1.0
+    image = np.asarray(_inline_image(render_html(ctx, heatmap=heat)).convert("RGB")).astype(int)
+    assert image.shape[:2] == (rows, cols)
+    hot = image[5: rows // 4 - 5, 5: cols // 4 - 5]
+    assert (hot[..., 0] - hot[..., 2]).mean() > 80, "the heatmap tints its area red"
+    box = ctx.boxes[0]
+    edge = image[int(box.y) + 1, int(box.x) + 10: int(box.x + box.w) - 10]
+    assert np.all(np.abs(edge - HUMAN_COLOUR).sum(axis=1) < 30), "the reviewed box is drawn on its top edge"
+
+
+def test_overlay_scales_boxes_with_large_images():
+    pixels = np.full((2000, 1000), 0.5, np.float32)
+    png = overlay_png(pixels, boxes=[Box("Pneumonia", 200, 400, 400, 800)], max_side=1000)
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    assert image.shape[:2] == (1000, 500)
+    assert np.abs(image[200, 150] - AI_COLOUR).sum() < 30  # box top edge at y=400/2, x in 100..300
+    assert np.abs(image[500, 250] - 128).sum() < 10       # inside the box the film is untouched
+
+
+def test_patient_text_is_escaped(scenario):
+    ctx = scenario.context(scenario.analysed[0])
+    ctx = replace(ctx, record=replace(ctx.record, patient=replace(ctx.patient, name="<script>alert(1)</script>")))
+    html = render_html(ctx)
+    assert "<script>" not in html and "&lt;script&gt;" in html
