@@ -18,10 +18,12 @@ import numpy as np
 from pydicom import Dataset, dcmread
 from pydicom.pixels.decoders.base import get_decoder
 from pydicom.pixels.processing import apply_modality_lut, apply_voi, apply_windowing
-from pydicom.uid import DeflatedExplicitVRLittleEndian
+from pydicom.encaps import generate_frames
+from pydicom.uid import DeflatedExplicitVRLittleEndian, RLELossless
 
 from ..config import get_settings
 from ..types import Radiograph
+from .codestream import codestream_size
 from .errors import (CorruptFile, ImageTooLarge, ImageTooSmall, NotAChestRadiograph, UnsupportedFile,
                      decoder_errors)
 from .plausibility import colour_to_gray
@@ -67,6 +69,7 @@ def read_dicom(data: bytes, sha256: str, who: str) -> Radiograph:
         ds = dcmread(BytesIO(data))
     if "PixelData" not in ds:
         raise CorruptFile(f"{who} has a DICOM header but no image data (the file may be truncated).")
+    _check_codestream(ds, header, who)
     with decoder_errors(f"{who}: the image data is damaged or incomplete and could not be decoded."):
         stored = ds.pixel_array
         if stored.shape[:2] != (header.rows, header.cols):
@@ -149,6 +152,20 @@ def _check_header(h: _Header, who: str) -> list[str]:
         raise UnsupportedFile(f"{who} is compressed with '{name}', which this workbench cannot decode; "
                               "export it uncompressed or as JPEG / JPEG 2000.")
     return warnings
+
+
+def _check_codestream(ds: Dataset, h: _Header, who: str) -> None:
+    """A compressed frame must declare the size in the header (the one checked against the limit)."""
+    syntax = h.transfer_syntax
+    if not getattr(syntax, "is_encapsulated", False) or syntax == RLELossless:  # RLE sizes come from the header
+        return
+    with decoder_errors(f"{who}: the compressed image data is damaged or incomplete."):
+        frame = next(generate_frames(ds.PixelData, number_of_frames=1))
+    declared = codestream_size(frame)
+    if declared != (h.rows, h.cols):
+        found = f"{declared[1]}×{declared[0]}" if declared else "an unreadable size"
+        raise CorruptFile(f"{who}: the compressed image declares {found} but the header says "
+                          f"{h.cols}×{h.rows}; it was not decoded.")
 
 
 def _check_body_part(body_part: str, who: str) -> list[str]:

@@ -26,9 +26,7 @@ def load_image(src: bytes | bytearray | memoryview | str | Path, *, filename: st
     """
     data, filename = _read_source(src, filename)
     who = describe(filename)
-    limit = get_settings().max_upload_bytes
-    if len(data) > limit:
-        raise ImageTooLarge(f"{who} is {len(data) / 2**20:.0f} MiB, above the upload limit of {limit / 2**20:.0f} MiB.")
+    _check_upload_size(len(data), who)
     if not data:
         raise CorruptFile(f"{who} is empty.")
     kind = sniff(data, filename)
@@ -53,10 +51,13 @@ def read_file(path: Path, name: str | None = None) -> bytes:
     """A file's bytes, refused (without reading it) when larger than ``Settings.max_upload_bytes``."""
     who = describe(name or path.name)
     try:
-        size = path.stat().st_size
-        limit = get_settings().max_upload_bytes
-        if size > limit:
-            raise ImageTooLarge(f"{who} is {size / 2**20:.0f} MiB, above the upload limit of {limit / 2**20:.0f} MiB.")
+        _check_upload_size(path.stat().st_size, who)
         return path.read_bytes()
     except OSError as exc:
         raise ImagingError(f"Could not read {who}: {exc.strerror or exc}.") from exc
+
+
+def _check_upload_size(size: int, who: str) -> None:
+    limit = get_settings().max_upload_bytes
+    if size > limit:
+        raise ImageTooLarge(f"{who} is {size / 2**20:.1f} MiB, above the upload limit of {limit / 2**20:.0f} MiB.")

@@ -11,6 +11,7 @@ import pytest
 
 from lungdx_widgets.imaging import (CorruptFile, ImageTooLarge, ImageTooSmall, ImagingError, NotAChestRadiograph,
                                     UnsupportedFile, load_image)
+from lungdx_widgets.imaging.codestream import codestream_size
 
 from .builders import dicom_bytes, dicom_with, header_only, multi_frame
 
@@ -191,3 +192,18 @@ def test_unknown_compression_is_unsupported(nih):
 def test_missing_file_is_an_imaging_error(tmp_path):
     with pytest.raises(ImagingError, match="missing.dcm"):
         load_image(tmp_path / "missing.dcm")
+
+
+def test_codestream_larger_than_its_header_is_refused_before_decoding(siim):
+    ds = pydicom.dcmread(siim)
+    ds.Rows = ds.Columns = 512  # the JPEG inside still says 1024×1024
+    with pytest.raises(CorruptFile, match="1024×1024 but the header says 512×512"):
+        load_image(dicom_bytes(ds))
+
+
+def test_codestream_size_reads_jpeg_and_jpeg2000_frames(siim, nema_j2k):
+    for path in (siim, nema_j2k):
+        ds = pydicom.dcmread(path)
+        frame = next(pydicom.encaps.generate_frames(ds.PixelData, number_of_frames=1))
+        assert codestream_size(frame) == (ds.Rows, ds.Columns)
+    assert codestream_size(b"\xff\xd8\xff\xe0\x00") is None and codestream_size(b"junk") is None
