@@ -11,31 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
 from scipy.stats import rankdata
 
+from ..model.evaluate import auroc, expected_calibration_error
+from .evalsets import EvalPredictions, EvalSet, predictions_on
+
 #: Confidence level of every interval in this module.
 CI_LEVEL = 0.95
-
-
-@dataclass(frozen=True)
-class EvalPredictions:
-    """What one model version said about each image of an evaluation set.
-
-    ``truth`` and ``probs`` are (images, labels): truth 1/0 or NaN (unlabelled), probs NaN where
-    the model does not assess a label. ``hits`` has one entry per ground-truth box (same order
-    for every version of one set): 1.0 when the heatmap peak falls inside it, 0.0 when not, NaN
-    when the model does not assess the box's label.
-    """
-
-    version: str
-    files: tuple[str, ...]
-    labels: tuple[str, ...]
-    truth: np.ndarray
-    probs: np.ndarray
-    hits: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -89,14 +75,12 @@ class Comparison:
         return out
 
 
-def auroc(truth: np.ndarray, scores: np.ndarray) -> float | None:
-    """Mann-Whitney AUROC (ties count half); None when one class is missing."""
-    result = _auroc_rows(truth[None, :], scores[None, :])[0]
-    return None if np.isnan(result) else float(result)
-
-
 def _auroc_rows(truth: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """AUROC of every row of (resamples, n) arrays at once; NaN where a row lacks a class."""
+    """AUROC of every row of (resamples, n) arrays at once; NaN where a row lacks a class.
+
+    Vectorised because the paired bootstrap needs the *per-resample* values of both versions
+    (their difference), not just each version's interval.
+    """
     ranks = rankdata(scores, axis=1)
     n_pos = truth.sum(axis=1)
     n_neg = truth.shape[1] - n_pos
@@ -107,19 +91,10 @@ def _auroc_rows(truth: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return result
 
 
-def expected_calibration_error(truth: np.ndarray, probs: np.ndarray, bins: int = 10) -> float | None:
-    """ECE with equal-width probability bins over the pairs where both truth and prob are known."""
+def _ece(truth: np.ndarray, probs: np.ndarray) -> float | None:
+    """ECE (the evaluator's definition) over the pairs where both truth and probability are known."""
     known = ~np.isnan(truth) & ~np.isnan(probs)
-    t, p = truth[known], probs[known]
-    if t.size == 0:
-        return None
-    which = np.minimum((p * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in range(bins):
-        in_bin = which == b
-        if in_bin.any():
-            total += in_bin.sum() * abs(t[in_bin].mean() - p[in_bin].mean())
-    return float(total / t.size)
+    return expected_calibration_error(truth[known], probs[known])
 
 
 def _interval(samples: np.ndarray) -> tuple[float, float] | None:
@@ -137,8 +112,7 @@ def _label_comparison(label: str, truth: np.ndarray, pa: np.ndarray, pb: np.ndar
     keep = ~np.isnan(truth) & ~np.isnan(pa) & ~np.isnan(pb)
     t, a, b = truth[keep], pa[keep], pb[keep]
     n_pos, n_neg = int(t.sum()), int((1 - t).sum())
-    ece_a = expected_calibration_error(truth, pa)
-    ece_b = expected_calibration_error(truth, pb)
+    ece_a, ece_b = _ece(truth, pa), _ece(truth, pb)
     if n_pos == 0 or n_neg == 0:
         return LabelComparison(label, n_pos, n_neg, None, None, None, None, None, None, ece_a, ece_b)
     idx = np.random.default_rng(seed).integers(0, t.size, size=(n_boot, t.size))
@@ -170,8 +144,7 @@ def compare(a: EvalPredictions, b: EvalPredictions, n_boot: int = 1000, seed: in
     both_hits = ~np.isnan(a.hits) & ~np.isnan(b.hits)
     return Comparison(
         version_a=a.version, version_b=b.version, n_images=n, labels=tuple(rows),
-        ece_a=expected_calibration_error(*_pooled(a, labels)),
-        ece_b=expected_calibration_error(*_pooled(b, labels)),
+        ece_a=_ece(*_pooled(a, labels)), ece_b=_ece(*_pooled(b, labels)),
         hit_rate_a=_mean_or_none(a.hits[both_hits]), hit_rate_b=_mean_or_none(b.hits[both_hits]),
         n_boxes=int(both_hits.sum()),
     )
@@ -203,3 +176,11 @@ def comparison_figure(c: Comparison) -> go.Figure:
                       legend=dict(orientation="h"), margin=dict(t=60, l=50, r=20, b=80))
     fig.add_hline(y=0.5, line_dash="dot", annotation_text="chance")
     return fig
+
+
+def compare_versions(store, version_a: str, version_b: str, eval_set: EvalSet | None = None, *,
+                     n_boot: int = 1000, limit: int | None = None) -> Comparison:
+    """Run two registered versions on the same evaluation images and compare them (``b`` vs ``a``)."""
+    a, b = (store.get_model(v) for v in (version_a, version_b))
+    preds_a, preds_b = predictions_on(eval_set or EvalSet.shared(), [Path(a.path), Path(b.path)], limit=limit)
+    return compare(preds_a, preds_b, n_boot=n_boot)

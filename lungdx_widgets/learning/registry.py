@@ -58,7 +58,7 @@ def register_candidate(store, checkpoint: Path, actor: str, *, snapshot_id: str 
 def metric_regressions(candidate: dict, reference: dict) -> list[str]:
     """Labels where the candidate's AUROC interval lies wholly below the reference AUROC.
 
-    Works on the stored ``evaluate`` metrics (``labels[label].auroc`` and ``auroc_ci``), so it
+    Works on the stored ``evaluate`` metrics (``labels[label].auroc`` and ``ci95``), so it
     needs no images; the paired bootstrap in :mod:`.compare` is the sharper test when run.
     """
     out: list[str] = []
@@ -66,7 +66,7 @@ def metric_regressions(candidate: dict, reference: dict) -> list[str]:
         return ["evaluated on a different set than the active model: compare them with `lungdx models compare`"]
     for label, cand in (candidate.get("labels") or {}).items():
         ref = (reference.get("labels") or {}).get(label) or {}
-        ci = cand.get("auroc_ci")
+        ci = cand.get("ci95")
         if ref.get("auroc") is None or cand.get("auroc") is None or not ci:
             continue
         if ci[1] < ref["auroc"]:

@@ -69,3 +69,48 @@ def tiny_checkpoint(path: Path, seed: int = 0, labels: tuple[str, ...] = ("Pneum
                        num_init_features=8, stride16=True)
     save_checkpoint(path, config.as_dict(), HamNet(config).state_dict(), dict.fromkeys(labels, 0.5))
     return path
+
+
+def write_subset(shared_data: Path, dest: Path, files: list[str]) -> Path:
+    """labels.csv + boxes.csv of the chosen shared images (the images stay in the shared folder)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    chosen = set(files)
+    for name in ("labels.csv", "boxes.csv"):
+        with open(shared_data / name, newline="") as src, open(dest / name, "w", newline="") as out:
+            reader = csv.DictReader(src)
+            writer = csv.DictWriter(out, fieldnames=reader.fieldnames)
+            writer.writeheader()
+            writer.writerows(r for r in reader if r["file"] in chosen)
+    return dest / "labels.csv"
+
+
+@pytest.fixture(scope="session")
+def subset_files(shared_data: Path, boxed_pneumonia: list[str]) -> dict[str, list[str]]:
+    """Small, disjoint real NIH subsets: ``train`` for the base model, ``eval`` as the fixed set,
+    ``studies`` for the clinical studies an analyst corrects (boxed pneumonia images)."""
+    rows = [r for r in shared_rows(shared_data) if r["file"].startswith("nih") and r["y_Pneumonia"] in ("0", "1")]
+    studies = boxed_pneumonia[:4]
+    pos = [r["file"] for r in rows if r["y_Pneumonia"] == "1" and r["file"] not in boxed_pneumonia]
+    neg = [r["file"] for r in rows if r["y_Pneumonia"] == "0"]
+    return {"train": pos[:8] + neg[:8], "eval": pos[8:14] + neg[8:14] + boxed_pneumonia[4:8], "studies": studies}
+
+
+@pytest.fixture(scope="session")
+def base_checkpoint(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, subset_files) -> Path:
+    """A real base model: a compact HAM network trained for a few steps on real images (64 px)."""
+    from lungdx_widgets.model.train import TrainConfig, train_model
+
+    root = tmp_path_factory.mktemp("base")
+    labels = write_subset(shared_data, root / "train", subset_files["train"])
+    config = TrainConfig(images_dir=shared_data / "images", labels_csv=labels, boxes_csv=labels.with_name("boxes.csv"),
+                         out=root / "base.pt", arch="compact", input_size=64, max_steps=3, batch_size=8,
+                         labels=("Pneumonia",), augment=False, threads=2)
+    return train_model(config).path
+
+
+@pytest.fixture(scope="session")
+def eval_set(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, subset_files):
+    from lungdx_widgets.learning.evalsets import EvalSet
+
+    labels = write_subset(shared_data, tmp_path_factory.mktemp("eval"), subset_files["eval"])
+    return EvalSet(shared_data / "images", labels, labels.with_name("boxes.csv"))

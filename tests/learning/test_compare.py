@@ -7,9 +7,8 @@ import plotly.graph_objects as go
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from lungdx_widgets.learning.compare import (
-    EvalPredictions, auroc, compare, comparison_figure, expected_calibration_error,
-)
+from lungdx_widgets.learning.compare import _auroc_rows, compare, comparison_figure
+from lungdx_widgets.learning.evalsets import EvalPredictions
 
 
 def _predictions(version: str, truth: np.ndarray, probs: np.ndarray, hits=None) -> EvalPredictions:
@@ -19,19 +18,24 @@ def _predictions(version: str, truth: np.ndarray, probs: np.ndarray, hits=None) 
                            np.array([] if hits is None else hits, dtype=float))
 
 
-def test_auroc_matches_sklearn_with_ties():
+def test_vectorised_bootstrap_auroc_matches_sklearn_row_by_row_with_ties():
     rng = np.random.default_rng(1)
     truth = rng.integers(0, 2, 200).astype(float)
     scores = np.round(rng.random(200) + truth * 0.3, 1)  # rounding creates many ties
-    assert auroc(truth, scores) == pytest.approx(roc_auc_score(truth, scores))
-    assert auroc(np.ones(5), scores[:5]) is None
+    idx = rng.integers(0, 200, (5, 200))
+    rows = _auroc_rows(truth[idx], scores[idx])
+    assert rows == pytest.approx([roc_auc_score(truth[i], scores[i]) for i in idx])
+    assert np.isnan(_auroc_rows(np.ones((1, 5)), scores[None, :5])[0])
 
 
-def test_ece_zero_when_calibrated_and_large_when_confidently_wrong():
-    truth = np.array([1, 0] * 50, dtype=float)
-    assert expected_calibration_error(truth, np.full(100, 0.5)) == pytest.approx(0.0)
-    assert expected_calibration_error(truth, 1 - truth) == pytest.approx(1.0)
-    assert expected_calibration_error(np.array([np.nan]), np.array([0.3])) is None
+def test_point_estimates_and_calibration_of_a_comparison():
+    truth = np.array([1, 0] * 50, dtype=float)[:, None]
+    calibrated = _predictions("a", truth, np.full((100, 1), 0.5))
+    wrong = _predictions("b", truth, 1 - truth)
+    c = compare(calibrated, wrong, n_boot=100)
+    assert (c.ece_a, c.ece_b) == (pytest.approx(0.0), pytest.approx(1.0))
+    assert (c.labels[0].auroc_a, c.labels[0].auroc_b) == (0.5, 0.0)
+    assert c.labels[0].b_worse_beyond_ci
 
 
 def test_worse_candidate_is_flagged_beyond_ci_and_better_one_is_not():

@@ -15,7 +15,7 @@ from .conftest import tiny_checkpoint
 
 
 def _metrics(auroc: float, ci: tuple[float, float], fingerprint: str = "evalset-1") -> dict:
-    return {"labels": {"Pneumonia": {"auroc": auroc, "auroc_ci": list(ci), "n_pos": 30, "n_neg": 30}},
+    return {"labels": {"Pneumonia": {"auroc": auroc, "ci95": list(ci), "n_pos": 30, "n_neg": 30}},
             "eval_set": {"fingerprint": fingerprint}}
 
 
