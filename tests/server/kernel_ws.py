@@ -1,0 +1,76 @@
+"""A minimal kernel websocket client speaking both wire protocols, to talk to kernels as a browser would.
+
+JupyterLab and Voila use ``v1.kernel.websocket.jupyter.org`` (binary frames); older clients send
+JSON text frames. The server's filter must hold for both, so the tests use both.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import requests
+import websocket
+from jupyter_server.services.kernels.connection.base import deserialize_msg_from_ws_v1, serialize_msg_to_ws_v1
+
+V1 = "v1.kernel.websocket.jupyter.org"
+
+
+def cookie_header(session: requests.Session) -> str:
+    return "; ".join(f"{name}={value}" for name, value in session.cookies.items())
+
+
+def connect(base_url: str, session: requests.Session, kernel_id: str, protocol: str = "",
+            timeout: float = 30) -> websocket.WebSocket:
+    """Open ``/api/kernels/<id>/channels`` with the session's cookies (raises on a refused handshake)."""
+    ws_url = base_url.replace("http://", "ws://") + f"/api/kernels/{kernel_id}/channels?session_id={uuid.uuid4()}"
+    return websocket.create_connection(ws_url, header=[f"Cookie: {cookie_header(session)}"], origin=base_url,
+                                       timeout=timeout, subprotocols=[protocol] if protocol else None)
+
+
+def send(ws: websocket.WebSocket, msg_type: str, content: dict[str, Any], channel: str = "shell") -> str:
+    msg_id = uuid.uuid4().hex
+    msg = {"header": {"msg_id": msg_id, "msg_type": msg_type, "username": "test", "session": uuid.uuid4().hex,
+                      "date": "", "version": "5.3"},
+           "parent_header": {}, "metadata": {}, "content": content}
+    if ws.getsubprotocol() == V1:
+        ws.send_binary(serialize_msg_to_ws_v1(msg, channel, pack=lambda part: json.dumps(part).encode()))
+    else:
+        ws.send(json.dumps({**msg, "channel": channel, "buffers": []}))
+    return msg_id
+
+
+def _decode(frame: str | bytes) -> dict[str, Any]:
+    if isinstance(frame, bytes):
+        _channel, parts = deserialize_msg_from_ws_v1(frame)
+        header, parent, _metadata, content = (json.loads(p) for p in parts[:4])
+        return {"header": header, "msg_type": header["msg_type"], "parent_header": parent, "content": content}
+    return json.loads(frame)
+
+
+def replies_to(ws: websocket.WebSocket, msg_id: str, seconds: float) -> list[dict[str, Any]]:
+    """Every message answering ``msg_id`` that arrives within ``seconds`` (stops at a shell reply)."""
+    found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        ws.settimeout(left)
+        try:
+            msg = _decode(ws.recv())
+        except (websocket.WebSocketTimeoutException, TimeoutError):
+            break
+        if msg.get("parent_header", {}).get("msg_id") == msg_id:
+            found.append(msg)
+            if msg["msg_type"].endswith("_reply"):
+                break
+    return found
+
+
+def execute(ws: websocket.WebSocket, code: str, seconds: float = 30) -> list[dict[str, Any]]:
+    return replies_to(ws, send(ws, "execute_request", {"code": code, "silent": False, "store_history": False,
+                                                        "user_expressions": {}, "allow_stdin": False}), seconds)
+
+
+def stdout_of(messages: list[dict[str, Any]]) -> str:
+    return "".join(m["content"].get("text", "") for m in messages if m["msg_type"] == "stream")

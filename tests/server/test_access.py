@@ -1,0 +1,192 @@
+"""Every door of the served app, tried with raw HTTP as an attacker would (no browser)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import sqlite3
+import time
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+import websocket
+from tornado.web import create_signed_value
+
+from lungdx_widgets.server.routes import DASHBOARD_PATH
+from lungdx_widgets.store import open_store
+
+from . import kernel_ws
+from .conftest import ADMIN, ANALYST, CLINICIAN, LOCUM, OTHER_CLINICIAN, TARGET, USERS, Server, as_user
+
+pytestmark = pytest.mark.slow
+
+
+def raw_get(server: Server, path: str, session: requests.Session | None = None) -> int:
+    """GET ``path`` exactly as written (requests/urllib would normalise ``..`` and ``%2E``)."""
+    netloc = urlsplit(server.base).netloc
+    conn = http.client.HTTPConnection(netloc, timeout=30)
+    headers = {"Cookie": kernel_ws.cookie_header(session)} if session else {}
+    conn.request("GET", path, headers=headers)
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+# -- before login ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/", "/lab", DASHBOARD_PATH, "/tree", "/voila/tree"])
+def test_anonymous_pages_redirect_to_login(server, path):
+    r = requests.get(server.base + path, allow_redirects=False, timeout=30)
+    assert r.status_code == 302
+    location = r.headers["Location"]
+    if path == "/":  # → dashboard, which in turn sends to the login page
+        r = requests.get(server.base + location, allow_redirects=False, timeout=30)
+        location = r.headers["Location"]
+    assert location.startswith("/login?next=")
+
+
+@pytest.mark.parametrize("path", [
+    "/api", "/api/status", "/api/me", "/api/contents", "/api/kernels", "/api/sessions", "/api/terminals",
+    "/api/kernelspecs", "/voila/static/voila.js", "/voila/templates/lab/static/index.css",
+    "/voila/files/notebooks/dashboard.ipynb", "/voila/api/themes/x", "/lab/api/settings", "/files/README.md",
+])
+def test_anonymous_api_static_and_files_are_refused(server, path):
+    status = requests.get(server.base + path, allow_redirects=False, timeout=30).status_code
+    assert status == 403 or (status == 302 and path in ("/files/README.md",))
+
+
+def test_anonymous_cannot_start_kernels_or_open_websockets(server, clinician_dashboard):
+    _session, kernel_id = clinician_dashboard
+    assert requests.post(server.base + "/api/kernels", json={}, timeout=30).status_code == 403
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        kernel_ws.connect(server.base, requests.Session(), kernel_id)
+    assert refused.value.status_code == 403
+    with pytest.raises(websocket.WebSocketBadStatusException):
+        websocket.create_connection(server.base.replace("http", "ws") + "/terminals/websocket/1", timeout=10)
+
+
+def test_forged_or_expired_cookies_are_refused(server):
+    name = "lungdx-session-username-" + urlsplit(server.base).netloc.replace(".", "-").replace(":", "-")
+    key = (server.db.parent / "runtime" / "jupyter_cookie_secret").read_bytes()
+    secret = hmac.new(key, b"", hashlib.sha256).digest()  # how jupyter_server derives it (no password set)
+    expired = create_signed_value(secret, name, f'{{"u": "{ADMIN[0]}", "t": {time.time() - 9 * 3600}}}')
+    wrong_key = create_signed_value(b"not-the-secret", name, f'{{"u": "{ADMIN[0]}", "t": {time.time()}}}')
+    fresh = create_signed_value(secret, name, f'{{"u": "{ADMIN[0]}", "t": {time.time()}}}')
+    status = {label: requests.get(server.base + "/api/me", cookies={name: value.decode()}, timeout=30).status_code
+              for label, value in [("expired", expired), ("wrong_key", wrong_key), ("fresh", fresh)]}
+    # the fresh one proves the cookie name and format are right, so the refusals mean something
+    assert status == {"expired": 403, "wrong_key": 403, "fresh": 200}
+
+
+# -- login ----------------------------------------------------------------------------------------
+
+def test_login_form_needs_xsrf_and_a_right_password(server):
+    r = requests.post(server.base + "/login", data={"username": CLINICIAN[0], "password": CLINICIAN[1]},
+                      allow_redirects=False, timeout=30)
+    assert r.status_code == 403  # no _xsrf
+    with pytest.raises(AssertionError):
+        as_user(server, (CLINICIAN[0], "wrong-password", "clinician"))
+    session = as_user(server, CLINICIAN)
+    me = session.get(server.base + "/api/me", timeout=30)
+    assert me.status_code == 403  # logged in, but /api/me is not on a clinician's list
+    assert session.get(server.base + "/voila/static/voila.js", timeout=30).status_code == 200
+
+
+def test_login_and_logout_are_audited(server):
+    session = as_user(server, ANALYST)
+    assert session.get(server.base + "/api/me", timeout=30).json()["identity"]["role"] == "analyst"
+    copied_cookies = dict(session.cookies)
+    assert session.get(server.base + "/logout", timeout=30).status_code == 200
+    # the logout voids the session itself, not only this browser's copy of the cookie
+    assert requests.get(server.base + "/api/me", cookies=copied_cookies, timeout=30).status_code == 403
+    with open_store(server.db) as store:
+        actions = [(e.action, e.outcome) for e in store.audit_events(limit=10, actor=ANALYST[0])]
+    assert actions[:2] == [("logout", "ok"), ("login", "ok")]
+
+
+def test_wrong_passwords_are_rate_limited(server):
+    username, password, _ = TARGET
+    s = requests.Session()
+    statuses = []
+    for attempt in range(6):
+        s.get(server.base + "/login", timeout=30)
+        r = s.post(server.base + "/login", allow_redirects=False, timeout=30,
+                   data={"username": username, "password": f"guess-{attempt}", "_xsrf": s.cookies["_xsrf"]})
+        statuses.append(r.status_code)
+    r = s.post(server.base + "/login", allow_redirects=False, timeout=30,
+               data={"username": username, "password": password, "_xsrf": s.cookies["_xsrf"]})
+    assert statuses == [401] * 5 + [429]
+    assert r.status_code == 429 and "Too many failed attempts" in r.text  # even the right password waits
+    with open_store(server.db) as store:
+        outcomes = [e.outcome for e in store.audit_events(limit=20, actor=username, action="login")]
+    assert outcomes.count("denied") == 5 and outcomes.count("rate_limited") == 2
+
+
+def test_disabled_user_is_locked_out_at_once(server):
+    session = as_user(server, LOCUM)
+    assert session.get(server.base + "/voila/static/voila.js", timeout=30).status_code == 200
+    with open_store(server.db) as store:
+        store.set_user_disabled(LOCUM[0], True, actor=ADMIN[0])
+    # same cookie, next request: no more access, pages send back to the login form
+    assert session.get(server.base + "/voila/static/voila.js", timeout=30).status_code == 403
+    r = session.get(server.base + DASHBOARD_PATH, allow_redirects=False, timeout=30)
+    assert r.status_code == 302 and r.headers["Location"].startswith("/login")
+    with pytest.raises(AssertionError):
+        as_user(server, LOCUM)
+
+
+# -- clinicians: the dashboard and nothing else ----------------------------------------------------
+
+@pytest.mark.parametrize("path", [
+    "/lab", "/tree", "/files/README.md", "/api/contents", "/api/sessions", "/api/terminals", "/api/kernelspecs",
+    "/api/kernels", "/api/me", "/voila/tree", "/voila/files/notebooks/dashboard.ipynb",
+    "/voila/render/notebooks/label_review.ipynb",
+    "/voila/render/notebooks/../notebooks/label_review.ipynb",
+    "/voila/render/notebooks/%2E%2E/notebooks/dashboard.ipynb",
+    "/voila/render/notebooks/%2e%2e/README.md",
+    "/VOILA/render/notebooks/dashboard.ipynb", "/voila/render/notebooks/DASHBOARD.ipynb",
+    "/voila/static/../../api/contents", "/voila/static/%2e%2e/%2e%2e/api/contents",
+])
+def test_clinician_is_refused_everything_but_the_dashboard(server, clinician_dashboard, path):
+    session, _ = clinician_dashboard
+    assert raw_get(server, path, session) == 403
+
+
+def test_clinician_cannot_start_or_touch_other_kernels(server, clinician_dashboard):
+    session, own_kernel = clinician_dashboard
+    xsrf = {"X-XSRFToken": session.cookies["_xsrf"]}
+    assert session.post(server.base + "/api/kernels", json={}, headers=xsrf, timeout=30).status_code == 403
+    assert session.get(server.base + f"/api/kernels/{own_kernel}", timeout=30).status_code == 200
+    other = as_user(server, OTHER_CLINICIAN)
+    assert other.get(server.base + f"/api/kernels/{own_kernel}", timeout=30).status_code == 403
+    assert other.delete(server.base + f"/api/kernels/{own_kernel}", headers={"X-XSRFToken": other.cookies["_xsrf"]},
+                        timeout=30).status_code == 403
+    assert other.post(server.base + f"/voila/api/shutdown/{own_kernel}",
+                      headers={"X-XSRFToken": other.cookies["_xsrf"]}, timeout=30).status_code == 403
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        kernel_ws.connect(server.base, other, own_kernel)
+    assert refused.value.status_code == 403
+
+
+# -- analysts and admins ---------------------------------------------------------------------------
+
+def test_analyst_has_jupyterlab_and_the_api(server):
+    session = as_user(server, ANALYST)
+    assert session.get(server.base + "/lab", timeout=60).status_code == 200
+    assert session.get(server.base + "/api/contents/notebooks", timeout=30).status_code == 200
+    assert session.get(server.base + "/voila/static/voila.js", timeout=30).status_code == 200
+
+
+def test_passwords_never_reach_logs_or_the_database(server):
+    # a password typed into the URL by mistake must not reach the access log either
+    requests.get(server.base + "/login", params={"username": ADMIN[0], "password": ADMIN[1]}, timeout=30)
+    log_text = server.log.read_text(errors="replace")
+    assert f"{CLINICIAN[0]}" in log_text  # the log is the right one and has the logins in it
+    conn = sqlite3.connect(server.db)
+    dump = "\n".join(conn.iterdump())
+    conn.close()
+    for _user, password, _role in USERS:
+        assert password not in log_text
+        assert password not in dump
