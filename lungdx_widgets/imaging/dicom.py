@@ -26,7 +26,7 @@ from ..types import Radiograph
 from .codestream import codestream_size
 from .errors import (CorruptFile, ImageTooLarge, ImageTooSmall, NotAChestRadiograph, UnsupportedFile,
                      decoder_errors)
-from .plausibility import colour_to_gray
+from .plausibility import colour_to_gray, colour_warning
 
 #: Projection radiography: computed (CR), digital (DX) and digitised film (RG).
 RADIOGRAPH_MODALITIES = frozenset({"CR", "DX", "RG"})
@@ -120,7 +120,8 @@ def _check_header(h: _Header, who: str) -> list[str]:
     warnings: list[str] = []
     if h.modality not in RADIOGRAPH_MODALITIES | UNSPECIFIC_MODALITIES:
         kind = MODALITY_NAMES.get(h.modality, f"'{h.modality}'")
-        raise NotAChestRadiograph(f"{who} is a {kind} study (DICOM modality {h.modality}), not a chest "
+        article = "an" if kind[0].lower() in "aeiou" else "a"
+        raise NotAChestRadiograph(f"{who} is {article} {kind} study (DICOM modality {h.modality}), not a chest "
                                   "radiograph; only CR/DX radiographs can be analysed.")
     if h.modality in UNSPECIFIC_MODALITIES:
         warnings.append(f"The file does not record a radiograph modality ({h.modality or 'none'}); "
@@ -179,8 +180,9 @@ def _check_body_part(body_part: str, who: str) -> list[str]:
 def _present(stored: np.ndarray, ds: Dataset, h: _Header) -> tuple[np.ndarray, tuple[str, ...]]:
     """Stored values → [0,1] with bones bright: BitsStored, modality LUT, VOI LUT/window, MONOCHROME1."""
     if h.samples == 3:  # colour DICOM (e.g. a photographed film): pydicom already gives RGB
-        gray, _ = colour_to_gray(stored, 255.0 if stored.dtype == np.uint8 else float(stored.max() or 1))
-        return gray, ()
+        gray, colourfulness = colour_to_gray(stored, float(np.iinfo(stored.dtype).max)
+                                             if np.issubdtype(stored.dtype, np.integer) else 1.0)
+        return gray, colour_warning(colourfulness)
     arr = _respect_bits_stored(stored, int(ds.get("BitsStored") or stored.dtype.itemsize * 8),
                                int(ds.get("PixelRepresentation") or 0))
     values = apply_modality_lut(arr, ds)

@@ -207,3 +207,15 @@ def test_codestream_size_reads_jpeg_and_jpeg2000_frames(siim, nema_j2k):
         frame = next(pydicom.encaps.generate_frames(ds.PixelData, number_of_frames=1))
         assert codestream_size(frame) == (ds.Rows, ds.Columns)
     assert codestream_size(b"\xff\xd8\xff\xe0\x00") is None and codestream_size(b"junk") is None
+
+
+def test_colour_dicom_is_converted_to_grey_with_a_warning(nih):
+    ds = pydicom.dcmread(nih)
+    grey = ds.pixel_array
+    rgb = np.stack([grey, grey // 2, grey // 4], axis=2).astype(np.uint8)  # a sepia-like photo of a film
+    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PlanarConfiguration = 3, "RGB", 0
+    ds.PixelData = rgb.tobytes()
+    rg = load_image(dicom_bytes(ds))
+    assert rg.size == grey.shape and any("colour" in w for w in rg.warnings)
+    lungs, mediastinum = lung_and_mediastinum(rg.pixels)
+    assert mediastinum > lungs
