@@ -190,3 +190,9 @@ def test_passwords_never_reach_logs_or_the_database(server):
     for _user, password, _role in USERS:
         assert password not in log_text
         assert password not in dump
+
+
+def test_serve_prints_the_url_and_the_demo_logins(server):
+    first_lines = server.log.read_text(errors="replace").splitlines()[:2]
+    assert first_lines[0].startswith(f"LungDx Workbench: {server.base}/")
+    assert "demo-clinician / demo-clinician (clinician)" in first_lines[1]
