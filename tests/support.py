@@ -88,9 +88,14 @@ def login_session(base_url: str, username: str, password: str) -> "requests.Sess
     return session
 
 
-def login(page, base_url: str, username: str, password: str) -> None:
-    """Log in through the real form in a Playwright ``page``; returns once the app page loads."""
-    page.goto(base_url + "/login")
+def login(page, base_url: str, username: str, password: str, next_path: str = "") -> None:
+    """Log in through the real form in a Playwright ``page``; returns once the app page loads.
+
+    ``next_path`` (e.g. a notebook URL) is where the form sends the user instead of the landing page.
+    """
+    from urllib.parse import quote
+
+    page.goto(base_url + "/login" + (f"?next={quote(next_path)}" if next_path else ""))
     page.fill("#username", username)
     page.fill("#password", password)
     with page.expect_navigation():

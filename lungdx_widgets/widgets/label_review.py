@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 _PAGE = 200
 
 
-def review_queue(store: "Store") -> list[int]:
+def studies_with_proposals(store: "Store") -> list[int]:
     """Ids of every study whose latest AI result proposed at least one box, oldest first."""
     ids: list[int] = []
     offset = 0
@@ -54,7 +54,7 @@ class LabelReview(w.VBox):
         self.editor = AnnotationEditor(store, actor)
         self.viewer = self.editor.viewer
         self.viewer.height = height
-        self.study_ids = list(study_ids) if study_ids is not None else review_queue(store)
+        self.study_ids = list(study_ids) if study_ids is not None else studies_with_proposals(store)
         self.index = -1
         self._discard_armed = False
 

@@ -154,11 +154,6 @@ function render({ model, el }) {
     model.set("selected", i);
     model.save_changes();
   }
-  function localMessage(text, kind = "info") {
-    model.set("message_kind", kind);
-    model.set("message", text);
-    model.save_changes();
-  }
 
   // ------------------------------------------------------------------ geometry
   function toImage(clientX, clientY) {
@@ -291,15 +286,21 @@ function render({ model, el }) {
     return cls.join(" ");
   }
   function tagText(b) {
+    // Dashed outline already says "AI"; the tag says what the reader decided.
     const score = b.score == null ? "" : ` ${b.score.toFixed(2)}`;
-    const who = b.source === "ai" ? `AI · ${STATUS_TEXT[b.status]}` : "human";
-    return `${b.label}${score} · ${who}`;
+    return `${b.label}${score} · ${b.source === "ai" ? STATUS_TEXT[b.status] : "reader"}`;
+  }
+  function paintOrder() {
+    // Rejected proposals underneath, the selected box on top, so live labels stay readable.
+    const sel = selected();
+    const rank = (b, i) => (i === sel ? 2 : b.status === "rejected" ? 0 : 1);
+    return boxes().map((b, i) => [b, i]).sort((p, q) => rank(...p) - rank(...q) || p[1] - q[1]);
   }
   function drawBoxes() {
     overlay.replaceChildren();
     tags.replaceChildren();
     const sel = selected();
-    boxes().forEach((b, i) => {
+    paintOrder().forEach(([b, i]) => {
       const [x0, y0] = toScreen(b.x, b.y);
       const [x1, y1] = toScreen(b.x + b.w, b.y + b.h);
       const g = svg("g", { class: boxClass(b, i), "data-index": String(i) });
@@ -326,7 +327,7 @@ function render({ model, el }) {
         h("span", { class: "ldx-swatch" }),
         h("span", { class: "ldx-li-label", text: b.label }),
         h("span", { class: "ldx-li-score", text: b.score == null ? "" : b.score.toFixed(2) }),
-        h("span", { class: `ldx-chip ldx-chip-${b.source === "ai" ? b.status : "human"}`, text: b.source === "ai" ? STATUS_TEXT[b.status] : "human" }));
+        h("span", { class: `ldx-chip ldx-chip-${b.source === "ai" ? b.status : "human"}`, text: b.source === "ai" ? STATUS_TEXT[b.status] : "reader" }));
       li.addEventListener("click", () => { select(i); root.focus({ preventScroll: true }); });
       return li;
     }));
@@ -412,8 +413,11 @@ function render({ model, el }) {
   }
   function save() {
     if (!editable()) return;
-    localMessage("Saving…", "info");
-    model.send({ type: "save" });
+    // One state update carries the press with the message, after any edits still queued.
+    model.set("message_kind", "info");
+    model.set("message", "Saving…");
+    model.set("save_requests", (model.get("save_requests") || 0) + 1);
+    model.save_changes();
   }
 
   // ------------------------------------------------------------------ mouse

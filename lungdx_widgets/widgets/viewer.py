@@ -74,11 +74,14 @@ class ImageViewer(anywidget.AnyWidget):
     readonly = t.Bool(False).tag(sync=True)
     #: Height of the image panel in CSS pixels; the width follows the page.
     height = t.Int(620, min=200).tag(sync=True)
+    #: The browser counts Save presses here. A trait, not a custom message, so the press travels
+    #: in the same ordered state update as the boxes it saves (custom messages overtake updates
+    #: that ipywidgets is still throttling, and would save stale boxes).
+    save_requests = t.Int(0).tag(sync=True)
 
     def __init__(self, **kwargs) -> None:
         self._save_callbacks: list[SaveCallback] = []
         super().__init__(**kwargs)
-        self.on_msg(self._handle_frontend_msg)
 
     # ----------------------------------------------------------------- validation
     @t.validate("boxes")
@@ -215,6 +218,6 @@ class ImageViewer(anywidget.AnyWidget):
             return ABNORMAL
         return next(iter(self.heatmaps), "")
 
-    def _handle_frontend_msg(self, _widget: object, content: dict, _buffers: list) -> None:
-        if isinstance(content, dict) and content.get("type") == "save":
-            self.request_save()
+    @t.observe("save_requests")
+    def _save_pressed(self, _change: t.Bunch) -> None:
+        self.request_save()

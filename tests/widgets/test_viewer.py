@@ -146,14 +146,16 @@ def test_show_findings_overlays_maps_and_ai_proposals(viewer, radiograph, shared
     assert [b["status"] for b in viewer.boxes] == ["proposed"]
 
 
-def test_save_button_message_reaches_callbacks_with_shared_box_values(viewer):
+def test_save_press_arrives_with_the_edits_it_saves(viewer):
     received = []
     viewer.on_save(received.append)
-    viewer.boxes = viewer.boxes[:1] + [{"label": "Mass", "x": 1, "y": 2, "w": 3, "h": 4}]
-    viewer._handle_frontend_msg(viewer, {"type": "save"}, [])
-    assert received == [[Box.from_dict(viewer.boxes[0]), Box("Mass", 1, 2, 3, 4, None, "human", "edited")]]
-    viewer._handle_frontend_msg(viewer, {"type": "something-else"}, [])
-    assert len(received) == 1
+    edited = viewer.boxes[:1] + [{"label": "Mass", "x": 1, "y": 2, "w": 3, "h": 4}]
+    viewer.set_state({"boxes": edited, "dirty": True})  # an edit alone saves nothing
+    assert received == []
+    # The browser sends the press in the same update as its last edit: the callback sees that edit.
+    moved = [dict(edited[0], x=20.0, status="edited"), edited[1]]
+    viewer.set_state({"boxes": moved, "save_requests": viewer.save_requests + 1, "message": "Saving…"})
+    assert received == [[Box.from_dict(moved[0]), Box("Mass", 1, 2, 3, 4, None, "human", "edited")]]
 
 
 def test_save_failures_are_shown_not_raised(viewer):
@@ -173,7 +175,7 @@ def test_read_only_viewer_refuses_a_forged_save(viewer):
     received = []
     viewer.on_save(received.append)
     viewer.readonly = True
-    viewer._handle_frontend_msg(viewer, {"type": "save"}, [])
+    viewer.set_state({"save_requests": viewer.save_requests + 1})
     assert received == [] and "read-only" in viewer.message
 
 

@@ -10,7 +10,7 @@ from lungdx_widgets.imaging import load_image
 from lungdx_widgets.store import open_store
 from lungdx_widgets.types import Box
 from lungdx_widgets.widgets.editor import AnnotationEditor, NoStudyOpen
-from lungdx_widgets.widgets.label_review import LabelReview, review_queue
+from lungdx_widgets.widgets.label_review import LabelReview, studies_with_proposals
 
 from .viewer_support import REVIEW_CLASSES, proposals, seed_review_study
 
@@ -54,7 +54,7 @@ def test_save_writes_a_new_version_under_the_actor_and_reopens_from_it(store, st
     v.boxes = [dict(first, status="accepted"), dict(second, status="rejected"),
                {"label": "Nodule", "x": 40, "y": 300, "w": 60, "h": 50, "source": "human", "status": "edited"}]
     v.dirty = True  # what the browser sets after an edit
-    v._handle_frontend_msg(v, {"type": "save"}, [])  # the Save button
+    v.set_state({"save_requests": 1, "message": "Saving…"})  # what the Save button sends
 
     assert (v.version, v.dirty, v.message_kind) == (1, False, "ok")
     assert "version 1" in v.message and READER_A in v.message
@@ -136,7 +136,7 @@ def test_label_review_pages_through_studies_with_proposals_and_guards_unsaved_ed
     data = png.read_bytes()
     store.add_patient("MRN-2002", "Otto Plain", actor="system")
     plain = store.add_study("MRN-2002", load_image(data), data, "system", filename=png.name)
-    assert review_queue(store) == [study_id]
+    assert studies_with_proposals(store) == [study_id]
     second = seed_review_study(store, shared_data, actor="system")  # same bytes, same patient: same study
     assert second == study_id
 

@@ -33,3 +33,39 @@ def seed_review_study(store, shared_data: Path, actor: str = "system") -> int:
                         boxes=proposals(shared_data), model_version="fixture-proposals")
     store.add_prediction(study.id, findings, Triage("urgent", ("Tuberculosis 0.70 ≥ 0.50",)), actor)
     return study.id
+
+
+def box_heatmap(boxes: list[Box], rows: int, cols: int) -> "np.ndarray":
+    """A smooth map in [0,1] peaking inside each box (score-weighted): a stand-in for model attention
+    whose hot spots are known, so a test can check they are drawn where the boxes are."""
+    import numpy as np
+
+    yy, xx = np.mgrid[0:rows, 0:cols].astype(np.float32)
+    out = np.zeros((rows, cols), np.float32)
+    for b in boxes:
+        cx, cy = b.x + b.w / 2, b.y + b.h / 2
+        blob = np.exp(-(((xx - cx) / (b.w / 2)) ** 2 + ((yy - cy) / (b.h / 2)) ** 2))
+        out = np.maximum(out, blob * (b.score or 1.0))
+    return out
+
+
+def heatmap_viewer(shared_data: Path | None = None):
+    """The viewer with the review image, its proposals and two heatmaps, plus a line echoing the
+    kernel's ``opacity`` (so a browser test sees what reached Python). Used by tests/e2e/viewer_heatmap.ipynb."""
+    import ipywidgets as w
+
+    from lungdx_widgets.config import get_settings
+    from lungdx_widgets.widgets.viewer import ImageViewer
+
+    shared_data = shared_data or get_settings().shared_data
+    radiograph = load_image(shared_data / "images" / REVIEW_IMAGE)
+    rows, cols = radiograph.size
+    boxes = proposals(shared_data)
+    viewer = ImageViewer(height=560)
+    viewer.set_study(radiograph, boxes=boxes, classes=REVIEW_CLASSES, title="Heatmap check · " + REVIEW_IMAGE,
+                     heatmaps={"abnormal": box_heatmap(boxes, rows, cols),
+                               "Tuberculosis": box_heatmap(boxes[:1], rows, cols)})
+    echo = w.HTML()
+    echo.add_class("kernel-opacity")
+    viewer.observe(lambda ch: setattr(echo, "value", f"kernel opacity {ch['new']:.2f}"), names="opacity")
+    return w.VBox([viewer, echo])

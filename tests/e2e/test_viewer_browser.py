@@ -1,0 +1,234 @@
+"""The viewer in a real browser: Voila (behind login) + Debian's headless Chromium.
+
+An analyst opens notebooks/label_review.ipynb, draws a box with the mouse, relabels it, accepts
+one AI proposal and rejects the other, saves, reloads the page and finds exactly those boxes
+again — in the page and in the database. Then a stale save shows the conflict message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lungdx_widgets.store import open_store
+
+from ..support import ARTIFACTS, login, running_server
+from ..widgets.viewer_support import proposals, seed_review_study
+
+pytestmark = pytest.mark.browser
+
+ANALYST, PASSWORD = "an_alice", "alice-reviews-42"
+REVIEW_URL = "/voila/render/notebooks/label_review.ipynb"
+HEATMAP_NOTEBOOK = "tests/e2e/viewer_heatmap.ipynb"
+#: The box the test draws, in original image pixels (lower left lung field of the 512×512 image).
+DRAWN = (70.0, 300.0, 110.0, 80.0)
+
+
+@pytest.fixture(scope="module")
+def review_db(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, _isolated_settings) -> tuple[Path, int]:
+    db = tmp_path_factory.mktemp("viewer-e2e") / "review.db"
+    with open_store(db) as store:
+        store.add_user(ANALYST, PASSWORD, "analyst", display_name="Alice Analyst")
+        study_id = seed_review_study(store, shared_data)
+    return db, study_id
+
+
+@pytest.fixture(scope="module")
+def server(review_db):
+    db, _ = review_db
+    with running_server(db, log=ARTIFACTS / "viewer-server.log") as base:
+        yield base
+
+
+@pytest.fixture()
+def open_as_analyst(browser, server):
+    """``open_as_analyst(path)`` → a page logged in as the analyst and showing ``path``."""
+    contexts, errors = [], []
+
+    def _open(path: str):
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        login(page, server, ANALYST, PASSWORD, next_path=path)
+        return page
+
+    yield _open
+    for context in contexts:
+        context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
+
+
+@pytest.fixture()
+def page(open_as_analyst):
+    return open_as_analyst(REVIEW_URL)  # lands on the label review notebook
+
+
+def wait_for_viewer(page) -> None:
+    page.wait_for_selector(".ldx-root .ldx-box-rect", timeout=90_000)
+    page.wait_for_function("() => { const i = document.querySelector('.ldx-image');"
+                           " return i && i.complete && i.naturalWidth > 0; }", timeout=30_000)
+
+
+def image_to_screen(page, x: float, y: float) -> tuple[float, float]:
+    """Original-image pixels → page coordinates, from the transformed image element itself."""
+    r = page.eval_on_selector(".ldx-image", "e => { const r = e.getBoundingClientRect();"
+                              " return [r.left, r.top, r.width / e.naturalWidth, r.height / e.naturalHeight]; }")
+    return r[0] + x * r[2], r[1] + y * r[3]
+
+
+def list_rows(page) -> list[tuple[str, str]]:
+    """(label, chip) per row of the box list, in order."""
+    rows = page.eval_on_selector_all(
+        ".ldx-box-list li[data-index]",
+        "els => els.map(e => [e.querySelector('.ldx-li-label').textContent, e.querySelector('.ldx-chip').textContent])")
+    return [tuple(r) for r in rows]
+
+
+def test_draw_relabel_accept_reject_save_and_reload(page, server, review_db, shared_data):
+    db, study_id = review_db
+    wait_for_viewer(page)
+    assert list_rows(page) == [("Tuberculosis", "proposed"), ("Tuberculosis", "proposed")]
+    assert page.inner_text(".ldx-dirty") == "No changes"
+
+    # Draw a new box by dragging on the image.
+    x, y, w, h = DRAWN
+    page.mouse.move(*image_to_screen(page, x, y))
+    page.mouse.down()
+    page.mouse.move(*image_to_screen(page, x + w / 2, y + h / 2), steps=5)
+    page.mouse.move(*image_to_screen(page, x + w, y + h), steps=5)
+    page.mouse.up()
+    page.wait_for_selector(".ldx-box-list li[data-index='2'].ldx-selected")
+    assert "Unsaved changes" in page.inner_text(".ldx-dirty")
+
+    # Relabel it from the model's label list.
+    page.select_option(".ldx-label-select", "Mass")
+    page.wait_for_selector(".ldx-tag[data-index='2']:has-text('Mass')")
+
+    # Accept the first AI proposal with the keyboard, reject the second with its button.
+    page.click(".ldx-box-list li[data-index='0']")
+    page.keyboard.press("a")
+    page.wait_for_selector(".ldx-box-list li[data-index='0'] .ldx-chip-accepted")
+    page.click("g[data-index='1'] .ldx-box-rect")
+    page.click(".ldx-reject")
+    page.wait_for_selector(".ldx-box-list li[data-index='1'] .ldx-chip-rejected")
+    assert list_rows(page) == [("Tuberculosis", "accepted"), ("Tuberculosis", "rejected"), ("Mass", "reader")]
+
+    page.click(".ldx-save")
+    page.wait_for_selector(".ldx-message.ldx-msg-ok:has-text('version 1')", timeout=30_000)
+    assert page.inner_text(".ldx-dirty") == "All changes saved"
+
+    # The database holds exactly these boxes, AI coordinates untouched, drawn box where it was drawn.
+    ai = proposals(shared_data)
+    with open_store(db) as store:
+        saved = store.annotations(study_id)
+    assert (saved.version, saved.author) == (1, ANALYST)
+    assert [(b.label, b.source, b.status) for b in saved.boxes] == [
+        ("Tuberculosis", "ai", "accepted"), ("Tuberculosis", "ai", "rejected"), ("Mass", "human", "edited")]
+    for kept, proposed in zip(saved.boxes[:2], ai):
+        assert (kept.x, kept.y, kept.w, kept.h, kept.score) == (proposed.x, proposed.y, proposed.w, proposed.h,
+                                                                 proposed.score)
+    drawn = saved.boxes[2]
+    assert drawn.score is None
+    assert (drawn.x, drawn.y, drawn.w, drawn.h) == pytest.approx(DRAWN, abs=1.5)  # one screen pixel ≈ 0.8 px here
+
+    # Reload the page: the same three boxes come back from the database.
+    page.reload(timeout=90_000)
+    wait_for_viewer(page)
+    assert list_rows(page) == [("Tuberculosis", "accepted"), ("Tuberculosis", "rejected"), ("Mass", "reader")]
+    assert page.inner_text(".ldx-dirty") == "All changes saved"
+    assert "version 1" in page.inner_text(".ldx-version")
+    assert "version 1" in page.inner_text(".ldx-review-nav")
+    page.click(".ldx-box-list li[data-index='2']")  # show the handles of the drawn box
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "viewer_label_review.png"))
+
+    # Someone else saves in between: this reader's save is refused, explained, and the newest shown.
+    with open_store(db) as store:
+        store.save_annotations(study_id, list(saved.boxes[:2]), based_on_version=1, actor="dr_bob")
+    page.keyboard.press("Delete")  # delete the drawn box locally
+    page.click(".ldx-save")
+    alert = page.wait_for_selector(".ldx-message.ldx-msg-error", timeout=30_000)
+    assert "Not saved" in alert.inner_text() and "dr_bob" in alert.inner_text()
+    assert list_rows(page) == [("Tuberculosis", "accepted"), ("Tuberculosis", "rejected")]
+    assert "version 2" in page.inner_text(".ldx-version")
+    page.screenshot(path=str(ARTIFACTS / "viewer_conflict.png"))
+    with open_store(db) as store:
+        assert [(s.version, s.author) for s in store.annotation_history(study_id)] == [(1, ANALYST), (2, "dr_bob")]
+
+
+def heat_pixel(page, x: float, y: float) -> list[int]:
+    """RGBA of the colourised heatmap at original-image pixel (x, y)."""
+    return page.evaluate("""([x, y]) => { const c = document.querySelector('.ldx-heat');
+        const w = parseFloat(c.style.width), h = parseFloat(c.style.height);
+        const px = c.getContext('2d').getImageData(Math.floor(x * c.width / w), Math.floor(y * c.height / h), 1, 1);
+        return Array.from(px.data); }""", [x, y])
+
+
+def screen_rect(page, selector: str) -> tuple[float, float, float, float]:
+    r = page.eval_on_selector(selector, "e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }")
+    return tuple(r)
+
+
+def assert_box_on_image(page, index: int, box) -> None:
+    """The drawn rectangle of box ``index`` sits exactly on its original-pixel coordinates."""
+    x0, y0 = image_to_screen(page, box.x, box.y)
+    x1, y1 = image_to_screen(page, box.x + box.w, box.y + box.h)
+    assert screen_rect(page, f"g[data-index='{index}'] .ldx-box-rect") == pytest.approx((x0, y0, x1, y1), abs=1.0)
+
+
+def test_heatmap_overlay_opacity_zoom_and_pan_stay_on_the_image(open_as_analyst, shared_data):
+    page = open_as_analyst("/voila/render/" + HEATMAP_NOTEBOOK)
+    wait_for_viewer(page)
+    page.wait_for_selector(".ldx-heat[data-label='abnormal']")
+    hot, other = proposals(shared_data)
+    centre = lambda b: (b.x + b.w / 2, b.y + b.h / 2)  # noqa: E731
+
+    # Colourised in the browser: warm and opaque where the model "looks", transparent elsewhere.
+    r, g, b, a = heat_pixel(page, *centre(hot))
+    assert a == 255 and r > 200 and b < 120
+    assert heat_pixel(page, 5, 5)[3] == 0
+    assert heat_pixel(page, *centre(other))[3] > 100
+    assert screen_rect(page, ".ldx-heat") == pytest.approx(screen_rect(page, ".ldx-image"), abs=0.5)
+    assert page.is_visible(".ldx-colourbar")
+
+    # Opacity changes in the same event turn (no kernel round-trip), then reaches Python.
+    shown = page.evaluate("""() => { const s = document.querySelector('.ldx-opacity');
+        s.value = '0.8'; s.dispatchEvent(new Event('input', {bubbles: true}));
+        return document.querySelector('.ldx-heat').style.opacity; }""")
+    assert shown == "0.8"
+    page.dispatch_event(".ldx-opacity", "change")
+    page.wait_for_selector(".kernel-opacity:has-text('kernel opacity 0.80')", timeout=15_000)
+
+    # Another finding's map replaces the overlay.
+    page.select_option(".ldx-heat-select", "Tuberculosis")
+    page.wait_for_selector(".ldx-heat[data-label='Tuberculosis']")
+    assert heat_pixel(page, *centre(other))[3] < 40 and heat_pixel(page, *centre(hot))[3] == 255
+
+    # Zoom about the cursor and pan: image, heatmap and boxes move together.
+    assert_box_on_image(page, 0, hot)
+    fit_zoom = page.inner_text(".ldx-zoom-value")
+    cx, cy = image_to_screen(page, *centre(hot))
+    page.mouse.move(cx, cy)
+    page.mouse.wheel(0, -500)
+    page.wait_for_function(f"() => document.querySelector('.ldx-zoom-value').textContent !== '{fit_zoom}'")
+    assert image_to_screen(page, *centre(hot)) == pytest.approx((cx, cy), abs=1.0)  # the point stays put
+    assert_box_on_image(page, 0, hot)
+    assert_box_on_image(page, 1, other)
+    before = screen_rect(page, ".ldx-image")
+    page.mouse.down(button="right")
+    page.mouse.move(cx - 120, cy - 60, steps=4)
+    page.mouse.up(button="right")
+    after = screen_rect(page, ".ldx-image")
+    assert (after[0] - before[0], after[1] - before[1]) == pytest.approx((-120, -60), abs=1.0)
+    assert screen_rect(page, ".ldx-heat") == pytest.approx(after, abs=0.5)
+    assert_box_on_image(page, 1, other)
+    assert page.evaluate("() => document.querySelectorAll('.ldx-box-list li[data-index]').length") == 2  # pan ≠ draw
+
+    page.click(".ldx-fit")
+    assert page.inner_text(".ldx-zoom-value") == fit_zoom
+    page.select_option(".ldx-heat-select", "abnormal")
+    page.fill(".ldx-opacity", "0.5")
+    page.wait_for_selector(".ldx-heat[data-label='abnormal']")
+    page.screenshot(path=str(ARTIFACTS / "viewer_heatmap.png"))
