@@ -33,7 +33,7 @@ def connect(path: Path | str) -> Database:
             conn.execute(pragma)
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"Cannot open the database {path}: {exc}.") from exc
-    return Database(conn)
+    return Database(conn, execute_plugins=False)
 
 
 class Store(UsersMixin, AuditMixin, PatientsMixin, StudiesMixin, PredictionsMixin, AnnotationsMixin,

@@ -188,8 +188,12 @@ def _add_dicom_patient(store: Store, index: int, dicom: Path) -> bool:
     return True
 
 
-def _analyze_missing(store: Store) -> str:
-    """Run the model on studies without a result; skipped (and said so) when the model is unavailable."""
+def _analyze_missing(store: Store, batch_size: int = 8) -> str:
+    """Run the model on studies without a result; skipped (and said so) when the model is unavailable.
+
+    Images go through the network a batch at a time when the analyzer offers ``analyze_batch``
+    (several times faster on CPU than one by one).
+    """
     try:
         from ..imaging import load_image
         from ..model import Analyzer
@@ -198,15 +202,21 @@ def _analyze_missing(store: Store) -> str:
         analyzer = Analyzer.load()
     except (ImportError, LungDxError) as exc:
         return f"AI results skipped: {exc}"
-    done, failed = 0, 0
-    records = {}
-    for study in store.unanalysed_studies():
-        try:
-            if study.patient_id not in records:
-                records[study.patient_id] = store.patient_record(study.patient_id, DEMO_ACTOR)
-            findings = analyzer.analyze(load_image(store.study_image_path(study)))
-            store.add_prediction(study.id, findings, assess(findings, records[study.patient_id]), DEMO_ACTOR)
-            done += 1
-        except LungDxError:
-            failed += 1
+    batch_analyze = getattr(analyzer, "analyze_batch", None) or (lambda rgs: [analyzer.analyze(r) for r in rgs])
+    pending, done, failed = store.unanalysed_studies(), 0, 0
+    records: dict = {}
+    for start in range(0, len(pending), batch_size):
+        loaded = []
+        for study in pending[start:start + batch_size]:
+            try:
+                loaded.append((study, load_image(store.study_image_path(study))))
+            except LungDxError:
+                failed += 1
+        findings = batch_analyze([radiograph for _, radiograph in loaded]) if loaded else []
+        with store.transaction():
+            for (study, _), result in zip(loaded, findings):
+                if study.patient_id not in records:
+                    records[study.patient_id] = store.patient_record(study.patient_id, DEMO_ACTOR)
+                store.add_prediction(study.id, result, assess(result, records[study.patient_id]), DEMO_ACTOR)
+                done += 1
     return f"AI results added for {done} studies" + (f" ({failed} could not be analysed)" if failed else "")
