@@ -49,9 +49,11 @@ class StudyContext:
         p = self.prediction
         if p is None:
             return None
+        ai = Triage(p.triage_level, p.triage_reasons)  # type: ignore[arg-type]
         if p.override_level:
-            return Triage(p.override_level, (f"clinician override by {p.override_by}: {p.override_reason}",))  # type: ignore[arg-type]
-        return Triage(p.triage_level, p.triage_reasons)  # type: ignore[arg-type]
+            return Triage(p.override_level, (f"clinician override by {p.override_by}: {p.override_reason}",  # type: ignore[arg-type]
+                                             f"AI triage was {ai.explanation}"))
+        return ai
 
     @property
     def boxes(self) -> tuple[Box, ...]:

@@ -26,11 +26,12 @@ class ExportResult:
     fmt: str
     out_dir: Path
     files: list[Path] = field(default_factory=list)
+    studies: int = 0
     skipped: list[str] = field(default_factory=list)  # "study N: why"
     note: str = ""
 
     def __str__(self) -> str:
-        text = self.note or f"{len(self.files)} {self.fmt} file(s) written to {self.out_dir}"
+        text = self.note or f"{self.studies} studies exported as {self.fmt} ({len(self.files)} files) to {self.out_dir}"
         return text + (f"; {len(self.skipped)} skipped ({self.skipped[0]}{', …' if len(self.skipped) > 1 else ''})"
                        if self.skipped else "")
 
@@ -116,6 +117,7 @@ def export_studies(store, fmt: str, out_dir: Path, actor: str, study_ids: list[i
             result.skipped.append(f"study {ctx.study.id}: {exc}")
             continue
         result.files += files
+        result.studies += 1
         store.audit(actor, f"export_{fmt}", f"study:{ctx.study.id}", detail=", ".join(p.name for p in files))
     return result
 

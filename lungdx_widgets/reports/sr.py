@@ -77,10 +77,19 @@ def _dicom_sex(sex: str) -> str:
     return first if first in ("M", "F") else "O"
 
 
+#: Type 2 patient/study attributes the SR copies from its source; real files sometimes lack them.
+_COPIED_TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+                 "ReferringPhysicianName", "StudyID", "AccessionNumber")
+
+
 def source_image(ctx: StudyContext) -> tuple[Dataset, bool]:
     """(the DICOM the SR references, whether it was generated)."""
     if ctx.study.source_format == "dicom":
-        return pydicom.dcmread(ctx.image_path), False
+        ds = pydicom.dcmread(ctx.image_path)
+        for keyword in _COPIED_TYPE2:
+            if keyword not in ds:
+                setattr(ds, keyword, "")  # present but empty, as Type 2 allows
+        return ds, False
     return _secondary_capture(ctx), True
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from lungdx_widgets.cli import main
+from lungdx_widgets.reports.context import study_context
 from lungdx_widgets.store import open_store
 
 
@@ -15,7 +16,7 @@ def test_export_fhir_all_studies_skips_unanalysed_and_audits(scenario, tmp_path,
     out = capsys.readouterr().out
     files = sorted(tmp_path.glob("*.fhir.json"))
     assert len(files) == len(scenario.analysed)
-    assert f"{len(files)} fhir file(s) written" in out and f"study {scenario.unanalysed[0]}: " in out
+    assert f"{len(files)} studies exported as fhir ({len(files)} files)" in out and f"study {scenario.unanalysed[0]}: " in out
     assert all(json.loads(f.read_text())["resourceType"] == "Bundle" for f in files)
     with open_store(scenario.db) as store:
         audited = {e.obj for e in store.audit_events(limit=1000, action="export_fhir")}
@@ -64,6 +65,11 @@ def test_triage_override_is_stored_and_audited(scenario, db_copy, capsys):
         events = store.audit_events(limit=5, action="override_triage")
     assert (pred.level, pred.override_reason) == ("emergent", "tension signs clinically")
     assert events[0].obj == f"study:{study}"
+    with open_store(db_copy) as store:
+        triage = study_context(store, study, "pytest").triage
+    assert triage.level == "emergent"
+    assert triage.reasons == (f"clinician override by {pred.override_by}: tension signs clinically",
+                              f"AI triage was {pred.triage_level}: " + "; ".join(pred.triage_reasons))
 
 
 def test_triage_override_refusals(scenario, db_copy, capsys):

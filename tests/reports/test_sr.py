@@ -104,3 +104,11 @@ def test_closed_polyline_clips_to_the_image_and_refuses_outside_boxes():
     np.testing.assert_allclose(pts, [[0, 10], [25, 10], [25, 100], [0, 100], [0, 10]])
     with pytest.raises(ReportError, match="outside the image"):
         closed_polyline(300, 10, 20, 20, rows=100, cols=200)
+
+
+def test_every_analysed_demo_study_exports_and_rereads(scenario, tmp_path):
+    for study_id in scenario.analysed:
+        ctx = scenario.context(study_id)
+        sr, files = _export(scenario, study_id, tmp_path / str(study_id))
+        assert len(hd.sr.srread(files[0]).content.get_planar_roi_measurement_groups()) == len(ctx.boxes)
+        assert len(files) == (1 if study_id in scenario.dicom else 2)
