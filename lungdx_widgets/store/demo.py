@@ -21,6 +21,7 @@ from ..errors import LungDxError
 from .db import Store, open_store
 from .demo_data import ALLERGIES, CONDITIONS, FIRST_NAMES, NOTES, PAST_VISITS, REASONS, SURNAMES
 
+#: role → demo username; each demo account's password is its username (other areas rely on this).
 DEMO_USERS = {"clinician": "demo-clinician", "analyst": "demo-analyst", "admin": "demo-admin"}
 DEMO_ACTOR = "demo-setup"
 #: Shared DICOM files filed as demo studies (the header's PatientID is the public dataset's).
