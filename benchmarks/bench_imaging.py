@@ -5,13 +5,15 @@ modality/VOI LUT, inversion, plausibility check) followed by ``to_model_input`` 
 1024² JPEG-baseline CR, the 1024² uncompressed DX and the 1955×1841 JPEG 2000 CR; and, as the
 baseline, one forward pass of torchxrayvision's DenseNet-121 (random weights: the cost is the
 same) on a 1×1×224×224 input with ``Settings.torch_threads`` threads. Prints medians in ms and
-the ratio imaging / forward; the last line is JSON. Target: ratio for the 1024² DICOM well under 1.
+the ratio imaging / forward and the machine's load average (a busy machine slows the threaded
+forward more than the single-threaded decode); the last line is JSON. Target: ratio for the 1024² DICOM well under 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -57,6 +59,8 @@ def main() -> None:
         results[f"{key}_ms"] = round(ms, 2)
         results[f"{key}_ratio"] = round(ms / forward, 3)
         print(f"load + convert {key:<18} {ms:8.1f} ms   = {ms / forward:5.2f} × forward")
+    results["load_average_1min"] = round(os.getloadavg()[0], 2)  # contention makes both sides slower
+    print(f"1-minute load average during the run: {results['load_average_1min']}")
     print(json.dumps(results))
 
 
