@@ -161,7 +161,7 @@ def _extent(label: str, boxes: Iterable[Box], area: int | None) -> float | None:
     return min(1.0, sum(b.w * b.h for b in own) / area)
 
 
-def evidence(findings: Findings | Mapping[str, float | None], thresholds: Mapping[str, float] | None = None,
+def evidence(findings: Findings | Mapping[str, float | None], thresholds: Mapping[str, float | None] | None = None,
              image_size: tuple[int, int] | None = None) -> list[Evidence]:
     """Resolve each label's threshold: the caller's ``thresholds`` > the model's > :data:`DEFAULT_THRESHOLD`."""
     thresholds = thresholds or {}
@@ -169,7 +169,7 @@ def evidence(findings: Findings | Mapping[str, float | None], thresholds: Mappin
     area = _image_area(findings, image_size)
     out = []
     for r in _results(findings):
-        threshold = thresholds.get(r.label, r.threshold if r.threshold is not None else DEFAULT_THRESHOLD)
+        threshold = next((t for t in (thresholds.get(r.label), r.threshold) if t is not None), DEFAULT_THRESHOLD)
         out.append(Evidence(r.label, _finite(r.probability), float(threshold), _extent(r.label, boxes, area)))
     return out
 
@@ -201,7 +201,7 @@ def _rules(kind: type) -> list:
 
 
 def assess(findings: Findings | Mapping[str, float | None], record: PatientRecord | None,
-           thresholds: Mapping[str, float] | None = None, today: date | None = None,
+           thresholds: Mapping[str, float | None] | None = None, today: date | None = None,
            image_size: tuple[int, int] | None = None) -> Triage:
     """Apply :data:`RULES`; the reasons name every trigger, risk factor and gap in the data."""
     evs = evidence(findings, thresholds, image_size)

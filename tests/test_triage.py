@@ -73,6 +73,13 @@ def test_model_thresholds_come_from_label_results_and_caller_overrides_them():
     assert assess(Findings(results), YOUNG, thresholds={"Pneumonia": 0.9}, today=TODAY).level == "routine"
 
 
+def test_none_thresholds_fall_back_to_the_model_then_the_default():
+    results = {k: LabelResult(k, p, None) for k, p in with_(Pneumonia=0.52).items()}
+    results["Pneumothorax"] = LabelResult("Pneumothorax", 0.3, 0.25)
+    t = assess(Findings(results), YOUNG, thresholds={"Pneumonia": None, "Pneumothorax": None}, today=TODAY)
+    assert t.reasons[:2] == ("Pneumothorax 0.30 ≥ 0.25", "Pneumonia 0.52 ≥ 0.50")
+
+
 def test_example_explanation_with_age_and_copd():
     t = assess(Findings({k: LabelResult(k, p, 0.55) for k, p in with_(Pneumonia=0.81).items()}),
                record("1948-03-02", "COPD"), today=TODAY)
