@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from .types import TRIAGE_ORDER, Box, Findings, LabelResult, Triage, TriageLevel
 
@@ -174,26 +174,11 @@ def evidence(findings: Findings | Mapping[str, float | None], thresholds: Mappin
     return out
 
 
-def _age(birth_date: Any, today: date) -> int | None:
-    if not birth_date:
-        return None
-    try:
-        born = birth_date if isinstance(birth_date, date) else date.fromisoformat(str(birth_date)[:10])
-    except ValueError:
-        return None
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-
-
 def patient_facts(record: PatientRecord | None, today: date | None = None) -> PatientFacts | None:
     """Age and active conditions from a store ``PatientRecord`` (None stays None: "no record")."""
     if record is None:
         return None
-    patient = getattr(record, "patient", record)
-    conditions = tuple(
-        str(getattr(c, "name", c)) for c in (getattr(record, "conditions", None) or ())
-        if str(getattr(c, "status", "active") or "active").lower() not in {"resolved", "inactive", "refuted"}
-    )
-    return PatientFacts(_age(getattr(patient, "birth_date", None), today or date.today()), conditions)
+    return PatientFacts(record.patient.age(today or date.today()), record.active_conditions)
 
 
 def _rules(kind: type) -> list:
