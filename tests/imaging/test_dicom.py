@@ -219,3 +219,24 @@ def test_colour_dicom_is_converted_to_grey_with_a_warning(nih):
     assert rg.size == grey.shape and any("colour" in w for w in rg.warnings)
     lungs, mediastinum = lung_and_mediastinum(rg.pixels)
     assert mediastinum > lungs
+
+
+@pytest.mark.parametrize("syntax", [pydicom.uid.RLELossless, pydicom.uid.JPEG2000Lossless,
+                                    pydicom.uid.DeflatedExplicitVRLittleEndian])
+def test_archive_encodings_decode_to_the_same_pixels(nih, syntax):
+    ds = pydicom.dcmread(nih)
+    if syntax.is_compressed:
+        ds.compress(syntax)
+    else:
+        ds.file_meta.TransferSyntaxUID = syntax
+    np.testing.assert_array_equal(load_image(dicom_bytes(ds)).pixels, load_image(nih).pixels)
+
+
+def test_deflate_bomb_is_refused_before_inflating(nih, limits):
+    ds = pydicom.dcmread(nih)
+    ds.NumberOfFrames, ds.PixelData = 3, ds.PixelData * 3  # 3 MiB once inflated
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.DeflatedExplicitVRLittleEndian
+    data = dicom_bytes(ds)
+    limits(max_pixels=1000)  # inflated limit = 2 × 1000 + 1 MiB
+    with pytest.raises(ImageTooLarge, match="expands to more than"):
+        load_image(data)
