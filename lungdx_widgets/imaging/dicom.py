@@ -19,7 +19,7 @@ from pydicom import Dataset, dcmread
 from pydicom.pixels.decoders.base import get_decoder
 from pydicom.pixels.processing import apply_modality_lut, apply_voi, apply_windowing
 from pydicom.encaps import generate_frames
-from pydicom.uid import DeflatedExplicitVRLittleEndian, RLELossless
+from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, RLELossless
 
 from ..config import get_settings
 from ..types import Radiograph
@@ -56,7 +56,7 @@ class _Header:
     frames: int
     samples: int
     body_part: str
-    transfer_syntax: object
+    transfer_syntax: UID
     sop_class: str
 
 
@@ -158,7 +158,7 @@ def _check_header(h: _Header, who: str) -> list[str]:
 def _check_codestream(ds: Dataset, h: _Header, who: str) -> None:
     """A compressed frame must declare the size in the header (the one checked against the limit)."""
     syntax = h.transfer_syntax
-    if not getattr(syntax, "is_encapsulated", False) or syntax == RLELossless:  # RLE sizes come from the header
+    if not syntax.is_encapsulated or syntax == RLELossless:  # RLE sizes come from the header
         return
     with decoder_errors(f"{who}: the compressed image data is damaged or incomplete."):
         frame = next(generate_frames(ds.PixelData, number_of_frames=1))
