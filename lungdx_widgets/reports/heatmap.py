@@ -14,16 +14,20 @@ from .context import StudyContext
 ABNORMAL = "abnormal"
 
 
-def recompute_heatmap(ctx: StudyContext) -> tuple[np.ndarray | None, str]:
-    """(image-sized heatmap or None, caption saying what it shows or why it is missing)."""
+def recompute_heatmap(ctx: StudyContext, analyzer=None) -> tuple[np.ndarray | None, str]:
+    """(image-sized heatmap or None, caption saying what it shows or why it is missing).
+
+    ``analyzer`` defaults to the installed model (``Analyzer.load()``).
+    """
     if ctx.prediction is None:
         return None, "no heatmap: the study has not been analysed"
-    try:
-        from ..model import Analyzer
+    if analyzer is None:
+        try:
+            from ..model import Analyzer
 
-        analyzer = Analyzer.load()
-    except (ImportError, LungDxError) as exc:
-        return None, f"no heatmap: {exc}"
+            analyzer = Analyzer.load()
+        except (ImportError, LungDxError) as exc:
+            return None, f"no heatmap: {exc}"
     if analyzer.version != ctx.prediction.model_version:
         return None, (f"no heatmap: the result came from model {ctx.prediction.model_version}, "
                       f"but model {analyzer.version} is installed")
