@@ -51,7 +51,11 @@ def _decode(frame: str | bytes) -> dict[str, Any]:
 
 
 def replies_to(ws: websocket.WebSocket, msg_id: str, seconds: float) -> list[dict[str, Any]]:
-    """Every message answering ``msg_id`` that arrives within ``seconds`` (stops at a shell reply)."""
+    """Every message answering ``msg_id`` within ``seconds``.
+
+    Stops once both the reply and the kernel's ``idle`` status are in: shell and iopub are separate
+    channels, so output may arrive after the reply, but never after ``idle``.
+    """
     found: list[dict[str, Any]] = []
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
@@ -62,7 +66,9 @@ def replies_to(ws: websocket.WebSocket, msg_id: str, seconds: float) -> list[dic
             break
         if msg.get("parent_header", {}).get("msg_id") == msg_id:
             found.append(msg)
-            if msg["msg_type"].endswith("_reply"):
+            replied = any(m["msg_type"].endswith("_reply") for m in found)
+            if replied and any(m["msg_type"] == "status" and m["content"].get("execution_state") == "idle"
+                               for m in found):
                 break
     return found
 

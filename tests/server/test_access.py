@@ -36,7 +36,7 @@ def raw_get(server: Server, path: str, session: requests.Session | None = None) 
 
 # -- before login ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["/", "/lab", DASHBOARD_PATH, "/tree", "/voila/tree"])
+@pytest.mark.parametrize("path", ["/", "/lab", DASHBOARD_PATH, "/tree", "/voila/tree", "/files/README.md"])
 def test_anonymous_pages_redirect_to_login(server, path):
     r = requests.get(server.base + path, allow_redirects=False, timeout=30)
     assert r.status_code == 302
@@ -50,11 +50,10 @@ def test_anonymous_pages_redirect_to_login(server, path):
 @pytest.mark.parametrize("path", [
     "/api", "/api/status", "/api/me", "/api/contents", "/api/kernels", "/api/sessions", "/api/terminals",
     "/api/kernelspecs", "/voila/static/voila.js", "/voila/templates/lab/static/index.css",
-    "/voila/files/notebooks/dashboard.ipynb", "/voila/api/themes/x", "/lab/api/settings", "/files/README.md",
+    "/voila/files/notebooks/dashboard.ipynb", "/voila/api/themes/x", "/lab/api/settings",
 ])
 def test_anonymous_api_static_and_files_are_refused(server, path):
-    status = requests.get(server.base + path, allow_redirects=False, timeout=30).status_code
-    assert status == 403 or (status == 302 and path in ("/files/README.md",))
+    assert requests.get(server.base + path, allow_redirects=False, timeout=30).status_code == 403
 
 
 def test_anonymous_cannot_start_kernels_or_open_websockets(server, clinician_dashboard):

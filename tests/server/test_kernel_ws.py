@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from . import kernel_ws
-from .conftest import ADMIN, CLINICIAN, as_user
+from .conftest import ADMIN, ANALYST, CLINICIAN, as_user
 
 pytestmark = pytest.mark.slow
 
@@ -56,3 +56,21 @@ def test_kernel_knows_the_real_user_despite_a_forged_header(server, clinician_da
     finally:
         ws.close()
     assert out == [CLINICIAN[0]] * 3
+
+
+def test_jupyterlab_kernel_knows_the_analyst(server):
+    """Kernels started from JupyterLab get the owner's name from the server, not from the browser."""
+    session = as_user(server, ANALYST)
+    xsrf = {"X-XSRFToken": session.cookies["_xsrf"], "X-LungDx-User": ADMIN[0]}
+    r = session.post(server.base + "/api/kernels", json={"name": "python3"}, headers=xsrf, timeout=60)
+    assert r.status_code == 201
+    kernel_id = r.json()["id"]
+    try:
+        ws = kernel_ws.connect(server.base, session, kernel_id, protocol=kernel_ws.V1)
+        try:
+            out = kernel_ws.stdout_of(kernel_ws.execute(ws, WHO_AM_I, seconds=60)).split()
+        finally:
+            ws.close()
+    finally:
+        session.delete(server.base + f"/api/kernels/{kernel_id}", headers=xsrf, timeout=30)
+    assert out == [ANALYST[0]] * 3
