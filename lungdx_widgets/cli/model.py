@@ -1,9 +1,167 @@
-"""`lungdx` sub-commands for the model area (filled in by its issue)."""
+"""``lungdx analyze | train | evaluate | weights``: thin wrappers over :mod:`lungdx_widgets.model`."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..config import get_settings
+from ..errors import LungDxError
+
+
+def _findings_json(path: Path, findings, triage) -> dict:
+    return {
+        "file": str(path),
+        "model_version": findings.model_version,
+        "findings": {k: {"probability": r.probability, "threshold": r.threshold, "positive": r.positive}
+                     for k, r in findings.results.items()},
+        "boxes": [b.as_dict() for b in findings.boxes],
+        "triage": None if triage is None else {"level": triage.level, "reasons": list(triage.reasons)},
+        "timings": findings.timings,
+        "warnings": list(findings.warnings),
+    }
+
+
+def _triage(findings, image_size):
+    """Triage level when the triage module is available (it is optional for this command)."""
+    try:
+        from ..triage import assess
+    except ImportError:
+        return None
+    return assess(findings, None, image_size=image_size)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from ..imaging import load_image
+    from ..model import Analyzer
+
+    analyzer = Analyzer.load(args.model)
+    failures = 0
+    for name in args.files:
+        path = Path(name)
+        try:
+            radiograph = load_image(path, filename=path.name)
+            findings = analyzer.analyze(radiograph)
+            findings.warnings.extend(radiograph.warnings)
+        except LungDxError as exc:
+            print(f"lungdx: error: {path}: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        triage = _triage(findings, radiograph.size)
+        record = _findings_json(path, findings, triage)
+        if args.json:
+            print(json.dumps(record), flush=True)
+        else:
+            assessed = ", ".join(f"{k} {r.probability:.2f}{'*' if r.positive else ''}"
+                                 for k, r in findings.results.items() if r.assessed)
+            level = f" [{triage.level}]" if triage else ""
+            print(f"{path}:{level} {assessed} ({len(findings.boxes)} boxes; * = at/above threshold)", flush=True)
+    return 1 if failures else 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..model.train import TrainConfig, train_model
+
+    config = TrainConfig(images_dir=args.images, labels_csv=args.labels, boxes_csv=args.boxes, out=args.out,
+                         epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
+                         seed=args.seed, input_size=args.size, arch=args.arch, init=args.init,
+                         init_from=args.init_from, freeze_backbone=args.freeze_backbone, fold=args.fold,
+                         n_folds=args.folds, time_budget_s=args.time_budget, limit=args.limit)
+    bar = tqdm(total=None, unit="step", desc="training", file=sys.stderr)
+
+    def progress(event: dict) -> None:
+        bar.total = event["total_steps"]
+        if event.get("epoch_end"):
+            bar.set_postfix({k: (round(v, 3) if v is not None else None) for k, v in event["val_auroc"].items()})
+        else:
+            bar.update(event["step"] - bar.n)
+            bar.set_postfix(loss=f"{event['loss']:.3f}")
+
+    result = train_model(config, progress=progress)
+    bar.close()
+    print(json.dumps({"out": str(result.path), "steps": result.steps, "seconds": round(result.seconds, 1),
+                      "labels": list(result.labels), "thresholds": result.thresholds,
+                      "validation": result.validation, "stopped_early": result.stopped_early}, indent=2))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from ..model.card import write_model_card
+    from ..model.evaluate import evaluate_model, record_evaluation, summary_lines
+
+    result = evaluate_model(args.model, args.images, args.labels, args.boxes, n_boot=args.bootstrap,
+                            limit=args.limit, baseline=not args.no_baseline)
+    if args.model_card:  # the shipped card + sidecar metrics come from the same run
+        write_model_card(result, args.model_card)
+        record_evaluation(args.model, result)
+    print(json.dumps(result, indent=2) if args.json else "\n".join(summary_lines(result)))
+    return 0
+
+
+def _weights(args: argparse.Namespace) -> int:
+    from ..model import registry
+
+    if args.weights_command == "fetch":
+        print(registry.fetch_xrv(args.name))
+        return 0
+    for row in registry.list_weights():
+        state = "present" if row["present"] else "absent "
+        print(f"{state}  {row['kind']:<15} {row['name']:<34} {row['path']}")
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this area's sub-commands."""
+    s = get_settings()
+    default_model = s.weights / s.default_model
+    data = s.shared_data
+
+    p = sub.add_parser("analyze", help="analyse radiographs: one JSON object (or line) per file")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
+    p.add_argument("--model", type=Path, default=None, help=f"checkpoint (default {default_model})")
+    p.set_defaults(func=_analyze)
+
+    p = sub.add_parser("train", help="train a checkpoint (patient-grouped validation split, resumable)")
+    p.add_argument("--images", type=Path, default=data / "images", metavar="DIR")
+    p.add_argument("--labels", type=Path, default=data / "labels.csv", metavar="CSV")
+    p.add_argument("--boxes", type=Path, default=None, metavar="CSV")
+    p.add_argument("--out", type=Path, required=True, metavar="weights/NAME.pt")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=128, help="model input size in pixels")
+    p.add_argument("--arch", default="densenet121", choices=("densenet121", "compact"))
+    p.add_argument("--init", default="none", help="torchxrayvision weights name (from weights/xrv) or none")
+    p.add_argument("--init-from", type=Path, default=None, help="project checkpoint to fine-tune")
+    p.add_argument("--freeze-backbone", action="store_true")
+    p.add_argument("--fold", type=int, default=0)
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS")
+    p.add_argument("--limit", type=int, default=None, help="use only N images (smoke runs)")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="AUROC with CIs, calibration, per-view/source, localisation, pixel baseline")
+    p.add_argument("--images", type=Path, default=data / "images", metavar="DIR")
+    p.add_argument("--labels", type=Path, default=data / "labels.csv", metavar="CSV")
+    p.add_argument("--boxes", type=Path, default=None, metavar="CSV")
+    p.add_argument("--model", type=Path, default=default_model)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="N")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--no-baseline", action="store_true")
+    p.add_argument("--model-card", type=Path, default=None, metavar="MD", help="also write a model card here")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("weights", help="list or fetch model weights")
+    wsub = p.add_subparsers(dest="weights_command", metavar="ACTION", required=True)
+    f = wsub.add_parser("fetch", help="download torchxrayvision weights into weights/xrv (needs internet)")
+    f.add_argument("name", help="e.g. densenet121-res224-all")
+    f.set_defaults(func=_weights)
+    wsub.add_parser("list", help="project checkpoints and torchxrayvision files").set_defaults(func=_weights)

@@ -1,1 +1,6 @@
-"""model layer."""
+"""Diagnosis model: HAM-style attention over a torchxrayvision DenseNet (no widget imports here)."""
+
+from .analyze import Analyzer
+from .registry import LABELS, WeightsInvalid, WeightsMissing
+
+__all__ = ["Analyzer", "LABELS", "WeightsInvalid", "WeightsMissing"]

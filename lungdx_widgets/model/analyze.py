@@ -1,0 +1,113 @@
+"""Inference: one radiograph in, :class:`~lungdx_widgets.types.Findings` out, in original pixels."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import get_settings
+from ..imaging.transform import Geometry, to_model_input
+from ..types import Box, Findings, LabelResult, Radiograph
+from .localize import boxes_from_map, upsample
+from .network import HamNet, NetConfig
+from .registry import LABELS, Checkpoint, load_checkpoint
+
+ABNORMAL = "abnormal"
+
+
+@dataclass
+class RawOutput:
+    """Network outputs for a batch, as numpy: probabilities and sigmoid maps at feature resolution."""
+
+    probabilities: np.ndarray   # (B, C)
+    abnormal: np.ndarray        # (B,)
+    class_maps: np.ndarray      # (B, C, h, w) in [0, 1]
+    abnormal_maps: np.ndarray   # (B, h, w) in [0, 1]
+
+
+class Analyzer:
+    """A loaded checkpoint ready to analyse radiographs. Decision support only."""
+
+    def __init__(self, checkpoint: Checkpoint) -> None:
+        self.checkpoint = checkpoint
+        self.config = NetConfig.from_dict(checkpoint.config)
+        self.model = HamNet(self.config)
+        self.model.load_state_dict(checkpoint.state_dict)
+        self.model.eval()
+
+    @classmethod
+    def load(cls, path: Path | str | None = None) -> "Analyzer":
+        """Load ``path`` (any project checkpoint), else ``weights/<Settings.default_model>``.
+
+        Raises :class:`WeightsMissing` naming the exact file and folder when it is absent.
+        """
+        torch.set_num_threads(max(1, get_settings().torch_threads))
+        return cls(load_checkpoint(Path(path) if path is not None else None))
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Labels this checkpoint was trained on (the others are reported as not assessed)."""
+        return self.config.labels
+
+    @property
+    def version(self) -> str:
+        return self.checkpoint.version
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return dict(self.checkpoint.thresholds)
+
+    @property
+    def input_size(self) -> int:
+        return self.config.input_size
+
+    @torch.inference_mode()
+    def predict(self, inputs: np.ndarray | torch.Tensor) -> RawOutput:
+        """Batched forward on model inputs (B, 1, S, S) in [-1024, 1024]."""
+        out = self.model(torch.as_tensor(inputs, dtype=torch.float32))
+        return RawOutput(torch.sigmoid(out.logits).numpy(), torch.sigmoid(out.abnormal_logit).numpy(),
+                         torch.sigmoid(out.cams).numpy(), torch.sigmoid(out.abnormal_map)[:, 0].numpy())
+
+    def analyze(self, radiograph: Radiograph) -> Findings:
+        return self.analyze_batch([radiograph])[0]
+
+    def analyze_batch(self, radiographs: list[Radiograph]) -> list[Findings]:
+        """Analyse several radiographs with one forward pass."""
+        t0 = time.perf_counter()
+        prepared = [to_model_input(r.pixels, size=self.input_size) for r in radiographs]
+        t1 = time.perf_counter()
+        raw = self.predict(np.stack([p[0] for p in prepared])) if prepared else None
+        t2 = time.perf_counter()
+        shared = {"preprocess": (t1 - t0) / max(len(radiographs), 1), "forward": (t2 - t1) / max(len(radiographs), 1)}
+        return [self._findings(raw, i, geo, shared) for i, (_, geo) in enumerate(prepared)]
+
+    def _findings(self, raw: RawOutput, i: int, geo: Geometry, timings: dict[str, float]) -> Findings:
+        t0 = time.perf_counter()
+        results: dict[str, LabelResult] = {}
+        for j, label in enumerate(self.labels):
+            results[label] = LabelResult(label, float(raw.probabilities[i, j]), self.checkpoint.thresholds.get(label))
+        for label in LABELS:
+            results.setdefault(label, LabelResult(label, None, None))
+        heatmaps = {label: geo.map_to_original(raw.class_maps[i, j]) for j, label in enumerate(self.labels)}
+        heatmaps[ABNORMAL] = geo.map_to_original(raw.abnormal_maps[i])
+        boxes = self._boxes(raw, i, geo, results)
+        timings = dict(timings, maps=time.perf_counter() - t0)
+        timings["total"] = sum(timings.values())
+        return Findings(results=results, heatmaps=heatmaps, boxes=boxes, model_version=self.version, timings=timings)
+
+    def _boxes(self, raw: RawOutput, i: int, geo: Geometry, results: dict[str, LabelResult]) -> list[Box]:
+        """Proposed boxes for findings at or above their operating threshold."""
+        boxes: list[Box] = []
+        for j, label in enumerate(self.labels):
+            if not results[label].positive:
+                continue
+            heat = upsample(raw.class_maps[i, j], self.input_size)
+            for x, y, w, h, region_peak in boxes_from_map(heat):
+                ox, oy, ow, oh = geo.to_original(x, y, w, h)
+                boxes.append(Box(label, ox, oy, ow, oh, score=round(float(raw.probabilities[i, j]) * region_peak, 4),
+                                 source="ai", status="proposed"))
+        return boxes

@@ -1,0 +1,117 @@
+"""Model card (Markdown) generated from an evaluation result and the checkpoint's JSON sidecar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .registry import read_sidecar
+
+
+def _f(v: float | None, digits: int = 3) -> str:
+    return "n/a" if v is None else f"{v:.{digits}f}"
+
+
+def _ci(ci: list[float] | None) -> str:
+    return "n/a" if not ci else f"{ci[0]:.3f}–{ci[1]:.3f}"
+
+
+def _strata_table(result: dict, key: str) -> list[str]:
+    base = result.get("baseline", {}).get("labels", {})
+    rows = [f"| label | {key.split('_')[1]} | n+ | n− | model AUROC | pixel-baseline AUROC |", "|---|---|---|---|---|---|"]
+    for label, rep in result["labels"].items():
+        for group, g in rep[key].items():
+            b = base.get(label, {}).get(key, {}).get(group, {}).get("auroc")
+            rows.append(f"| {label} | {group} | {g['n_pos']} | {g['n_neg']} | {_f(g['auroc'])} | {_f(b)} |")
+    return rows
+
+
+def render_model_card(result: dict, side: dict) -> str:
+    recipe = side.get("recipe", {})
+    data = side.get("data", {})
+    cfg = side.get("config", {})
+    lines = [
+        f"# Model card — {Path(result['model']['path']).name}",
+        "",
+        "**Research use only. Not a medical device; not for clinical decisions. A clinician reads every image.**",
+        "",
+        "## Model",
+        f"- Version `{result['model']['version']}`, SHA-256 `{result['model']['sha256']}`.",
+        f"- HAM-style network (Ouyang et al., IEEE TMI 2021): torchxrayvision `DenseNet` backbone "
+        f"(growth {cfg.get('growth_rate')}, blocks {cfg.get('block_config')}, stride16={cfg.get('stride16')}), "
+        "foreground channel + position attention (residual scale initialised to 0), one class attention map per label "
+        f"pooled by log-sum-exp (border band {cfg.get('pool_margin')} of the map excluded from pooling), abnormality map.",
+        f"- Input: largest centred square crop, {result['model']['input_size']}×{result['model']['input_size']} px, "
+        "torchxrayvision scale [-1024, 1024].",
+        f"- Backbone initialisation: `{recipe.get('init', 'none')}` "
+        "(torchxrayvision's pretrained files could not be downloaded on the offline training machine; "
+        "`lungdx weights fetch NAME` + `lungdx train --init NAME` uses them where available).",
+        f"- Labels assessed: {', '.join(result['model']['labels'])}. Every other label is reported as *not assessed*.",
+        f"- Operating thresholds (Youden's J on the validation split): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in result["model"]["thresholds"].items()) + ".",
+        "",
+        "## Training data and recipe",
+        f"- Images: `{data.get('images_dir')}` with `{data.get('labels_csv')}` and boxes `{data.get('boxes_csv')}`; "
+        f"{data.get('n_train')} training / {data.get('n_val')} validation images.",
+        f"- Split: {side.get('split', {}).get('method')}.",
+        f"- Recipe: {recipe.get('arch')} at {recipe.get('input_size')} px, AdamW lr {recipe.get('lr')}, batch {recipe.get('batch_size')}, "
+        f"{side.get('steps')} steps (one-cycle schedule fixed in advance, no early stopping), seed {recipe.get('seed')}, "
+        f"augmentation {recipe.get('augment')} (affine, gamma/contrast, cut-outs), source-internal view×label balanced sampling "
+        f"{recipe.get('balanced')}, loss weights {recipe.get('loss')}.",
+        "",
+        "## Results on held-out patients",
+        f"Evaluated on {result['data']['n_images']} images of {result['data']['n_patients']} patients not used for training "
+        f"({result['data']['excluded_training_images']} training images excluded). "
+        "These are validation patients of the same sources; the CI is a bootstrap over images.",
+        "",
+        "| label | n+ | n− | AUROC (95% CI) | pixel baseline AUROC (95% CI) | sens | spec | ECE |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    base = result.get("baseline", {}).get("labels", {})
+    for label, r in result["labels"].items():
+        b = base.get(label, {})
+        lines.append(f"| {label} | {r['n_pos']} | {r['n_neg']} | {_f(r['auroc'])} ({_ci(r.get('ci95'))}) | "
+                     f"{_f(b.get('auroc'))} ({_ci(b.get('ci95'))}) | {_f(r.get('sensitivity'), 2)} | "
+                     f"{_f(r.get('specificity'), 2)} | {_f(r.get('ece'))} |")
+    if "baseline" in result:
+        lines += ["", f"Pixel baseline: {result['baseline']['method']}, trained on {result['baseline']['n_train']} images "
+                  f"({result['baseline']['trained_on']}). It cannot see lungs at this size: what it reaches is acquisition shortcut."]
+    cv = side.get("cross_validation")
+    if cv:
+        lines += ["", "### Cross-validation (same recipe, other patient-grouped folds)", "",
+                  "| fold | Pneumonia AUROC | pixel baseline | pointing game |", "|---|---|---|---|"]
+        for row in cv.get("folds", []):
+            lines.append(f"| {row['fold']} | {_f(row.get('auroc'))} | {_f(row.get('baseline_auroc'))} | {_f(row.get('hit_rate'))} |")
+        lines.append(f"| mean | {_f(cv.get('mean_auroc'))} | {_f(cv.get('mean_baseline_auroc'))} | {_f(cv.get('mean_hit_rate'))} |")
+    lines += ["", "### By view", ""] + _strata_table(result, "by_view")
+    lines += ["", "### By source", ""] + _strata_table(result, "by_source")
+    loc = result.get("localization")
+    if loc:
+        lines += ["", "### Localisation (boxed validation images)",
+                  f"- Pointing game (heatmap peak inside the reference box): {_f(loc['hit_rate'])} on {loc['n_boxes']} boxes; "
+                  f"mean best IoU of proposed boxes {_f(loc['mean_iou'])}."]
+    peaks = result.get("heatmap_peaks", {})
+    if peaks:
+        lines += ["", "### Where heatmap peaks fall (positive images)"]
+        for label, p in peaks.items():
+            lines.append(f"- {label}: {p['n']} images, {100 * p['border_fraction']:.0f}% of peaks in the outer band of the crop; "
+                         f"3×3 grid (rows top→bottom) {p['grid_3x3']}.")
+    lines += [
+        "",
+        "## Known confounders and limitations",
+        "- Source and label are entangled: every MHH Hannover and Actualmed positive image is a COVID-19 patient, "
+        "NIH images carry text-mined report labels (~90% accurate; \"Pneumonia\" means the report mentions it). "
+        "A model can rank images by source rather than lungs — compare per-source AUROC and the pixel baseline.",
+        "- View (AP/PA) correlates with the label differently in each source; portable AP films carry burned-in markers.",
+        "- Small validation split: wide confidence intervals; the held-out set of the project's reviewers is not available here.",
+        "- Trained from scratch on a 2-core CPU in minutes: far weaker than published pretrained models.",
+        "- Heatmaps are coarse (1/16 of the input) and show where the network's evidence is, not a segmentation.",
+        "",
+        f"_Generated by `lungdx evaluate --model-card` from {result['data']['labels_csv']}._",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_model_card(result: dict, path: Path | str) -> Path:
+    path = Path(path)
+    path.write_text(render_model_card(result, read_sidecar(Path(result["model"]["path"]))))
+    return path

@@ -1,0 +1,263 @@
+"""Evaluation that is read against the shortcuts of this data.
+
+Besides per-label AUROC (bootstrap 95% CI), sensitivity/specificity at the operating threshold
+and calibration (ECE), it reports AUROC per view and per source, where heatmap peaks fall, the
+pointing game and IoU on boxed images, and the same AUROCs for a model that cannot see lungs:
+logistic regression on 32×32 pixels trained on the same training images.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.linear_model import LogisticRegression
+
+from .analyze import Analyzer, RawOutput
+from .data import Prepared, Record, prepare, read_records, to_network_units
+from .localize import boxes_from_map, inside, iou, peak, upsample
+from .registry import read_sidecar, update_sidecar
+
+BASELINE_SIZE = 32
+#: Width of the border band (fraction of the model input) where a heatmap peak counts as "on the border".
+BORDER_BAND = 0.125
+
+
+def auroc(y: np.ndarray, p: np.ndarray) -> float | None:
+    """Mann–Whitney AUROC (ties count half); None when a class is missing."""
+    pos, neg = p[y == 1], p[y == 0]
+    if len(pos) == 0 or len(neg) == 0:
+        return None
+    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
+    values = np.concatenate([pos, neg])[order]
+    ranks = np.empty(len(values))
+    ranks[order] = _average_ranks(values)
+    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def _average_ranks(sorted_values: np.ndarray) -> np.ndarray:
+    ranks = np.arange(1, len(sorted_values) + 1, dtype=float)
+    _, start, counts = np.unique(sorted_values, return_index=True, return_counts=True)
+    for s, c in zip(start, counts):
+        if c > 1:
+            ranks[s:s + c] = ranks[s:s + c].mean()
+    return ranks
+
+
+def bootstrap_ci(y: np.ndarray, p: np.ndarray, n_boot: int, seed: int = 0) -> list[float] | None:
+    """Percentile 95% CI of the AUROC over image resamples."""
+    if n_boot <= 0 or auroc(y, p) is None:
+        return None
+    rng = np.random.default_rng(seed)
+    stats = [a for a in (auroc(y[i], p[i]) for i in (rng.integers(0, len(y), len(y)) for _ in range(n_boot))) if a is not None]
+    return [float(np.percentile(stats, 2.5)), float(np.percentile(stats, 97.5))] if stats else None
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float | None:
+    if len(y) == 0:
+        return None
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    return float(sum(abs(p[which == b].mean() - y[which == b].mean()) * (which == b).sum()
+                     for b in range(bins) if (which == b).any()) / len(y))
+
+
+def stratified_auroc(y: np.ndarray, p: np.ndarray, groups: list[str]) -> dict[str, dict]:
+    out = {}
+    for g in sorted(set(groups)):
+        m = np.array([x == g for x in groups])
+        out[g] = {"auroc": auroc(y[m], p[m]), "n_pos": int((y[m] == 1).sum()), "n_neg": int((y[m] == 0).sum())}
+    return out
+
+
+def label_report(y: np.ndarray, p: np.ndarray, records: list[Record], n_boot: int, threshold: float | None) -> dict:
+    """Everything we say about one label's scores ``p`` against known targets ``y``."""
+    rep = {"auroc": auroc(y, p), "ci95": bootstrap_ci(y, p, n_boot), "n_pos": int((y == 1).sum()),
+           "n_neg": int((y == 0).sum()),
+           "by_view": stratified_auroc(y, p, [r.view for r in records]),
+           "by_source": stratified_auroc(y, p, [r.source for r in records])}
+    if threshold is not None:
+        pred = p >= threshold
+        rep.update(threshold=threshold,
+                   sensitivity=float(pred[y == 1].mean()) if rep["n_pos"] else None,
+                   specificity=float((~pred[y == 0]).mean()) if rep["n_neg"] else None,
+                   ece=expected_calibration_error(y, p))
+    return rep
+
+
+def infer(analyzer: Analyzer, data: Prepared, batch: int = 32) -> RawOutput:
+    parts = [analyzer.predict(to_network_units(data.images[i:i + batch])) for i in range(0, len(data.images), batch)]
+    return RawOutput(*(np.concatenate([getattr(p, f) for p in parts]) for f in RawOutput.__dataclass_fields__))
+
+
+def localization_report(raw: RawOutput, data: Prepared, labels: tuple[str, ...], size: int) -> dict:
+    """Pointing game (peak inside a reference box) and best IoU of the proposed boxes, per reference box."""
+    hits, ious, by_label = [], [], defaultdict(lambda: {"hits": 0, "n_boxes": 0, "iou_sum": 0.0})
+    for i, rec in enumerate(data.records):
+        geo = data.geometries[i]
+        for box in rec.boxes:
+            if box.label not in labels:
+                continue
+            j = labels.index(box.label)
+            heat = upsample(raw.class_maps[i, j], size)
+            ref = geo.to_model(box.x, box.y, box.w, box.h)
+            hit = inside(peak(heat), ref)
+            best = max((iou(b[:4], ref) for b in boxes_from_map(heat)), default=0.0)
+            hits.append(hit), ious.append(best)
+            entry = by_label[box.label]
+            entry["hits"] += int(hit)
+            entry["n_boxes"] += 1
+            entry["iou_sum"] += best
+    return {"hit_rate": float(np.mean(hits)) if hits else None, "mean_iou": float(np.mean(ious)) if ious else None,
+            "n_boxes": len(hits),
+            "by_label": {k: {"hit_rate": v["hits"] / v["n_boxes"], "mean_iou": v["iou_sum"] / v["n_boxes"],
+                             "n_boxes": v["n_boxes"]} for k, v in by_label.items()}}
+
+
+def peak_report(raw: RawOutput, data: Prepared, labels: tuple[str, ...]) -> dict:
+    """Where each label's heatmap peaks fall on its positive images: border band share and a 3×3 grid."""
+    out = {}
+    for j, label in enumerate(labels):
+        positive = (data.targets[:, j] == 1).numpy()
+        maps = raw.class_maps[positive, j]
+        if len(maps) == 0:
+            continue
+        h, w = maps.shape[1:]
+        grid = np.zeros((3, 3), dtype=int)
+        border = 0
+        for m in maps:
+            x, y = peak(m)
+            fx, fy = x / w, y / h
+            border += int(min(fx, fy, 1 - fx, 1 - fy) < BORDER_BAND)
+            grid[min(int(fy * 3), 2), min(int(fx * 3), 2)] += 1
+        out[label] = {"n": int(len(maps)), "border_fraction": border / len(maps), "grid_3x3": grid.tolist()}
+    return out
+
+
+def pixel_features(data: Prepared) -> np.ndarray:
+    """32×32 area-downsampled model-input crops, flattened (what the shortcut baseline sees)."""
+    small = F.adaptive_avg_pool2d(data.images.float() / 255.0, BASELINE_SIZE)
+    return small.flatten(1).numpy()
+
+
+def baseline_scores(train: Prepared, test: Prepared, labels: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Logistic regression on pixels per label, trained on the model's training images."""
+    xtr, xte = pixel_features(train), pixel_features(test)
+    mean, std = xtr.mean(0), xtr.std(0) + 1e-6
+    scores = {}
+    for j, label in enumerate(labels):
+        y = train.targets[:, j].numpy()
+        known = ~np.isnan(y)
+        if len(set(y[known].tolist())) < 2:
+            continue
+        clf = LogisticRegression(C=0.01, max_iter=3000)
+        clf.fit((xtr[known] - mean) / std, y[known].astype(int))
+        scores[label] = clf.predict_proba((xte - mean) / std)[:, 1]
+    return scores
+
+
+def _training_records(meta: dict, records: list[Record]) -> tuple[list[Record], Path | None, str]:
+    """The checkpoint's training images: from the evaluated CSV when it holds them, else its recorded CSV."""
+    train_patients = set(meta.get("split", {}).get("train_patients", []))
+    in_eval = [r for r in records if r.patient_id in train_patients]
+    if in_eval:
+        return in_eval, None, "training patients of the evaluated CSV"
+    data = meta.get("data", {})
+    csv, images = data.get("labels_csv"), data.get("images_dir")
+    if csv and images and Path(csv).is_file():
+        recs = [r for r in read_records(Path(csv), data.get("boxes_csv")) if r.patient_id in train_patients]
+        return recs, Path(images), f"training patients of {csv}"
+    return [], None, "no training data recorded"
+
+
+def evaluate_model(model_path: Path | str | None, images_dir: Path | str, labels_csv: Path | str,
+                   boxes_csv: Path | str | None = None, *, n_boot: int = 1000, limit: int | None = None,
+                   baseline: bool = True, seed: int = 0) -> dict:
+    """The JSON of ``lungdx evaluate``; training patients of the checkpoint are never evaluated."""
+    started = time.monotonic()
+    analyzer = Analyzer.load(model_path)
+    meta = read_sidecar(analyzer.checkpoint.path) or analyzer.checkpoint.meta
+    labels, size = analyzer.labels, analyzer.input_size
+    records = sorted(read_records(Path(labels_csv), Path(boxes_csv) if boxes_csv else None), key=lambda r: r.file)
+    train_records, train_dir, baseline_source = _training_records(meta, records)
+    train_patients = {r.patient_id for r in train_records}
+    evaluated = [r for r in records if r.patient_id not in train_patients]
+    if limit:
+        evaluated = evaluated[::max(1, len(evaluated) // limit)][:limit]
+    data = prepare(evaluated, Path(images_dir), labels, size)
+    raw = infer(analyzer, data)
+
+    result: dict = {
+        "model": {"path": str(analyzer.checkpoint.path), "version": analyzer.version,
+                  "sha256": analyzer.checkpoint.sha256, "labels": list(labels), "thresholds": analyzer.thresholds,
+                  "input_size": size},
+        "data": {"images_dir": str(images_dir), "labels_csv": str(labels_csv),
+                 "boxes_csv": str(boxes_csv) if boxes_csv else None, "n_images": len(evaluated),
+                 "n_patients": len({r.patient_id for r in evaluated}),
+                 "excluded_training_images": len(records) - len([r for r in records if r.patient_id not in train_patients]),
+                 "split": meta.get("split", {}).get("method")},
+        "labels": {},
+    }
+    for j, label in enumerate(labels):
+        y = data.targets[:, j].numpy()
+        known = ~np.isnan(y)
+        recs = [r for r, k in zip(evaluated, known) if k]
+        result["labels"][label] = label_report(y[known], raw.probabilities[known, j], recs, n_boot,
+                                               analyzer.thresholds.get(label))
+    ab = data.abnormal.numpy()
+    known = ~np.isnan(ab)
+    result["abnormal"] = {"auroc": auroc(ab[known], raw.abnormal[known]), "n_pos": int((ab == 1).sum()),
+                          "n_neg": int((ab == 0).sum())}
+    if boxes_csv:
+        result["localization"] = localization_report(raw, data, labels, size)
+    result["heatmap_peaks"] = peak_report(raw, data, labels)
+    if baseline and train_records:
+        train = prepare(train_records, train_dir or Path(images_dir), labels, BASELINE_SIZE)
+        scores = baseline_scores(train, data, labels)
+        rep = {}
+        for j, label in enumerate(labels):
+            if label not in scores:
+                continue
+            y = data.targets[:, j].numpy()
+            known = ~np.isnan(y)
+            recs = [r for r, k in zip(evaluated, known) if k]
+            rep[label] = label_report(y[known], scores[label][known], recs, n_boot, None)
+        result["baseline"] = {"method": f"logistic regression on {BASELINE_SIZE}x{BASELINE_SIZE} pixels of the model input crop",
+                              "trained_on": baseline_source, "n_train": len(train_records), "labels": rep}
+    result["seconds"] = round(time.monotonic() - started, 1)
+    return result
+
+
+def summary_lines(result: dict) -> list[str]:
+    """Short human-readable summary of :func:`evaluate_model`'s result."""
+    lines = [f"model {result['model']['version']} on {result['data']['n_images']} images "
+             f"({result['data']['n_patients']} patients; {result['data']['excluded_training_images']} training images excluded)"]
+    base = result.get("baseline", {}).get("labels", {})
+    for label, r in result["labels"].items():
+        ci = r.get("ci95") or [float("nan")] * 2
+        b = base.get(label, {}).get("auroc")
+        lines.append(f"  {label:<14} AUROC {_fmt(r['auroc'])} [{ci[0]:.3f}-{ci[1]:.3f}] n+={r['n_pos']} n-={r['n_neg']}"
+                     f"  sens {_fmt(r.get('sensitivity'))} spec {_fmt(r.get('specificity'))} ECE {_fmt(r.get('ece'))}"
+                     f"  | pixel baseline {_fmt(b)}")
+    loc = result.get("localization")
+    if loc:
+        lines.append(f"  localisation: pointing game {_fmt(loc['hit_rate'])}, mean IoU {_fmt(loc['mean_iou'])} on {loc['n_boxes']} boxes")
+    return lines
+
+
+def _fmt(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
+
+
+def record_evaluation(model_path: Path, result: dict) -> None:
+    """Store the headline metrics in the checkpoint's JSON sidecar (labels, thresholds stay as trained)."""
+    update_sidecar(Path(model_path), metrics={
+        "labels": {k: {m: v.get(m) for m in ("auroc", "ci95", "n_pos", "n_neg", "sensitivity", "specificity", "ece")}
+                   for k, v in result["labels"].items()},
+        "baseline": {k: {"auroc": v["auroc"], "ci95": v["ci95"]} for k, v in result.get("baseline", {}).get("labels", {}).items()},
+        "localization": {k: v for k, v in result.get("localization", {}).items() if k != "by_label"},
+        "data": result["data"]}, evaluation=result)

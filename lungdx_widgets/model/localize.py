@@ -1,0 +1,59 @@
+"""Class maps → boxes and peak points, in model-input pixels (callers map them to the original)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+
+def upsample(maps: np.ndarray, size: int) -> np.ndarray:
+    """(..., h, w) maps → (..., size, size), bilinear with cell centres aligned like the network's grid."""
+    t = torch.as_tensor(np.asarray(maps, dtype=np.float32))
+    lead = t.shape[:-2]
+    t = t.reshape(-1, 1, *t.shape[-2:])
+    up = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
+    return up.reshape(*lead, size, size).numpy()
+
+
+def peak(heatmap: np.ndarray) -> tuple[float, float]:
+    """(x, y) of the hottest pixel, at the pixel centre."""
+    y, x = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)
+    return float(x) + 0.5, float(y) + 0.5
+
+
+def boxes_from_map(heatmap: np.ndarray, relative_threshold: float = 0.5, min_area_fraction: float = 0.01,
+                   max_boxes: int = 3) -> list[tuple[float, float, float, float, float]]:
+    """Connected regions above ``relative_threshold`` × peak → ``(x, y, w, h, region_peak)``, hottest first."""
+    top = float(heatmap.max())
+    if top <= 0:
+        return []
+    labelled, n = ndimage.label(heatmap >= relative_threshold * top)
+    min_area = min_area_fraction * heatmap.size
+    found = []
+    for index, sl in enumerate(ndimage.find_objects(labelled), start=1):
+        if sl is None:
+            continue
+        region = labelled[sl] == index
+        if region.sum() < min_area:
+            continue
+        ys, xs = sl
+        found.append((float(xs.start), float(ys.start), float(xs.stop - xs.start), float(ys.stop - ys.start),
+                      float(heatmap[sl][region].max())))
+    found.sort(key=lambda b: -b[4])
+    return found[:max_boxes]
+
+
+def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def inside(point: tuple[float, float], box: tuple[float, float, float, float]) -> bool:
+    x, y = point
+    return box[0] <= x <= box[0] + box[2] and box[1] <= y <= box[1] + box[3]

@@ -1,0 +1,252 @@
+"""Training: fixed seeds, patient-grouped split, balanced sampling, resumable, time-boxed.
+
+``train_model(TrainConfig(...))`` is what ``lungdx train``, the notebook and the learning loop
+all call. The schedule is fixed in advance (no early stopping on the validation split), so the
+validation numbers recorded in the checkpoint are not tuned on that split.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from ..config import get_settings
+from ..errors import LungDxError
+from .data import Prepared, augment, balanced_weights, prepare, read_records, split_records, supported_labels, to_network_units
+from .losses import LossWeights, ham_loss
+from .network import DENSENET121, HamNet, NetConfig
+from .registry import LABELS, load_checkpoint, save_checkpoint
+
+#: Backbone layouts of torchxrayvision's DenseNet class. ``densenet121`` is the one its pretrained
+#: weights fit; ``compact`` is a narrower DenseNet for CPU training from scratch.
+ARCHITECTURES: dict[str, dict] = {
+    "densenet121": {"growth_rate": 32, "block_config": DENSENET121, "num_init_features": 64},
+    "compact": {"growth_rate": 16, "block_config": (4, 8, 12, 8), "num_init_features": 32},
+}
+
+
+class TrainingError(LungDxError):
+    """Training cannot start with the given data or options."""
+
+
+@dataclass
+class TrainConfig:
+    images_dir: Path
+    labels_csv: Path
+    out: Path
+    boxes_csv: Path | None = None
+    epochs: int = 20
+    #: Stop after this many optimiser steps (tiny runs, tests); the LR schedule uses it too.
+    max_steps: int | None = None
+    #: Wall-clock budget in seconds: the LR schedule follows whichever of steps or time runs out
+    #: first, so a time-boxed run still ends annealed (on a shared CPU, speed is not predictable).
+    time_budget_s: float | None = None
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    input_size: int = 128
+    arch: str = "densenet121"
+    stride16: bool = True
+    pool_margin: float = 0.125
+    #: torchxrayvision pretrained weights name for the backbone, or "none" (from scratch).
+    init: str = "none"
+    #: Project checkpoint to start from (fine-tuning); overrides arch/input size/labels.
+    init_from: Path | None = None
+    freeze_backbone: bool = False
+    labels: tuple[str, ...] | None = None
+    min_positives: int = 20
+    n_folds: int = 5
+    fold: int = 0
+    balanced: bool = True
+    augment: bool = True
+    loss: LossWeights = field(default_factory=LossWeights)
+    #: Use only N images, evenly spaced in file-name order (covers every source) — for smoke runs.
+    limit: int | None = None
+    resume: bool = True
+    #: Torch threads for training. One: on a shared 2-core machine two threads spin-wait and burned
+    #: ~10x the CPU per image here (measured at load 12); None = ``Settings.torch_threads``.
+    threads: int | None = 1
+
+    def recipe(self) -> dict:
+        d = asdict(self)
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
+
+
+@dataclass
+class TrainResult:
+    path: Path
+    steps: int
+    seconds: float
+    history: list[dict]
+    validation: dict[str, dict]
+    thresholds: dict[str, float]
+    labels: tuple[str, ...]
+    stopped_early: bool = False
+
+
+def resume_path(out: Path) -> Path:
+    return Path(out).with_suffix(".resume.pt")
+
+
+def learning_rate(progress: float, base: float, warmup: float = 0.1) -> float:
+    """Linear warm-up then cosine decay to 1% of ``base``; ``progress`` in [0, 1]."""
+    if progress < warmup:
+        return base * (0.1 + 0.9 * progress / warmup)
+    return base * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min((progress - warmup) / (1 - warmup), 1.0))))
+
+
+def youden_threshold(y: np.ndarray, p: np.ndarray) -> float:
+    """Operating point maximising sensitivity + specificity on the validation split."""
+    if len(set(y.tolist())) < 2:
+        return 0.5
+    fpr, tpr, thr = roc_curve(y, p)
+    best = int(np.argmax(tpr - fpr))
+    return float(min(max(thr[best], 1e-4), 1.0))
+
+
+def validation_metrics(probs: np.ndarray, data: Prepared, labels: tuple[str, ...]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for j, label in enumerate(labels):
+        y = data.targets[:, j].numpy()
+        known = ~np.isnan(y)
+        y, p = y[known], probs[known, j]
+        n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
+        auroc = float(roc_auc_score(y, p)) if n_pos and n_neg else None
+        out[label] = {"auroc": auroc, "n_pos": n_pos, "n_neg": n_neg, "threshold": youden_threshold(y, p)}
+    return out
+
+
+def _predict(model: HamNet, data: Prepared, batch: int = 32) -> np.ndarray:
+    model.eval()
+    outs = []
+    with torch.inference_mode():
+        for i in range(0, len(data.images), batch):
+            outs.append(torch.sigmoid(model(to_network_units(data.images[i:i + batch])).logits))
+    return torch.cat(outs).numpy() if outs else np.zeros((0, len(model.config.labels)))
+
+
+def _build_model(cfg: TrainConfig, records) -> tuple[HamNet, NetConfig]:
+    if cfg.init_from:
+        base = load_checkpoint(Path(cfg.init_from))
+        net_cfg = NetConfig.from_dict(base.config)
+        model = HamNet(net_cfg)
+        model.load_state_dict(base.state_dict)
+        return model, net_cfg
+    if cfg.arch not in ARCHITECTURES:
+        raise TrainingError(f"unknown architecture '{cfg.arch}'; choose one of {', '.join(ARCHITECTURES)}")
+    labels = cfg.labels or supported_labels(records, LABELS, cfg.min_positives)
+    if not labels:
+        raise TrainingError(f"no label has at least {cfg.min_positives} positive and negative images in {cfg.labels_csv}")
+    net_cfg = NetConfig(labels=tuple(labels), input_size=cfg.input_size, stride16=cfg.stride16,
+                        pool_margin=cfg.pool_margin, **ARCHITECTURES[cfg.arch])
+    xrv_name = None if cfg.init in ("", "none", None) else cfg.init
+    return HamNet(net_cfg, xrv_weights=xrv_name), net_cfg
+
+
+def train_model(config: TrainConfig, progress: Callable[[dict], None] | None = None) -> TrainResult:
+    """Train (or resume) and write ``config.out`` + its JSON sidecar."""
+    cfg = config
+    torch.set_num_threads(max(1, cfg.threads or get_settings().torch_threads))
+    torch.manual_seed(cfg.seed)
+    records = sorted(read_records(Path(cfg.labels_csv), cfg.boxes_csv), key=lambda r: r.file)
+    if cfg.limit:
+        records = records[::max(1, len(records) // cfg.limit)][:cfg.limit]
+    model, net_cfg = _build_model(cfg, records)
+    labels = net_cfg.labels
+    train_recs, val_recs = split_records(records, cfg.fold, cfg.n_folds, cfg.seed)
+    if not train_recs:
+        raise TrainingError("the training split is empty; use more images or fewer folds")
+    train = prepare(train_recs, Path(cfg.images_dir), labels, net_cfg.input_size)
+    val = prepare(val_recs, Path(cfg.images_dir), labels, net_cfg.input_size)
+
+    if cfg.freeze_backbone:
+        for p in model.features.parameters():
+            p.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = max(1, math.ceil(len(train_recs) / cfg.batch_size))
+    total_steps = cfg.max_steps or cfg.epochs * steps_per_epoch
+    generator = torch.Generator().manual_seed(cfg.seed)
+    weights = torch.tensor(balanced_weights(train_recs) if cfg.balanced else [1.0] * len(train_recs))
+    step, history, elapsed_before = 0, [], 0.0
+    state_file = resume_path(cfg.out)
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    if cfg.resume and state_file.is_file():
+        state = torch.load(state_file, map_location="cpu", weights_only=True)
+        if state.get("recipe") == cfg.recipe():
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            generator.set_state(state["generator"])
+            step, history, elapsed_before = int(state["step"]), list(state["history"]), float(state["elapsed"])
+
+    started = time.monotonic() - elapsed_before
+
+    def progress_fraction() -> float:
+        by_steps = step / total_steps
+        by_time = (time.monotonic() - started) / cfg.time_budget_s if cfg.time_budget_s else 0.0
+        return min(max(by_steps, by_time), 1.0)
+
+    stopped_early = False
+    while progress_fraction() < 1.0:
+        model.train()
+        if cfg.freeze_backbone:
+            model.features.eval()
+        running: dict[str, float] = {}
+        n_batches = 0
+        for _ in range(steps_per_epoch):
+            if progress_fraction() >= 1.0:
+                break
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(progress_fraction(), cfg.lr)
+            idx = torch.multinomial(weights, cfg.batch_size, replacement=True, generator=generator)
+            images = train.images[idx].float() / 255.0
+            masks = train.box_masks[idx].float()
+            if cfg.augment:
+                images, masks = augment(images, masks, generator)
+            out = model(images * 2048.0 - 1024.0)
+            loss, parts = ham_loss(out, train.targets[idx], train.abnormal[idx], masks, train.has_box[idx], cfg.loss)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            n_batches += 1
+            for k, v in dict(parts, total=float(loss.detach())).items():
+                running[k] = running.get(k, 0.0) + v
+            if progress:
+                progress({"step": step, "total_steps": total_steps, "loss": float(loss.detach())})
+        val_probs = _predict(model, val)
+        metrics = validation_metrics(val_probs, val, labels) if len(val_recs) else {}
+        history.append({"step": step, "loss": {k: v / max(n_batches, 1) for k, v in running.items()},
+                        "val_auroc": {k: m["auroc"] for k, m in metrics.items()}, "seconds": time.monotonic() - started})
+        if progress:
+            progress({"step": step, "total_steps": total_steps, "epoch_end": True, **history[-1]})
+        torch.save({"recipe": cfg.recipe(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "generator": generator.get_state(), "step": step, "history": history,
+                    "elapsed": time.monotonic() - started}, state_file)
+    stopped_early = step < total_steps  # the time budget ended it (annealed all the same)
+
+    val_probs = _predict(model, val)
+    metrics = validation_metrics(val_probs, val, labels) if len(val_recs) else {}
+    thresholds = {label: metrics.get(label, {}).get("threshold", 0.5) for label in labels}
+    meta = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "recipe": cfg.recipe(),
+        "data": {"images_dir": str(cfg.images_dir), "labels_csv": str(cfg.labels_csv),
+                 "boxes_csv": str(cfg.boxes_csv) if cfg.boxes_csv else None,
+                 "n_train": len(train_recs), "n_val": len(val_recs)},
+        "split": {"method": f"patient-grouped, stratified by source/view/Pneumonia; fold {cfg.fold} of {cfg.n_folds}, seed {cfg.seed}",
+                  "train_patients": sorted({r.patient_id for r in train_recs}),
+                  "val_patients": sorted({r.patient_id for r in val_recs})},
+        "validation": metrics, "history": history, "steps": step, "stopped_early": stopped_early,
+    }
+    save_checkpoint(Path(cfg.out), net_cfg.as_dict(), model.state_dict(), thresholds, meta)
+    state_file.unlink(missing_ok=True)  # an interrupted run (exception, Ctrl-C) keeps it for resuming
+    return TrainResult(Path(cfg.out), step, time.monotonic() - started, history, metrics, thresholds, labels, stopped_early)

@@ -1,0 +1,42 @@
+"""Evaluation: metric functions against references, and the JSON contract of ``lungdx evaluate``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from lungdx_widgets.cli import main
+from lungdx_widgets.model.evaluate import auroc, bootstrap_ci, expected_calibration_error
+
+
+def test_auroc_matches_sklearn_with_ties():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 200)
+    p = np.round(rng.random(200) + 0.3 * y, 1)  # rounding creates ties
+    assert abs(auroc(y, p) - roc_auc_score(y, p)) < 1e-12
+    lo, hi = bootstrap_ci(y, p, 200)
+    assert lo < auroc(y, p) < hi
+    assert auroc(np.ones(3), np.ones(3)) is None
+
+
+def test_ece_is_zero_when_calibrated_and_large_when_not():
+    y = np.array([0, 0, 1, 1] * 25)
+    assert expected_calibration_error(y, np.full(100, 0.5)) == 0.0
+    assert expected_calibration_error(y, np.where(y == 1, 0.05, 0.95)) > 0.8
+
+
+def test_evaluate_json_contract(tiny_checkpoint, shared_data, capsys):
+    code = main(["evaluate", "--model", str(tiny_checkpoint), "--images", str(shared_data / "images"),
+                 "--labels", str(shared_data / "labels.csv"), "--boxes", str(shared_data / "boxes.csv"),
+                 "--json", "--bootstrap", "50", "--limit", "40"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    pneumonia = result["labels"]["Pneumonia"]
+    assert pneumonia["n_pos"] > 0 and pneumonia["n_neg"] > 0 and 0.0 <= pneumonia["auroc"] <= 1.0
+    assert set(pneumonia["by_view"]) >= {"AP", "PA"} and len(pneumonia["by_source"]) >= 2
+    assert result["data"]["excluded_training_images"] > 0  # the checkpoint's training patients are not evaluated
+    assert {"hit_rate", "mean_iou", "n_boxes"} <= set(result["localization"])
+    assert result["baseline"]["labels"]["Pneumonia"]["auroc"] is not None
+    assert 0.0 <= result["heatmap_peaks"]["Pneumonia"]["border_fraction"] <= 1.0

@@ -1,0 +1,36 @@
+"""A box on the model input maps back to the right original pixels (crop + resize inverted exactly)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lungdx_widgets.imaging.transform import to_model_input
+from lungdx_widgets.model.data import read_grayscale
+from lungdx_widgets.model.localize import boxes_from_map, iou
+
+
+def test_box_found_on_model_input_maps_to_original_pixels(shared_data):
+    # A real non-square radiograph (MHH, 474x512): the centre crop shifts rows, the resize scales.
+    pixels = read_grayscale(shared_data / "images" / "mhh_fff13f3a.png")
+    rows, cols = pixels.shape
+    assert rows != cols
+    truth = (150.0, 200.0, 120.0, 80.0)  # x, y, w, h in original pixels, inside the crop
+    x, y, w, h = (int(v) for v in truth)
+    white, black = pixels.copy(), pixels.copy()
+    white[y:y + h, x:x + w], black[y:y + h, x:x + w] = 1.0, 0.0
+    model_in, geo = to_model_input(white, size=128)
+    other, _ = to_model_input(black, size=128)
+    difference = np.abs(model_in[0] - other[0])  # only the rectangle differs
+    found = boxes_from_map(difference, relative_threshold=0.5, max_boxes=1)
+    assert len(found) == 1
+    mapped = geo.to_original(*found[0][:4])
+    # one model pixel is geo.scale original pixels; the box edges may move by one of them
+    assert all(abs(a - b) <= geo.scale + 1e-6 for a, b in zip(mapped, truth)), (mapped, truth)
+    assert iou(mapped, truth) > 0.9
+
+
+def test_to_model_is_inverse_of_to_original(shared_data):
+    pixels = read_grayscale(shared_data / "images" / "mhh_fff13f3a.png")
+    _, geo = to_model_input(pixels, size=224)
+    box = (12.5, 40.0, 33.0, 21.0)
+    assert np.allclose(geo.to_model(*geo.to_original(*box)), box)
