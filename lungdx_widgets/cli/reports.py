@@ -16,7 +16,7 @@ def _actor() -> str:
 
 def _report(args: argparse.Namespace) -> int:
     from ..reports.context import study_context
-    from ..reports.export import save_html
+    from ..reports.export import save_report
     from ..reports.heatmap import recompute_heatmap
     from ..store import open_store
 
@@ -26,8 +26,8 @@ def _report(args: argparse.Namespace) -> int:
     with open_store(db_path(args)) as store:
         ctx = study_context(store, args.study_id, actor)
         heatmap, note = recompute_heatmap(ctx) if args.heatmap else (None, "heatmap not requested")
-        save_html(ctx, out, actor, heatmap, note)
-        store.audit(actor, "export_html", f"study:{ctx.study.id}", detail=out.name)
+        save_report(ctx, out, actor, heatmap, note)
+        store.audit(actor, "export_report", f"study:{ctx.study.id}", detail=out.name)
     print(f"report for study {args.study_id} written to {out} ({note})")
     return 0
 
@@ -57,9 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     from ..reports import EXPORT_FORMATS
     from ..types import TRIAGE_ORDER
 
-    p = sub.add_parser("report", help="write the HTML report of one study (research use only)")
+    p = sub.add_parser("report", help="write the report of one study as HTML or PDF (research use only)")
     p.add_argument("study_id", type=int, metavar="STUDY_ID")
-    p.add_argument("--out", required=True, type=Path, metavar="FILE", help="HTML file to write")
+    p.add_argument("--out", required=True, type=Path, metavar="FILE",
+                   help="file to write: .html, or .pdf (printed by headless Chromium)")
     p.add_argument("--no-heatmap", dest="heatmap", action="store_false",
                    help="do not load the model to draw the heatmap")
     add_db_argument(p)

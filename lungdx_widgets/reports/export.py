@@ -47,16 +47,21 @@ def all_study_ids(store) -> list[int]:
     return sorted(ids)
 
 
-def save_html(ctx: StudyContext, path: Path, actor: str, heatmap: np.ndarray | None = None,
-              heatmap_note: str = "") -> Path:
+def save_report(ctx: StudyContext, path: Path, actor: str, heatmap: np.ndarray | None = None,
+                heatmap_note: str = "") -> Path:
+    """The study report as HTML, or as PDF when ``path`` ends in ``.pdf`` (printed by Chromium)."""
     from .html import render_html
+    from .pdf import html_to_pdf
 
-    path.write_text(render_html(ctx, heatmap, heatmap_note, generated_by=actor), encoding="utf-8")
+    html = render_html(ctx, heatmap, heatmap_note, generated_by=actor)
+    if path.suffix.lower() == ".pdf":
+        return html_to_pdf(html, path)
+    path.write_text(html, encoding="utf-8")
     return path
 
 
 def write_html(ctx: StudyContext, out_dir: Path, actor: str) -> list[Path]:
-    return [save_html(ctx, out_dir / f"study-{ctx.study.id}.html", actor)]
+    return [save_report(ctx, out_dir / f"study-{ctx.study.id}.html", actor)]
 
 
 def write_fhir(ctx: StudyContext, out_dir: Path, actor: str) -> list[Path]:

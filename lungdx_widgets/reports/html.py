@@ -1,7 +1,6 @@
 """Stand-alone HTML study report (one file, image inlined as PNG) from a :class:`StudyContext`.
 
-No PDF renderer: the page is print-styled, so any browser's "Save as PDF" produces the PDF;
-a WeasyPrint dependency (plus Pango on every install) would buy nothing more.
+The page is print-styled; :mod:`lungdx_widgets.reports.pdf` prints it to PDF with Chromium.
 """
 
 from __future__ import annotations

@@ -44,6 +44,15 @@ def test_report_writes_html_and_says_why_there_is_no_heatmap(scenario, tmp_path,
     assert "Chest radiograph report" in out.read_text() and "no heatmap:" in out.read_text()
 
 
+def test_report_as_pdf(scenario, tmp_path, capsys):
+    out = tmp_path / "report.pdf"
+    assert main(["report", str(scenario.signed[0]), "--out", str(out), "--no-heatmap", "--db", str(scenario.db)]) == 0
+    data = out.read_bytes()
+    assert data.startswith(b"%PDF-") and len(data) > 50_000, "a PDF with the inline radiograph"
+    with open_store(scenario.db) as store:
+        assert store.audit_events(limit=1, action="export_report")[0].detail == "report.pdf"
+
+
 def test_report_of_unknown_study(scenario, tmp_path, capsys):
     assert main(["report", "9999", "--out", str(tmp_path / "r.html"), "--no-heatmap", "--db", str(scenario.db)]) != 0
     assert "Study 9999 does not exist." in capsys.readouterr().err
@@ -81,3 +90,13 @@ def test_triage_override_refusals(scenario, db_copy, capsys):
     assert "give a reason" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["triage", "override", "1", "--level", "whenever", "--reason", "x", "--db", str(db_copy)])
+
+
+def test_pdf_without_chromium_is_a_clear_error(scenario, tmp_path, capsys, monkeypatch):
+    from lungdx_widgets.reports import pdf
+
+    monkeypatch.setattr(pdf, "BROWSERS", ("no-such-browser-here",))
+    assert main(["report", str(scenario.signed[0]), "--out", str(tmp_path / "r.pdf"), "--no-heatmap",
+                 "--db", str(scenario.db)]) != 0
+    assert "A PDF needs Chromium" in capsys.readouterr().err
+    assert not (tmp_path / "r.pdf").exists()
