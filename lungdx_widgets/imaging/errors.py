@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..errors import LungDxError
+from .names import display_filename
 
 
 class ImagingError(LungDxError):
@@ -39,7 +40,8 @@ class ImageTooSmall(ImagingError):
 
 def describe(filename: str | None) -> str:
     """``"'name.dcm'"`` or ``"The file"``: how messages refer to the upload."""
-    return f"'{filename}'" if filename else "The file"
+    name = display_filename(filename)
+    return f"'{name}'" if name else "The file"
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import get_settings
+from ..imaging.names import display_filename
 from ..types import TRIAGE_ORDER, Radiograph
 from .base import StoreBase, now_iso
 from .errors import IdentityMismatch, NotFound
@@ -72,7 +73,7 @@ class StudiesMixin(StoreBase):
         height, width = radiograph.size
         values = {"study_uid": radiograph.study_uid or f"2.25.{uuid.uuid4().int}", "patient_id": patient_id,
                   "acquired": acquired or radiograph.acquired or now_iso(), "modality": radiograph.modality or "",
-                  "view": radiograph.view or "", "sha256": sha, "image_path": rel, "filename": filename or "",
+                  "view": radiograph.view or "", "sha256": sha, "image_path": rel, "filename": display_filename(filename),
                   "source_format": radiograph.source_format, "width": width, "height": height,
                   "uploaded_by": actor, "uploaded_at": now_iso()}
         with self.transaction():
