@@ -52,6 +52,19 @@ class LungDxUser(User):
     role: str = "clinician"
 
 
+@dataclass(frozen=True)
+class LoginResult:
+    user: LungDxUser | None
+    status: int
+    message: str = ""
+
+
+def _as_user(record: Any) -> LungDxUser:
+    """The store's ``User`` record as jupyter_server's user model."""
+    return LungDxUser(username=record.username, name=record.display_name,
+                      display_name=record.display_name, role=record.role)
+
+
 def is_restricted(user: Any) -> bool:
     """Unknown roles are treated as the most restricted one."""
     return getattr(user, "role", "clinician") not in {"analyst", "admin"}
@@ -124,8 +137,7 @@ class LungDxIdentityProvider(IdentityProvider):
                 self.clear_login_cookie(handler)
             self._check_anonymous_route(handler)
             return None
-        user = LungDxUser(username=record.username, name=record.display_name,
-                          display_name=record.display_name, role=record.role)
+        user = _as_user(record)
         self._check_route(handler, user)
         _replace_identity_header(handler, user.username)
         handler._lungdx_user = user  # type: ignore[attr-defined]
@@ -183,23 +195,23 @@ class LungDxIdentityProvider(IdentityProvider):
         handler.clear_cookie(self.get_cookie_name(handler), path=_base_url(handler))
 
     # -- login / logout ----------------------------------------------------------------------
-    async def login(self, handler: web.RequestHandler, username: str, password: str) -> tuple[LungDxUser | None, str]:
-        """The user, or None and a message for the form. Passwords are never logged."""
+    async def login(self, handler: web.RequestHandler, username: str, password: str) -> LoginResult:
+        """Check a login attempt (throttled, audited by the store). Passwords are never logged."""
         address = f"ip:{handler.request.remote_ip}"
         account = f"user:{username.lower()}"
         wait = max(self.throttle.retry_after(account), self.address_throttle.retry_after(address))
         if wait > 0:
             await self.accounts.audit(username, "login", f"user:{username}", outcome="rate_limited")
             minutes = max(1, round(wait / 60))
-            return None, f"Too many failed attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
+            return LoginResult(None, 429, f"Too many failed attempts. Try again in {minutes} "
+                                          f"minute{'s' if minutes > 1 else ''}.")
         record = await self.accounts.authenticate(username, password)
         if record is None:
             self.throttle.record_failure(account)
             self.address_throttle.record_failure(address)
-            return None, "Wrong username or password."
+            return LoginResult(None, 401, "Wrong username or password.")
         self.throttle.forget(account)
-        return LungDxUser(username=record.username, name=record.display_name,
-                          display_name=record.display_name, role=record.role), ""
+        return LoginResult(_as_user(record), 302)
 
     async def logout(self, handler: web.RequestHandler) -> None:
         """Void every session of this user issued so far (also copies of the cookie) and audit it."""
@@ -220,33 +232,38 @@ def render_login(handler: web.RequestHandler, message: str = "", kind: str = "er
     )
 
 
-class LoginHandler(LoginFormHandler):
-    """``/login``: the form (GET) and the password check (POST, needs ``_xsrf``)."""
+class _AuthPage(LoginFormHandler):
+    """Shared by the login and logout pages (``LoginFormHandler`` brings the safe ``next`` redirect)."""
 
     @property
     def idp(self) -> LungDxIdentityProvider:
         return self.identity_provider  # type: ignore[return-value]
 
-    def _no_store(self) -> None:
+    def show_form(self, message: str = "", kind: str = "error", username: str = "",
+                  next_url: str | None = None) -> None:
         self.set_header("Cache-Control", "no-store")
+        self.write(render_login(self, message, kind=kind, username=username, next_url=next_url))
+
+
+class LoginHandler(_AuthPage):
+    """``/login``: the form (GET) and the password check (POST, needs ``_xsrf``)."""
 
     @allow_unauthenticated
     def get(self) -> None:
         if self.current_user:
             self._redirect_safe(self.get_argument("next", default=self.base_url))
-            return
-        self._no_store()
-        self.write(render_login(self))
+        else:
+            self.show_form()
 
     @allow_unauthenticated
     async def post(self) -> None:
         username = clean_username(self.get_body_argument("username", ""))
         password = self.get_body_argument("password", "")
-        user, message = await self.idp.login(self, username, password)
-        self._no_store()
+        result = await self.idp.login(self, username, password)
+        user = result.user
         if user is None:
-            self.set_status(429 if message.startswith("Too many") else 401)
-            self.write(render_login(self, message, username=username))
+            self.set_status(result.status)
+            self.show_form(result.message, username=username)
             return
         self.log.info("User %s logged in (%s).", user.username, user.role)
         self.current_user = user
@@ -254,13 +271,12 @@ class LoginHandler(LoginFormHandler):
         self._redirect_safe(self.get_argument("next", default=self.base_url))
 
 
-class LogoutHandler(LoginFormHandler):
+class LogoutHandler(_AuthPage):
     """``/logout`` (GET or POST): end the session and show the login form again."""
 
     @allow_unauthenticated
     async def get(self) -> None:
-        await self.identity_provider.logout(self)  # type: ignore[attr-defined]
-        self.set_header("Cache-Control", "no-store")
-        self.write(render_login(self, "You are logged out.", kind="info", next_url=self.base_url))
+        await self.idp.logout(self)
+        self.show_form("You are logged out.", kind="info", next_url=self.base_url)
 
     post = get
