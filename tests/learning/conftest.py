@@ -103,7 +103,7 @@ def base_checkpoint(tmp_path_factory: pytest.TempPathFactory, shared_data: Path,
     root = tmp_path_factory.mktemp("base")
     labels = write_subset(shared_data, root / "train", subset_files["train"])
     config = TrainConfig(images_dir=shared_data / "images", labels_csv=labels, boxes_csv=labels.with_name("boxes.csv"),
-                         out=root / "base.pt", arch="compact", input_size=64, max_steps=3, batch_size=8,
+                         out=root / "base.pt", arch="compact", input_size=64, max_steps=2, batch_size=8,
                          labels=("Pneumonia",), augment=False, threads=2)
     return train_model(config).path
 
@@ -114,3 +114,13 @@ def eval_set(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, subset
 
     labels = write_subset(shared_data, tmp_path_factory.mktemp("eval"), subset_files["eval"])
     return EvalSet(shared_data / "images", labels, labels.with_name("boxes.csv"))
+
+
+def correct_studies(store, studies) -> None:
+    """What analysts do in the editor: an AI proposal is saved, then edited, and a missed finding drawn."""
+    from lungdx_widgets.types import Box
+
+    for study in studies:
+        store.save_annotations(study.id, [Box("Pneumonia", 40, 60, 120, 140, score=0.6, status="proposed")], 0, "cli")
+        store.save_annotations(study.id, [Box("Pneumonia", 50, 70, 150, 160, score=0.6, status="edited"),
+                                          Box("Effusion", 10, 300, 60, 40, source="human", status="accepted")], 1, "ana")

@@ -15,9 +15,8 @@ from lungdx_widgets.learning.registry import activate, active_model_path, rollba
 from lungdx_widgets.learning.snapshots import create_snapshot
 from lungdx_widgets.model import Analyzer
 from lungdx_widgets.triage import assess
-from lungdx_widgets.types import Box
 
-from .conftest import add_real_study
+from .conftest import add_real_study, correct_studies
 
 
 def _analyze_with_active_model(store, study):
@@ -40,17 +39,12 @@ def test_learning_loop_end_to_end(store, shared_data, subset_files, base_checkpo
     assert {p.model_version for p in first} == {base.version}
 
     # analysts correct the AI's proposals through the store API
-    for study, prediction in zip(studies, first):
-        proposed = [Box("Pneumonia", 40, 60, 120, 140, score=0.6, source="ai", status="proposed")]
-        store.save_annotations(study.id, proposed, 0, "cli")
-        corrected = [Box("Pneumonia", 50, 70, 150, 160, score=0.6, source="ai", status="edited"),
-                     Box("Effusion", 10, 300, 60, 40, source="human", status="accepted")]
-        store.save_annotations(study.id, corrected, 1, "ana")
+    correct_studies(store, studies)
     snap = create_snapshot(store, "ana")
     assert snap.counts["images"] == len(studies)
 
     # fine-tuning: interrupted at step 2 leaves the registry untouched, a rerun resumes
-    options = FineTuneOptions(max_steps=3, batch_size=4, epochs=1)  # one step per epoch: a resume point each step
+    options = FineTuneOptions(max_steps=2, batch_size=4, epochs=1)  # one step per epoch: a resume point each step
     models_before = store.list_models()
 
     def interrupt_at_step_two(event):
@@ -66,7 +60,7 @@ def test_learning_loop_end_to_end(store, shared_data, subset_files, base_checkpo
     events = []
     run = fine_tune(store, snap.id, "ana", options, progress=events.append)
     assert events[0]["step"] == 2  # resumed after the finished first step, not from scratch
-    assert run.result.steps == 3 and read_job(run.run_dir)["status"] == "done"
+    assert run.result.steps == 2 and read_job(run.run_dir)["status"] == "done"
     assert run.base == base_checkpoint
     assert store.audit_events(action="fine_tune", limit=5)[0].outcome == "ok"
 
