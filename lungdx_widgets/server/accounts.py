@@ -45,6 +45,10 @@ class Accounts:
         """Current role and ``disabled`` flag, read fresh (called on every request)."""
         return self._store().get_user(username)
 
+    def session_key(self, username: str) -> str | None:
+        """Changes with the password: sessions are bound to it."""
+        return self._store().session_key(username)
+
     async def authenticate(self, username: str, password: str) -> "User | None":
         """Verify off the event loop; the store writes the login audit row (ok / denied)."""
         loop = asyncio.get_running_loop()

@@ -4,7 +4,8 @@ jupyter_server calls :meth:`LungDxIdentityProvider.get_user` in every handler's 
 (and :mod:`.extension` makes the plain tornado handlers call it too), so this is the one place
 that
 
-* reads the signed session cookie — it holds only the username and when it was issued;
+* reads the signed session cookie — it holds the username, when it was issued and a digest of
+  the password hash (so a password change ends every session), never the role;
 * re-reads role and ``disabled`` from the store, so revoking access takes effect on the next
   request, not at the next login;
 * enforces the clinicians' path allowlist (:mod:`.routes`), which the Authorizer cannot do
@@ -15,6 +16,7 @@ that
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
 from dataclasses import dataclass
@@ -174,18 +176,20 @@ class LungDxIdentityProvider(IdentityProvider):
             return None
         try:
             data = json.loads(raw)
-            username, issued = str(data["u"]), float(data["t"])
+            username, issued, key = str(data["u"]), float(data["t"]), str(data["k"])
         except (ValueError, KeyError, TypeError):
             return None
-        now = time.time()
-        if not (0 <= now - issued < self.session_seconds):
+        if not (0 <= time.time() - issued < self.session_seconds):
             return None
         if issued <= self._logged_out_at.get(username, float("-inf")):
             return None
+        current_key = self.accounts.session_key(username)
+        if current_key is None or not hmac.compare_digest(key, current_key):
+            return None  # the password changed since this session began
         return username
 
     def set_login_cookie(self, handler: web.RequestHandler, user: User) -> None:
-        value = json.dumps({"u": user.username, "t": time.time()})
+        value = json.dumps({"u": user.username, "t": time.time(), "k": self.accounts.session_key(user.username)})
         secure = self.secure_cookie if self.secure_cookie is not None else handler.request.protocol == "https"
         handler.set_secure_cookie(self.get_cookie_name(handler), value, path=_base_url(handler),
                                   expires_days=self.session_seconds / 86400, httponly=True,

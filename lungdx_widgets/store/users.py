@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from .base import StoreBase, now_iso
@@ -73,6 +74,12 @@ class UsersMixin(StoreBase):
                 raise NotFound(f"User '{username}' was not found.")
             self.conn.execute("UPDATE users SET password_hash = ? WHERE username = ?", (pw_hash, username))
             self.audit(actor, "set_password", f"user:{username}")
+
+    def session_key(self, username: str) -> str | None:
+        """A short digest that changes whenever the password does (the server binds sessions to it,
+        so a password change ends every existing session). None for unknown users."""
+        row = self._row("SELECT password_hash FROM users WHERE username = ?", (username,))
+        return hashlib.sha256(row["password_hash"].encode()).hexdigest()[:16] if row else None
 
     def require_role(self, username: str, *roles: str) -> User:
         """The enabled user if their role is one of ``roles``; else ``PermissionDenied``."""

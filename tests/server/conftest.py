@@ -24,7 +24,9 @@ ADMIN = ("ad_adam", "Adam-pw-9yUe1%", "admin")
 LOCUM = ("dr_locum", "Locum-pw-3hGv6&", "clinician")
 #: Brute-forced during a test.
 TARGET = ("dr_target", "Target-pw-8nBc4*", "clinician")
-USERS = (CLINICIAN, OTHER_CLINICIAN, ANALYST, ADMIN, LOCUM, TARGET)
+#: Changes password during a test.
+FORGETFUL = ("an_forgetful", "Forgetful-pw-6mXz2@", "analyst")
+USERS = (CLINICIAN, OTHER_CLINICIAN, ANALYST, ADMIN, LOCUM, TARGET, FORGETFUL)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
+import json
 import sqlite3
 import time
 from urllib.parse import urlsplit
@@ -18,7 +19,7 @@ from lungdx_widgets.server.routes import DASHBOARD_PATH
 from lungdx_widgets.store import open_store
 
 from . import kernel_ws
-from .conftest import ADMIN, ANALYST, CLINICIAN, LOCUM, OTHER_CLINICIAN, TARGET, USERS, Server, as_user
+from .conftest import ADMIN, ANALYST, CLINICIAN, FORGETFUL, LOCUM, OTHER_CLINICIAN, TARGET, USERS, Server, as_user
 
 pytestmark = pytest.mark.slow
 
@@ -70,13 +71,31 @@ def test_forged_or_expired_cookies_are_refused(server):
     name = "lungdx-session-username-" + urlsplit(server.base).netloc.replace(".", "-").replace(":", "-")
     key = (server.db.parent / "runtime" / "jupyter_cookie_secret").read_bytes()
     secret = hmac.new(key, b"", hashlib.sha256).digest()  # how jupyter_server derives it (no password set)
-    expired = create_signed_value(secret, name, f'{{"u": "{ADMIN[0]}", "t": {time.time() - 9 * 3600}}}')
-    wrong_key = create_signed_value(b"not-the-secret", name, f'{{"u": "{ADMIN[0]}", "t": {time.time()}}}')
-    fresh = create_signed_value(secret, name, f'{{"u": "{ADMIN[0]}", "t": {time.time()}}}')
-    status = {label: requests.get(server.base + "/api/me", cookies={name: value.decode()}, timeout=30).status_code
-              for label, value in [("expired", expired), ("wrong_key", wrong_key), ("fresh", fresh)]}
+    with open_store(server.db) as store:
+        session_key = store.session_key(ADMIN[0])
+
+    def cookie(signing_secret: bytes, issued: float, bound_to: str | None) -> str:
+        value = json.dumps({"u": ADMIN[0], "t": issued, "k": bound_to})
+        return create_signed_value(signing_secret, name, value).decode()
+
+    now = time.time()
+    status = {label: requests.get(server.base + "/api/me", cookies={name: value}, timeout=30).status_code
+              for label, value in [("expired", cookie(secret, now - 9 * 3600, session_key)),
+                                   ("wrong_secret", cookie(b"not-the-secret", now, session_key)),
+                                   ("old_password", cookie(secret, now, "0123456789abcdef")),
+                                   ("fresh", cookie(secret, now, session_key))]}
     # the fresh one proves the cookie name and format are right, so the refusals mean something
-    assert status == {"expired": 403, "wrong_key": 403, "fresh": 200}
+    assert status == {"expired": 403, "wrong_secret": 403, "old_password": 403, "fresh": 200}
+
+
+def test_password_change_ends_existing_sessions(server):
+    session = as_user(server, FORGETFUL)
+    assert session.get(server.base + "/api/me", timeout=30).status_code == 200
+    with open_store(server.db) as store:
+        store.set_password(FORGETFUL[0], "Forgetful-new-pw-1!", actor=ADMIN[0])
+    assert session.get(server.base + "/api/me", timeout=30).status_code == 403
+    assert as_user(server, (FORGETFUL[0], "Forgetful-new-pw-1!", "analyst")).get(
+        server.base + "/api/me", timeout=30).status_code == 200
 
 
 # -- login ----------------------------------------------------------------------------------------
