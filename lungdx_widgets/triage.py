@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
+
 from .types import TRIAGE_ORDER, Box, Findings, LabelResult, Triage, TriageLevel
 
 if TYPE_CHECKING:  # the store imports triage's types, not the other way round at runtime
@@ -27,6 +29,11 @@ DEFAULT_THRESHOLD = 0.5
 #: Share of the image covered by a label's boxes above which an effusion counts as "large".
 #: A hemithorax is roughly a quarter of a frontal film; half of it opacified ≈ 12 % of the image.
 LARGE_EXTENT = 0.12
+#: Boxes covering more than this share are a diffuse attention map, not a measurement: even
+#: bilateral massive effusions fill about half of a frontal film. Such extents count as unmeasured.
+MAX_PLAUSIBLE_EXTENT = 0.5
+#: Extent is measured on a grid of at most this many cells per side (boxes' union, not their sum).
+_EXTENT_GRID = 256
 #: Labels that mean "normal" and never count as an abnormal finding.
 NORMAL_LABELS = frozenset({"No Finding", "Normal"})
 
@@ -144,21 +151,32 @@ def _results(findings: Findings | Mapping[str, float | None]) -> list[LabelResul
     return [LabelResult(label, p) for label, p in findings.items()]
 
 
-def _image_area(findings: Findings | Mapping[str, float | None], image_size: tuple[int, int] | None) -> int | None:
+def _image_shape(findings: Findings | Mapping[str, float | None],
+                 image_size: tuple[int, int] | None) -> tuple[int, int] | None:
+    """(rows, cols) of the original image: given, or read from any heatmap (they are image-sized)."""
     if image_size:
-        return int(image_size[0]) * int(image_size[1])
+        return int(image_size[0]), int(image_size[1])
     if isinstance(findings, Findings) and findings.heatmaps:
         rows, cols = next(iter(findings.heatmaps.values())).shape[:2]
-        return int(rows) * int(cols)
+        return int(rows), int(cols)
     return None
 
 
-def _extent(label: str, boxes: Iterable[Box], area: int | None) -> float | None:
-    """Share of the image covered by this label's (non-rejected) boxes; None when there is nothing to measure."""
+def _extent(label: str, boxes: Iterable[Box], shape: tuple[int, int] | None) -> float | None:
+    """Share of the image covered by the union of this label's non-rejected boxes.
+
+    None when there is nothing to measure or the boxes cover an implausible share (> MAX_PLAUSIBLE_EXTENT).
+    """
     own = [b for b in boxes if b.label == label and b.status != "rejected"]
-    if not own or not area:
+    if not own or not shape:
         return None
-    return min(1.0, sum(b.w * b.h for b in own) / area)
+    rows, cols = shape
+    scale = min(1.0, _EXTENT_GRID / max(rows, cols))
+    grid = np.zeros((max(1, round(rows * scale)), max(1, round(cols * scale))), dtype=bool)
+    for b in own:
+        grid[max(0, round(b.y * scale)):round((b.y + b.h) * scale), max(0, round(b.x * scale)):round((b.x + b.w) * scale)] = True
+    extent = float(grid.mean())
+    return None if extent > MAX_PLAUSIBLE_EXTENT else extent
 
 
 def evidence(findings: Findings | Mapping[str, float | None], thresholds: Mapping[str, float | None] | None = None,
@@ -166,11 +184,11 @@ def evidence(findings: Findings | Mapping[str, float | None], thresholds: Mappin
     """Resolve each label's threshold: the caller's ``thresholds`` > the model's > :data:`DEFAULT_THRESHOLD`."""
     thresholds = thresholds or {}
     boxes = findings.boxes if isinstance(findings, Findings) else []
-    area = _image_area(findings, image_size)
+    shape = _image_shape(findings, image_size)
     out = []
     for r in _results(findings):
         threshold = next((t for t in (thresholds.get(r.label), r.threshold) if t is not None), DEFAULT_THRESHOLD)
-        out.append(Evidence(r.label, _finite(r.probability), float(threshold), _extent(r.label, boxes, area)))
+        out.append(Evidence(r.label, _finite(r.probability), float(threshold), _extent(r.label, boxes, shape)))
     return out
 
 

@@ -124,6 +124,19 @@ def test_rejected_boxes_do_not_measure_extent():
     assert assess(f, YOUNG, today=TODAY).reasons[0].endswith("(size not measured)")
 
 
+def test_overlapping_boxes_are_measured_once():
+    f = _effusion_findings(20, 20)
+    f.boxes = [Box("Effusion", 10, 10, 30, 30), Box("Effusion", 10, 10, 30, 30), Box("Effusion", 20, 20, 20, 20)]
+    assert assess(f, YOUNG, today=TODAY).level == "routine"  # union 9 %, not the 22 % their sum would give
+
+
+def test_boxes_covering_most_of_the_film_do_not_measure_size():
+    """A diffuse map boxed as nearly the whole image is not a large effusion; the size stays unmeasured."""
+    t = assess(_effusion_findings(90, 90), YOUNG, today=TODAY)
+    assert t.level == "urgent"
+    assert t.reasons[0] == "Effusion 0.90 ≥ 0.50 (size not measured)"
+
+
 def test_image_size_argument_measures_dict_free_findings_without_heatmaps():
     f = _effusion_findings(40, 40)
     f.heatmaps = {}
