@@ -12,6 +12,8 @@ import csv
 import math
 import random
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from ..errors import LungDxError
 from ..imaging.transform import Geometry, to_model_input
 from ..types import Box
 
@@ -45,10 +48,45 @@ class Record:
         return self.labels.get(label, self.unlisted)
 
 
+class LabelsFileError(LungDxError):
+    """A labels/boxes CSV that does not follow the shared data's format (names the file and line)."""
+
+
+@contextmanager
+def _csv_rows(path: Path) -> Iterator[csv.DictReader]:
+    """A DictReader over ``path``; a missing column, bad number or bad encoding becomes :class:`LabelsFileError`."""
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            try:
+                yield reader
+            except KeyError as exc:
+                raise LabelsFileError(f"{path.name}, line {reader.line_num}: missing column {exc.args[0]!r}.") from exc
+            except (ValueError, TypeError, csv.Error) as exc:
+                raise LabelsFileError(f"{path.name}, line {reader.line_num}: {exc}.") from exc
+    except OSError as exc:
+        raise LabelsFileError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+
+
 def _parse_float(value: str | None) -> float | None:
     if value is None or value.strip() == "":
         return None
-    return float(value)
+    return _finite(value)
+
+
+def _finite(value: str) -> float:
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
+
+
+def _required(row: dict[str, str | None], column: str) -> str:
+    value = row[column]
+    if value is None or not value.strip():
+        raise ValueError(f"empty {column!r}")
+    return value
 
 
 def read_boxes(boxes_csv: Path | None) -> dict[str, list[Box]]:
@@ -56,10 +94,10 @@ def read_boxes(boxes_csv: Path | None) -> dict[str, list[Box]]:
     out: dict[str, list[Box]] = defaultdict(list)
     if boxes_csv is None or not Path(boxes_csv).is_file():
         return out
-    with open(boxes_csv, newline="") as fh:
-        for row in csv.DictReader(fh):
-            out[row["file"]].append(Box(row["label"], float(row["x"]), float(row["y"]), float(row["w"]),
-                                        float(row["h"]), source="human", status="accepted"))
+    with _csv_rows(boxes_csv) as reader:
+        for row in reader:
+            out[_required(row, "file")].append(Box(_required(row, "label"), *(_finite(row[c]) for c in "xywh"),
+                                                   source="human", status="accepted"))
     return out
 
 
@@ -67,8 +105,7 @@ def read_records(labels_csv: Path, boxes_csv: Path | None = None) -> list[Record
     """All rows of ``labels_csv`` as :class:`Record` (boxes attached by file name)."""
     boxes = read_boxes(boxes_csv)
     records: list[Record] = []
-    with open(labels_csv, newline="") as fh:
-        reader = csv.DictReader(fh)
+    with _csv_rows(labels_csv) as reader:
         y_cols = [c for c in (reader.fieldnames or []) if c.startswith("y_") and c != f"y_{NO_FINDING}"]
         for row in reader:
             findings = [f.strip() for f in (row.get("findings") or "").split("|") if f.strip()]
@@ -79,7 +116,7 @@ def read_records(labels_csv: Path, boxes_csv: Path | None = None) -> list[Record
                 labels, unlisted = {f: 1.0 for f in positive}, 0.0
             abnormal = 1.0 if positive else (0.0 if NO_FINDING in findings else None)
             records.append(Record(
-                file=row["file"], patient_id=row.get("patient_id") or row["file"],
+                file=_required(row, "file"), patient_id=row.get("patient_id") or row["file"],
                 view=(row.get("view") or "unknown").strip() or "unknown",
                 source=(row.get("source_dataset") or "unknown").strip() or "unknown",
                 labels=labels, abnormal=abnormal, boxes=tuple(boxes.get(row["file"], ())), unlisted=unlisted))
