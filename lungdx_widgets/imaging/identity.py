@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..types import Radiograph
 
 
-def check_identity(radiograph: Radiograph, patient_id: str) -> str | None:
+def check_identity(radiograph: Radiograph, patient_id: str, selected_name: str | None = None) -> str | None:
     """A message when the file's own PatientID names someone other than ``patient_id``, else None.
 
     Files without a PatientID (PNG/JPEG, de-identified DICOM) cannot contradict the selection.
@@ -16,5 +16,6 @@ def check_identity(radiograph: Radiograph, patient_id: str) -> str | None:
     if not in_file or in_file.casefold() == selected.casefold():
         return None
     name = f" ({radiograph.patient_name})" if radiograph.patient_name else ""
-    return (f"This DICOM belongs to patient ID '{in_file}'{name}, but patient '{selected}' is selected. "
+    who = f"{selected_name} ({selected})" if selected_name else f"'{selected}'"
+    return (f"This DICOM belongs to patient ID '{in_file}'{name}, but patient {who} is selected. "
             "Check the patient, or confirm explicitly that the image belongs to the selected patient.")

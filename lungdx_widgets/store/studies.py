@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import get_settings
+from ..imaging.identity import check_identity
 from ..imaging.names import display_filename
 from ..types import TRIAGE_ORDER, Radiograph
 from .base import StoreBase, now_iso
@@ -42,10 +43,6 @@ def _write_atomically(target: Path, data: bytes) -> None:
         raise
 
 
-def _same_patient(dicom_id: str, patient_id: str) -> bool:
-    return dicom_id.strip().casefold() == patient_id.strip().casefold()
-
-
 class StudiesMixin(StoreBase):
     def add_study(self, patient_id: str, radiograph: Radiograph, data: bytes, actor: str,
                   filename: str | None = None, confirm_identity_mismatch: bool = False,
@@ -56,13 +53,11 @@ class StudiesMixin(StoreBase):
         date, else now). Raises ``IdentityMismatch`` when the file names another patient, unless the
         user confirmed it (the confirmation is written to the audit log).
         """
-        patient = self.get_patient(patient_id)  # type: ignore[attr-defined]
-        file_id = (radiograph.patient_id or "").strip()
-        mismatch = bool(file_id) and not _same_patient(file_id, patient_id)
+        patient = self.get_patient(patient_id)  # type: ignore[attr-defined]  # NotFound before any write
+        mismatch_message = check_identity(radiograph, patient_id, patient.name)
+        mismatch = mismatch_message is not None
         if mismatch and not confirm_identity_mismatch:
-            raise IdentityMismatch(
-                f"This image is labelled with patient ID '{file_id}' but you are filing it under "
-                f"{patient.name} ({patient_id}). Check the patient, or confirm to file it anyway.")
+            raise IdentityMismatch(mismatch_message)
         sha = hashlib.sha256(data).hexdigest()
         existing = self._row("SELECT * FROM studies WHERE patient_id = ? AND sha256 = ?", (patient_id, sha))
         if existing:
@@ -81,7 +76,7 @@ class StudiesMixin(StoreBase):
             if created_file:
                 _write_atomically(target, data)
                 self.on_rollback(lambda: target.unlink(missing_ok=True))
-            detail = f"sha256={sha}" + (f"; identity mismatch confirmed (file ID {file_id})" if mismatch else "")
+            detail = f"sha256={sha}" + (f"; identity mismatch confirmed (file ID {radiograph.patient_id.strip()})" if mismatch else "")
             self.audit(actor, "add_study", f"study:{study_id}", detail=detail)
         return self.get_study(study_id)
 
