@@ -1,0 +1,69 @@
+"""Hardening fixtures: a store with one patient, a private image store, small real radiographs."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from lungdx_widgets.config import get_settings
+from lungdx_widgets.types import Findings, LabelResult, Triage
+
+PATIENT = "HARD-0001"
+
+
+@pytest.fixture(scope="session")
+def small_pngs(shared_data: Path) -> list[Path]:
+    """The smallest real radiographs of the shared data (fast to decode), distinct bytes."""
+    return sorted((shared_data / "images").glob("*.png"), key=lambda p: p.stat().st_size)[:6]
+
+
+@pytest.fixture(scope="session")
+def png_bytes(small_pngs: list[Path]) -> bytes:
+    return small_pngs[0].read_bytes()
+
+
+@pytest.fixture
+def image_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This test's own image store, so a stray file from another test cannot hide or fake one."""
+    folder = tmp_path / "images"
+    monkeypatch.setenv("LUNGDX_IMAGE_STORE", str(folder))
+    get_settings.cache_clear()
+    yield folder
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def patient_store(tmp_path: Path, image_store: Path):
+    """A migrated store on a fresh file with one patient and one clinician."""
+    from lungdx_widgets.store import open_store
+
+    store = open_store(tmp_path / "hardening.db")
+    store.add_patient(PATIENT, "Ada Hardening", actor="setup", sex="F", birth_date="1950-02-03")
+    store.add_user("doc", "doc-password", "clinician", actor="setup")
+    yield store
+    store.close()
+
+
+def audit_rows(store) -> int:
+    return int(store.conn.execute("SELECT count(*) FROM audit_log").fetchone()[0])
+
+
+def image_files(folder: Path) -> list[Path]:
+    """Every file under the image store, temp files included (nothing may be left by a failure)."""
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def findings(p: float = 0.8) -> Findings:
+    return Findings(results={"Pneumonia": LabelResult("Pneumonia", p, 0.5), "Nodule": LabelResult("Nodule", None)},
+                    model_version="hardening-test")
+
+
+def triage(level: str = "urgent") -> Triage:
+    return Triage(level, (f"{level}: test finding",))  # type: ignore[arg-type]
