@@ -143,7 +143,9 @@ def _add_demo_patient(store: Store, index: int, images: list[SourceImage], image
             data = path.read_bytes()
             radiograph = load_image(data, filename=image.file)
             radiograph = replace(radiograph, view=radiograph.view or image.view or None)
-            store.add_study(mrn, radiograph, data, DEMO_ACTOR, filename=image.file, acquired=acquired)
+            study = store.add_study(mrn, radiograph, data, DEMO_ACTOR, filename=image.file, acquired=acquired)
+            if acquired[:10] < date.today().isoformat():  # history: reported back then, off the worklist
+                store.sign_study(study.id, DEMO_ACTOR, {}, comment="Reported at the time (fictional demo history).")
     return True
 
 

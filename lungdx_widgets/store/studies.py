@@ -96,13 +96,18 @@ class StudiesMixin(StoreBase):
         return get_settings().image_store / study.image_path
 
     def worklist(self, day: date | None = None, limit: int = 200) -> list[WorklistItem]:
-        """Studies acquired on ``day`` (default today): emergent first, then urgent, routine, not yet analysed; then by time."""
+        """Studies to read: acquired on ``day`` (default today) or not yet signed off, whatever their date.
+
+        Unsigned studies stay on the list until a clinician signs them (an uploaded DICOM may carry an
+        old StudyDate). Order: emergent, urgent, routine, not yet analysed; then by acquisition time.
+        """
         day = day or date.today()
         rows = self._rows(f"""
             WITH latest AS (
                 SELECT s.id AS study_id,
                        (SELECT max(id) FROM predictions WHERE study_id = s.id) AS prediction_id
                 FROM studies s WHERE substr(s.acquired, 1, 10) = ?
+                   OR NOT EXISTS (SELECT 1 FROM signoffs WHERE study_id = s.id)
             ), leveled AS (
                 SELECT latest.*, COALESCE(
                     (SELECT level FROM triage_overrides WHERE prediction_id = latest.prediction_id

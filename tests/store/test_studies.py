@@ -78,11 +78,15 @@ def test_worklist_orders_by_triage_then_time(store, png_files, shared_data):
         if level:
             store.add_prediction(study.id, findings(0.7), triage(level), "model")
         ids.append(study.id)
+    # yesterday's study is still unsigned: it stays on the list (same level: earlier first)
+    assert [i.study_id for i in store.worklist()] == [ids[4], ids[1], ids[2], ids[0], ids[3]]
+    store.sign_study(ids[4], "dr-a", {"Pneumonia": True})
     items = store.worklist()
-    assert [i.study_id for i in items] == [ids[1], ids[2], ids[0], ids[3]]  # yesterday's study is not listed
+    assert [i.study_id for i in items] == [ids[1], ids[2], ids[0], ids[3]]  # signed and not today: gone
     assert [i.triage_level for i in items] == ["emergent", "urgent", "routine", None]
     assert items[0].patient_name == "Bruno Quillon" and items[0].top_label == "Pneumonia"
     store.override_triage(ids[0], "emergent", "clinical concern", "dr-a")
     assert [i.study_id for i in store.worklist()][:2] == [ids[0], ids[1]]  # same level: earlier first
-    assert [i.study_id for i in store.worklist(date.today() - timedelta(days=1))] == [ids[4]]
+    # another day: that day's (signed) study first by level, plus everything still unsigned
+    assert [i.study_id for i in store.worklist(date.today() - timedelta(days=1))] == [ids[4], ids[0], ids[1], ids[2], ids[3]]
     assert len(store.worklist(limit=2)) == 2
