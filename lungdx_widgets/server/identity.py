@@ -145,6 +145,15 @@ class LungDxIdentityProvider(IdentityProvider):
         handler._lungdx_user = user  # type: ignore[attr-defined]
         return user
 
+    def session_still_valid(self, handler: web.RequestHandler) -> bool:
+        """Re-check a long-lived connection (a kernel websocket) against logout, password change,
+        expiry and ``disabled``: authentication at the handshake alone would outlive all of them."""
+        user = getattr(handler, "_lungdx_user", None)
+        username = self._session_username(handler)
+        record = self.accounts.lookup(username) if username else None
+        return bool(user and record and not record.disabled and record.username == user.username
+                    and record.role == user.role)
+
     def _check_anonymous_route(self, handler: web.RequestHandler) -> None:
         """Handlers that opt out of login must still be on the public list (default deny)."""
         request = handler.request

@@ -4,7 +4,7 @@
   ``CallContext`` carries the handler) and puts the username into the kernel's environment
   (``LUNGDX_USER`` and ``HTTP_X_LUNGDX_USER``), so :func:`lungdx_widgets.session.current_username`
   is right in JupyterLab too and cannot be set by the browser.
-* :class:`RoleFilteredConnection` drops, for clinicians, every incoming websocket message except
+* :class:`RoleFilteredConnection` closes the socket once the session has ended, and drops, for clinicians, every incoming websocket message except
   what a Voila page needs. Voila as a server extension does *not* block ``execute_request``
   itself, and the dashboard kernel's id is visible in the page; a global
   ``allowed_message_types`` would break JupyterLab, hence the per-user filter.
@@ -85,8 +85,17 @@ def incoming_msg_type(ws_msg: str | bytes, subprotocol: str | None) -> str | Non
 
 
 class RoleFilteredConnection(ZMQChannelsWebsocketConnection):
+    """Every incoming message re-checks the session (an open socket must not outlive a logout or a
+    disabled account); clinicians' messages are also filtered by type."""
+
     def handle_incoming_message(self, incoming_msg: str) -> None:
-        user = self.websocket_handler.current_user
+        handler = self.websocket_handler
+        if not handler.settings["identity_provider"].session_still_valid(handler):
+            self.log.warning("Closing kernel websocket of %s: session ended",
+                             getattr(handler.current_user, "username", "?"))
+            handler.close(code=1008, reason="session ended")
+            return
+        user = handler.current_user
         if is_restricted(user):
             msg_type = incoming_msg_type(incoming_msg, self.subprotocol)
             if msg_type not in CLINICIAN_MESSAGE_TYPES:

@@ -26,7 +26,9 @@ LOCUM = ("dr_locum", "Locum-pw-3hGv6&", "clinician")
 TARGET = ("dr_target", "Target-pw-8nBc4*", "clinician")
 #: Changes password during a test.
 FORGETFUL = ("an_forgetful", "Forgetful-pw-6mXz2@", "analyst")
-USERS = (CLINICIAN, OTHER_CLINICIAN, ANALYST, ADMIN, LOCUM, TARGET, FORGETFUL)
+#: Disabled while a kernel websocket is open.
+REVOKED = ("an_revoked", "Revoked-pw-4pQs7^", "analyst")
+USERS = (CLINICIAN, OTHER_CLINICIAN, ANALYST, ADMIN, LOCUM, TARGET, FORGETFUL, REVOKED)
 
 
 @dataclass(frozen=True)

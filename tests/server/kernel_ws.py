@@ -61,9 +61,12 @@ def replies_to(ws: websocket.WebSocket, msg_id: str, seconds: float) -> list[dic
     while (left := deadline - time.monotonic()) > 0:
         ws.settimeout(left)
         try:
-            msg = _decode(ws.recv())
-        except (websocket.WebSocketTimeoutException, TimeoutError):
+            frame = ws.recv()
+        except (websocket.WebSocketTimeoutException, TimeoutError, websocket.WebSocketConnectionClosedException):
             break
+        if not frame or not ws.connected:  # the server closed the socket
+            break
+        msg = _decode(frame)
         if msg.get("parent_header", {}).get("msg_id") == msg_id:
             found.append(msg)
             replied = any(m["msg_type"].endswith("_reply") for m in found)

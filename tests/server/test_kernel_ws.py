@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from . import kernel_ws
-from .conftest import ADMIN, ANALYST, CLINICIAN, as_user
+from lungdx_widgets.store import open_store
+
+from .conftest import ADMIN, ANALYST, CLINICIAN, REVOKED, as_user
 
 pytestmark = pytest.mark.slow
 
@@ -74,3 +76,22 @@ def test_jupyterlab_kernel_knows_the_analyst(server):
     finally:
         session.delete(server.base + f"/api/kernels/{kernel_id}", headers=xsrf, timeout=30)
     assert out == [ANALYST[0]] * 3
+
+
+def test_open_websocket_dies_with_the_account(server):
+    """Disabling a user also ends the kernel connection they already had open."""
+    session = as_user(server, REVOKED)
+    xsrf = {"X-XSRFToken": session.cookies["_xsrf"]}
+    kernel_id = session.post(server.base + "/api/kernels", json={}, headers=xsrf, timeout=60).json()["id"]
+    ws = kernel_ws.connect(server.base, session, kernel_id, protocol=kernel_ws.V1)
+    try:
+        assert kernel_ws.execute(ws, "print(6 * 7)", seconds=60)  # the socket works ...
+        with open_store(server.db) as store:
+            store.set_user_disabled(REVOKED[0], True, actor=ADMIN[0])
+        assert kernel_ws.execute(ws, "print(6 * 7)", seconds=3) == []  # ... and then it does not
+        assert not ws.connected
+    finally:
+        ws.close()
+        admin = as_user(server, ADMIN)
+        admin.delete(server.base + f"/api/kernels/{kernel_id}", headers={"X-XSRFToken": admin.cookies["_xsrf"]},
+                     timeout=30)
