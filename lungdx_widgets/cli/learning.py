@@ -174,23 +174,24 @@ def _eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-boxes", type=Path, default=None, metavar="CSV")
 
 
+def _command(subparsers: argparse._SubParsersAction, name: str, help: str, func) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(name, help=help)
+    _common(p)
+    p.set_defaults(func=func)
+    return p
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this area's sub-commands."""
     snap = sub.add_parser("snapshot", help="freeze reviewed annotations into a versioned training set")
     snap_sub = snap.add_subparsers(dest="snapshot_command", metavar="ACTION", required=True)
-    p = snap_sub.add_parser("create", help="freeze accepted/edited annotations (+ optionally the shared data)")
-    _common(p)
+    p = _command(snap_sub, "create", "freeze accepted/edited annotations (+ optionally the shared data)", _snapshot_create)
     p.add_argument("--include-shared", action="store_true", help="add the shared public training images")
     p.add_argument("--shared-limit", type=int, default=None, metavar="N", help="only the first N shared images")
     p.add_argument("--note", default="")
-    p.set_defaults(func=_snapshot_create)
-    p = snap_sub.add_parser("show", help="print a snapshot's record (hash, counts, who/when)")
-    _common(p)
-    p.add_argument("snapshot_id")
-    p.set_defaults(func=_snapshot_show)
+    _command(snap_sub, "show", "print a snapshot's record (hash, counts, who/when)", _snapshot_show).add_argument("snapshot_id")
 
-    p = sub.add_parser("retrain", help="fine-tune the active model on a snapshot, evaluate, register a candidate")
-    _common(p)
+    p = _command(sub, "retrain", "fine-tune the active model on a snapshot, evaluate, register a candidate", _retrain)
     _eval_arguments(p)
     p.add_argument("--from-snapshot", required=True, metavar="ID")
     p.add_argument("--epochs", type=int, default=3)
@@ -201,29 +202,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--freeze-backbone", action="store_true")
     p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS")
     p.add_argument("--no-register", action="store_true", help="train only (resume later)")
-    p.set_defaults(func=_retrain)
 
     models = sub.add_parser("models", help="model registry: list, register, activate, rollback, compare")
     m_sub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
-    p = m_sub.add_parser("list", help="registered versions, newest first")
-    _common(p)
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_models_list)
-    p = m_sub.add_parser("register", help="evaluate a checkpoint on the fixed set and register it as a candidate")
-    _common(p)
+    _command(m_sub, "list", "registered versions, newest first", _models_list).add_argument("--json", action="store_true")
+    p = _command(m_sub, "register", "evaluate a checkpoint on the fixed set and register it as a candidate",
+                 _models_register)
     _eval_arguments(p)
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--snapshot", default=None, metavar="ID", help="snapshot it was trained on")
-    p.set_defaults(func=_models_register)
-    p = m_sub.add_parser("activate", help="make an evaluated version the one clinicians see (analyst/admin)")
-    _common(p)
-    p.add_argument("version")
-    p.set_defaults(func=_models_activate)
-    p = m_sub.add_parser("rollback", help="re-activate the previously active version")
-    _common(p)
-    p.set_defaults(func=_models_rollback)
-    p = m_sub.add_parser("compare", help="paired comparison of two versions on the same evaluation images")
-    _common(p)
+    _command(m_sub, "activate", "make an evaluated version the one clinicians see (analyst/admin)",
+             _models_activate).add_argument("version")
+    _command(m_sub, "rollback", "re-activate the previously active version", _models_rollback)
+    p = _command(m_sub, "compare", "paired comparison of two versions on the same evaluation images", _models_compare)
     _eval_arguments(p)
     p.add_argument("a", metavar="A", help="reference version (e.g. the active one)")
     p.add_argument("b", metavar="B", help="version compared against A")
@@ -231,4 +222,3 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, metavar="N", help="every k-th image, N in all")
     p.add_argument("--json", action="store_true")
     p.add_argument("--html", type=Path, default=None, metavar="FILE", help="also write the plotly figure")
-    p.set_defaults(func=_models_compare)

@@ -23,18 +23,23 @@ from pathlib import Path
 from ..config import get_settings
 from ..errors import LungDxError
 from ..imaging import load_image
+from ..imaging.deid import pseudonym_for
 from ..imaging.render import to_png_bytes
 from ..model.registry import sha256_of
 from ..store.errors import NotFound
 from ..store.records import Snapshot
-from .queries import annotated_study_ids
 from .labelsets import BOXES_HEADER, LABELS_HEADER, ReviewedImage, box_rows, label_row
+from .queries import annotated_study_ids
 
 MANIFEST = "manifest.json"
 
 
 class EmptySnapshot(LungDxError):
     """Nothing reviewed yet: a snapshot of nothing would train nothing."""
+
+
+class SnapshotDamaged(LungDxError):
+    """A frozen training set no longer matches its recorded content hash."""
 
 
 @dataclass(frozen=True)
@@ -46,13 +51,17 @@ class SharedSelection:
 
 
 def reviewed_images(store) -> Iterator[tuple[ReviewedImage, Path]]:
-    """Every study whose latest saved annotation set says something, with its stored image."""
+    """Every study whose latest saved annotation set says something, with its stored image.
+
+    The MRN is replaced by its keyed pseudonym (the de-identification key): training needs
+    patients only to keep them whole across splits, and checkpoints record training patients.
+    """
     for study_id in annotated_study_ids(store):
         annotation = store.annotations(study_id)
         study = store.get_study(study_id)
         patient = store.get_patient(study.patient_id)
         image = ReviewedImage(
-            file=f"study-{study.id}.png", patient_id=study.patient_id, sex=patient.sex, view=study.view,
+            file=f"study-{study.id}.png", patient_id=pseudonym_for(study.patient_id), sex=patient.sex, view=study.view,
             width=study.width, height=study.height, boxes=annotation.boxes,
             provenance=f"study {study.id}; annotation v{annotation.version} by {annotation.author}",
         )
@@ -148,6 +157,8 @@ def create_snapshot(store, actor: str, *, shared: SharedSelection | None = None,
                     {"root": str(shared.root), "limit": shared.limit}}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
         final = root / snapshot_id
+        if final.exists() and content_hash(final) != digest:  # left by a crash, then altered
+            raise SnapshotDamaged(f"{final} exists with other content; move it away and try again.")
         if not final.exists():
             _freeze(staging)
             os.replace(staging, final)
@@ -172,7 +183,3 @@ def verify_snapshot(snapshot: Snapshot) -> None:
     if content_hash(folder) != snapshot.content_hash:
         raise SnapshotDamaged(f"Training snapshot {snapshot.id} was modified after it was frozen; "
                               "create a new snapshot instead of editing one.")
-
-
-class SnapshotDamaged(LungDxError):
-    """A frozen training set no longer matches its recorded content hash."""

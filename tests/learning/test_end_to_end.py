@@ -12,7 +12,6 @@ from lungdx_widgets.cli import main
 from lungdx_widgets.imaging import load_image
 from lungdx_widgets.learning.jobs import FineTuneOptions, evaluate_and_register, fine_tune, read_job
 from lungdx_widgets.learning.registry import activate, active_model_path, rollback
-from lungdx_widgets.learning.snapshots import create_snapshot
 from lungdx_widgets.model import Analyzer
 from lungdx_widgets.triage import assess
 
@@ -40,8 +39,11 @@ def test_learning_loop_end_to_end(store, shared_data, subset_files, base_checkpo
 
     # analysts correct the AI's proposals through the store API
     correct_studies(store, studies)
-    snap = create_snapshot(store, "ana")
-    assert snap.counts["images"] == len(studies)
+    db = ["--db", str(store.path)]
+    assert main(["snapshot", "create", *db, "--user", "ana"]) == 0
+    snap_id = capsys.readouterr().out.split()[0]
+    snap = store.get_snapshot(snap_id)
+    assert snap.counts["images"] == len(studies) and snap.created_by == "ana"
 
     # fine-tuning: interrupted at step 2 leaves the registry untouched, a rerun resumes
     options = FineTuneOptions(max_steps=2, batch_size=4, epochs=1)  # one step per epoch: a resume point each step
@@ -64,27 +66,32 @@ def test_learning_loop_end_to_end(store, shared_data, subset_files, base_checkpo
     assert run.base == base_checkpoint
     assert store.audit_events(action="fine_tune", limit=5)[0].outcome == "ok"
 
-    # evaluate on the fixed set, register, activate
-    candidate = evaluate_and_register(store, run.checkpoint, eval_set, "ana", snapshot_id=snap.id)
+    # `lungdx retrain` finds the finished run (same snapshot, base and options), evaluates it on the
+    # fixed set and registers the candidate
+    evaluation = ["--eval-labels", str(eval_set.labels_csv), "--eval-images", str(eval_set.images_dir),
+                  "--eval-boxes", str(eval_set.boxes_csv)]
+    assert main(["retrain", "--from-snapshot", snap.id, "--max-steps", "2", "--batch-size", "4", "--epochs", "1",
+                 *evaluation, *db, "--user", "ana"]) == 0
+    assert f"checkpoint {run.checkpoint}" in capsys.readouterr().out
+    candidate = store.list_models(status="candidate")[0]
     assert candidate.status == "candidate" and candidate.snapshot_id == snap.id
     assert candidate.metrics["labels"]["Pneumonia"]["n_pos"] > 0
     assert candidate.metrics["eval_set"]["fingerprint"] == base.metrics["eval_set"]["fingerprint"]
-    assert main(["models", "activate", candidate.version, "--db", str(store.path), "--user", "ana"]) == 0
+    assert main(["models", "activate", candidate.version, *db, "--user", "ana"]) == 0
     assert f"active: {candidate.version} (was {base.version})" in capsys.readouterr().out
     assert _analyze_with_active_model(store, studies[0]).model_version == candidate.version
 
     # the CLI lists both, compares them on the same images, and rolls back in one command
-    assert main(["models", "list", "--db", str(store.path)]) == 0
+    assert main(["models", "list", *db]) == 0
     listing = capsys.readouterr().out
     assert f"active    {candidate.version}" in listing and f"retired   {base.version}" in listing
     html = tmp_path / "compare.html"
-    assert main(["models", "compare", base.version, candidate.version, "--db", str(store.path),
-                 "--eval-labels", str(eval_set.labels_csv), "--eval-images", str(eval_set.images_dir),
-                 "--eval-boxes", str(eval_set.boxes_csv), "--bootstrap", "200", "--html", str(html)]) == 0
+    assert main(["models", "compare", base.version, candidate.version, *db, *evaluation,
+                 "--bootstrap", "200", "--html", str(html)]) == 0
     out = capsys.readouterr().out
     assert f"{candidate.version} vs {base.version} on" in out and "Pneumonia" in out and "pointing game" in out
     assert "plotly" in html.read_text()[:5000].lower()
-    assert main(["models", "rollback", "--db", str(store.path), "--user", "ana"]) == 0
+    assert main(["models", "rollback", *db, "--user", "ana"]) == 0
     assert store.active_model().version == base.version
     assert _analyze_with_active_model(store, studies[1]).model_version == base.version
-    assert main(["models", "rollback", "--db", str(store.path), "--user", "cli"]) == 6  # clinicians may not
+    assert main(["models", "rollback", *db, "--user", "cli"]) == 6  # clinicians may not

@@ -13,6 +13,7 @@ from PIL import Image
 from lungdx_widgets.learning.snapshots import (
     EmptySnapshot, SharedSelection, SnapshotDamaged, create_snapshot, verify_snapshot,
 )
+from lungdx_widgets.imaging.deid import pseudonym_for
 from lungdx_widgets.model.data import read_records
 from lungdx_widgets.types import Box
 
@@ -54,7 +55,8 @@ def test_snapshot_freezes_reviewed_labels_in_the_shared_format(store, reviewed, 
     first = rows[f"study-{corrected.id}.png"]
     assert (first["findings"], first["y_Pneumonia"], first["y_Effusion"], first["y_Mass"]) == (
         "Effusion|Pneumonia", "1", "1", "0")
-    assert first["y_Atelectasis"] == "" and first["patient_id"] == "LRN-1"
+    assert first["y_Atelectasis"] == "" and first["patient_id"] == pseudonym_for("LRN-1") != "LRN-1"
+    assert "LRN-" not in (folder / "labels.csv").read_text()  # no MRN in a training set
     assert rows[f"study-{rejected.id}.png"]["y_Pneumonia"] == "0"
     boxes = _rows(folder / "boxes.csv")
     assert [(b["label"], b["x"], b["w"]) for b in boxes] == [("Pneumonia", "100.00", "80.00"), ("Effusion", "20.00", "60.00")]
