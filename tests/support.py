@@ -88,7 +88,8 @@ def login_session(base_url: str, username: str, password: str) -> "requests.Sess
     return session
 
 
-def login(page, base_url: str, username: str, password: str, next_path: str = "") -> None:
+def login(page, base_url: str, username: str, password: str, next_path: str = "",
+          timeout_ms: float = 120_000) -> None:
     """Log in through the real form in a Playwright ``page``; returns once the app page loads.
 
     ``next_path`` (e.g. a notebook URL) is where the form sends the user instead of the landing page.
@@ -98,7 +99,8 @@ def login(page, base_url: str, username: str, password: str, next_path: str = ""
     page.goto(base_url + "/login" + (f"?next={quote(next_path)}" if next_path else ""))
     page.fill("#username", username)
     page.fill("#password", password)
-    with page.expect_navigation():
+    # Voila sends the page only as fast as the notebook runs: allow for a busy 2-core machine.
+    with page.expect_navigation(timeout=timeout_ms):
         page.click("#login-submit")
     if "/login" in page.url:
         raise LoginFailed(f"login as {username!r} stayed on the login page")
