@@ -30,14 +30,18 @@ def connect(base_url: str, session: requests.Session, kernel_id: str, protocol: 
                                        timeout=timeout, subprotocols=[protocol] if protocol else None)
 
 
-def send(ws: websocket.WebSocket, msg_type: str, content: dict[str, Any], channel: str = "shell") -> str:
+def send(ws: websocket.WebSocket, msg_type: str, content: dict[str, Any], channel: str = "shell",
+         buffers: list[bytes] | None = None) -> str:
+    """Send one message; ``buffers`` (binary attachments, as widget uploads use) need the v1 protocol."""
     msg_id = uuid.uuid4().hex
     msg = {"header": {"msg_id": msg_id, "msg_type": msg_type, "username": "test", "session": uuid.uuid4().hex,
                       "date": "", "version": "5.3"},
            "parent_header": {}, "metadata": {}, "content": content}
     if ws.getsubprotocol() == V1:
-        ws.send_binary(serialize_msg_to_ws_v1(msg, channel, pack=lambda part: json.dumps(part).encode()))
+        parts = [json.dumps(msg[k]).encode() for k in ("header", "parent_header", "metadata", "content")]
+        ws.send_binary(serialize_msg_to_ws_v1(parts + list(buffers or []), channel))
     else:
+        assert not buffers, "binary buffers need the v1 protocol"
         ws.send(json.dumps({**msg, "channel": channel, "buffers": []}))
     return msg_id
 

@@ -95,3 +95,17 @@ def test_open_websocket_dies_with_the_account(server):
         admin = as_user(server, ADMIN)
         admin.delete(server.base + f"/api/kernels/{kernel_id}", headers={"X-XSRFToken": admin.cookies["_xsrf"]},
                      timeout=30)
+
+
+def test_upload_sized_messages_pass_the_websocket(server, clinician_dashboard):
+    """A 30 MB DICOM reaches the kernel as one comm message; tornado's default limit is 10 MiB."""
+    session, kernel_id = clinician_dashboard
+    ws = kernel_ws.connect(server.base, session, kernel_id, protocol=kernel_ws.V1)
+    try:
+        kernel_ws.send(ws, "comm_msg", {"comm_id": "no-such-comm", "data": {"method": "update", "state": {}}},
+                       buffers=[bytes(30 * 1024 * 1024)])
+        info = kernel_ws.replies_to(ws, kernel_ws.send(ws, "kernel_info_request", {}), seconds=30)
+        assert any(m["msg_type"] == "kernel_info_reply" for m in info)
+        assert ws.connected
+    finally:
+        ws.close()
