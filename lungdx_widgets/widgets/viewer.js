@@ -112,9 +112,10 @@ function render({ model, el }) {
   const nextBtn = h("button", { class: "ldx-btn ldx-next", type: "button", title: "Select the next box (N)" });
   nextBtn.textContent = "Next (N)";
   const selInfo = h("div", { class: "ldx-sel-info" });
+  const labelCaption = h("span", { text: "Label" });
   const editPanel = h("div", { class: "ldx-edit" },
     h("div", { class: "ldx-side-title", text: "Selected box" }), selInfo,
-    h("label", { class: "ldx-field" }, h("span", { text: "Label" }), labelSelect), labelText,
+    h("label", { class: "ldx-field" }, labelCaption, labelSelect), labelText,
     h("div", { class: "ldx-row" }, acceptBtn, rejectBtn), h("div", { class: "ldx-row" }, deleteBtn, nextBtn));
   const dirtyBadge = h("span", { class: "ldx-dirty", role: "status" });
   const versionText = h("span", { class: "ldx-version" });
@@ -300,6 +301,7 @@ function render({ model, el }) {
     overlay.replaceChildren();
     tags.replaceChildren();
     const sel = selected();
+    const pending = [];
     paintOrder().forEach(([b, i]) => {
       const [x0, y0] = toScreen(b.x, b.y);
       const [x1, y1] = toScreen(b.x + b.w, b.y + b.h);
@@ -314,10 +316,22 @@ function render({ model, el }) {
       }
       overlay.append(g);
       const tag = h("div", { class: `ldx-tag ${boxClass(b, i)}`, "data-index": String(i), text: tagText(b) });
-      tag.style.left = `${x0}px`;
-      tag.style.top = `${y0}px`;
       tags.append(tag);
+      pending.push([tag, x0, y0, y1]);
     });
+    // The top-most box (selected, then live proposals) chooses its label place first.
+    const placed = [];
+    for (const [tag, x0, y0, y1] of pending.reverse()) placeTag(tag, x0, y0, y1, placed);
+  }
+  function placeTag(tag, x0, y0, y1, placed) {
+    // Above the box; inside its top edge, or below it, when that would hide another label
+    // or leave the panel.
+    const w = tag.offsetWidth, th = tag.offsetHeight;
+    const free = (top) => top >= 0 && !placed.some((r) => x0 < r.x1 && x0 + w > r.x0 && top < r.y1 && top + th > r.y0);
+    const top = [y0 - th - 2, y0 + 2, y1 + 2].find(free) ?? y0 - th - 2;
+    tag.style.left = `${x0}px`;
+    tag.style.top = `${top}px`;
+    placed.push({ x0, x1: x0 + w, y0: top, y1: top + th });
   }
   function renderList() {
     const bs = boxes();
@@ -334,6 +348,7 @@ function render({ model, el }) {
     if (!bs.length) list.append(h("li", { class: "ldx-li-empty", text: "No boxes. Drag on the image to draw one." }));
     const b = bs[sel];
     selInfo.textContent = b ? `${b.source === "ai" ? "AI proposal" : "Drawn by a reader"} · ${Math.round(b.w)}×${Math.round(b.h)} px at (${Math.round(b.x)}, ${Math.round(b.y)})` : "None — click a box or draw one.";
+    labelCaption.textContent = b ? "Label" : "Draw as";
     const isAi = !!b && b.source === "ai";
     acceptBtn.disabled = !isAi || b.status === "accepted";
     rejectBtn.disabled = !isAi || b.status === "rejected";

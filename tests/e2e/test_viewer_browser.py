@@ -232,3 +232,38 @@ def test_heatmap_overlay_opacity_zoom_and_pan_stay_on_the_image(open_as_analyst,
     page.fill(".ldx-opacity", "0.5")
     page.wait_for_selector(".ldx-heat[data-label='abnormal']")
     page.screenshot(path=str(ARTIFACTS / "viewer_heatmap.png"))
+
+
+def run_first_code_cell(page, attempts: int = 6) -> None:
+    """Run the notebook's code cell until the viewer shows. JupyterLab gives no reliable sign that
+    its kernel connection is up; a run sent too early is lost or answered with a kernel dialog."""
+    for _ in range(attempts):
+        if page.locator(".jp-Dialog .jp-mod-accept").count():
+            page.click(".jp-Dialog .jp-mod-accept")
+        page.click(".jp-CodeCell .cm-content >> nth=0")
+        page.keyboard.press("Shift+Enter")
+        try:
+            page.wait_for_selector(".jp-Dialog .jp-mod-accept, .ldx-root .ldx-box-rect", timeout=15_000)
+        except Exception:  # noqa: BLE001 - nothing yet: try again
+            continue
+        if page.locator(".ldx-root .ldx-box-rect").count():
+            return
+    wait_for_viewer(page)
+
+
+def test_the_same_viewer_works_in_jupyterlab_and_keeps_its_keys_from_the_notebook(open_as_analyst):
+    page = open_as_analyst("/lab/tree/" + HEATMAP_NOTEBOOK)
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell .cm-content", timeout=90_000)
+    run_first_code_cell(page)
+    page.wait_for_selector(".ldx-heat[data-label='abnormal']")
+    assert list_rows(page) == [("Tuberculosis", "proposed"), ("Tuberculosis", "proposed")]
+    assert screen_rect(page, ".ldx-heat") == pytest.approx(screen_rect(page, ".ldx-image"), abs=0.5)
+
+    # "a" accepts the selected proposal and does not reach JupyterLab ("a" = insert cell above there).
+    cells = page.locator(".jp-Notebook .jp-Cell").count()
+    page.click(".ldx-box-list li[data-index='1']")
+    page.keyboard.press("a")
+    page.wait_for_selector(".ldx-box-list li[data-index='1'] .ldx-chip-accepted")
+    assert page.locator(".jp-Notebook .jp-Cell").count() == cells
+    assert "Unsaved changes" in page.inner_text(".ldx-dirty")
+    page.locator(".ldx-root").screenshot(path=str(ARTIFACTS / "viewer_jupyterlab.png"))
