@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 from scipy.stats import rankdata
 
 from ..model.evaluate import auroc, expected_calibration_error
@@ -156,25 +157,31 @@ def _pooled(p: EvalPredictions, labels: Sequence[str]) -> tuple[np.ndarray, np.n
 
 
 def comparison_figure(c: Comparison) -> go.Figure:
-    """Per-label AUROC of both versions with their intervals (labels with both classes only)."""
+    """Left: per-label AUROC of both versions with intervals. Right: calibration error and pointing game."""
     rows = [r for r in c.labels if r.auroc_a is not None and r.auroc_b is not None]
-    fig = go.Figure()
-    for name, value, ci in ((c.version_a, "auroc_a", "ci_a"), (c.version_b, "auroc_b", "ci_b")):
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.7, 0.3], horizontal_spacing=0.12,
+                        subplot_titles=("AUROC per label (95% CI)", "ECE (lower is better) · pointing game"))
+    summary = ("ECE", f"pointing game ({c.n_boxes} boxes)")
+    for name, value, ci, ece, hits, colour in (
+            (c.version_a, "auroc_a", "ci_a", c.ece_a, c.hit_rate_a, "#98a2b3"),
+            (c.version_b, "auroc_b", "ci_b", c.ece_b, c.hit_rate_b, "#1d4ed8")):
         y = [getattr(r, value) for r in rows]
         cis = [getattr(r, ci) or (v, v) for r, v in zip(rows, y)]
         fig.add_trace(go.Bar(
-            name=name, x=[r.label for r in rows], y=y,
+            name=name, legendgroup=name, marker_color=colour, x=[r.label for r in rows], y=y,
             error_y=dict(type="data", symmetric=False,
                          array=[hi - v for (_, hi), v in zip(cis, y)],
                          arrayminus=[v - lo for (lo, _), v in zip(cis, y)]),
-        ))
+        ), row=1, col=1)
+        fig.add_trace(go.Bar(name=name, legendgroup=name, showlegend=False, marker_color=colour,
+                             x=list(summary), y=[ece, hits]), row=1, col=2)
     worse = [r.label for r in rows if r.b_worse_beyond_ci]
-    title = f"AUROC per label, {c.version_b} vs {c.version_a} ({c.n_images} images)"
+    title = f"{c.version_b} vs {c.version_a} on the same {c.n_images} images"
     if worse:
         title += f" — worse beyond CI: {', '.join(worse)}"
-    fig.update_layout(barmode="group", title=title, yaxis=dict(title="AUROC", range=[0, 1]),
-                      legend=dict(orientation="h"), margin=dict(t=60, l=50, r=20, b=80))
-    fig.add_hline(y=0.5, line_dash="dot", annotation_text="chance")
+    fig.update_layout(barmode="group", title=title, legend=dict(orientation="h"), margin=dict(t=80, l=50, r=20, b=80))
+    fig.update_yaxes(range=[0, 1])
+    fig.add_hline(y=0.5, line_dash="dot", annotation_text="chance", row=1, col=1)
     return fig
 
 

@@ -81,5 +81,7 @@ def test_figure_has_one_bar_trace_per_version_with_intervals():
     fig = comparison_figure(compare(_predictions("v1", truth, truth * 0.5 + 0.25),
                                     _predictions("v2", truth, rng.random((60, 1))), n_boot=200))
     assert isinstance(fig, go.Figure)
-    assert [t.name for t in fig.data] == ["v1", "v2"]
-    assert fig.data[0].y[0] == 1.0 and "worse beyond CI: L0" in fig.layout.title.text
+    assert [t.name for t in fig.data] == ["v1", "v1", "v2", "v2"]  # AUROC bars, then ECE / pointing game
+    assert fig.data[0].y[0] == 1.0 and fig.data[0].error_y.array[0] == pytest.approx(0.0)
+    assert fig.data[3].x[0] == "ECE" and fig.data[3].y[0] > fig.data[1].y[0]  # noise is worse calibrated
+    assert "worse beyond CI: L0" in fig.layout.title.text
