@@ -133,9 +133,8 @@ def _export_research(store, ids: list[int], out_dir: Path, actor: str, result: E
 
     contexts = list(_contexts(store, ids, actor, result.skipped, strict))
     summary = export_research(contexts, out_dir)
-    for ctx in contexts:
-        if ctx.signed:
-            store.audit(actor, "export_research", f"study:{ctx.study.id}", detail=f"de-identified to {out_dir}")
+    for study_id in summary.study_ids:
+        store.audit(actor, "export_research", f"study:{study_id}", detail=f"de-identified to {out_dir}")
     result.files = list(summary.files)
     result.note = str(summary)
     return result

@@ -38,4 +38,4 @@ def recompute_heatmap(ctx: StudyContext, analyzer=None) -> tuple[np.ndarray | No
     if heat is None:
         return None, "no heatmap: the model produced none"
     shown = label if label in findings.heatmaps else ABNORMAL
-    return heat, f"AI heatmap for {shown} (yellow→red = more attention)"
+    return heat, f"AI heatmap for {shown} (blue→red = more attention, as in the viewer)"

@@ -65,7 +65,7 @@ def render_html(ctx: StudyContext, heatmap: np.ndarray | None = None, heatmap_no
         box_caption = f"{len(boxes)} box(es) from clinician-reviewed annotations v{ctx.annotations.version}"
     else:
         box_caption = f"{len(boxes)} box(es) proposed by the model, not yet reviewed"
-    heatmap_caption = heatmap_note or ("AI heatmap overlaid (yellow→red = more attention)"
+    heatmap_caption = heatmap_note or ("AI heatmap overlaid (blue→red = more attention)"
                                        if heatmap is not None else "no heatmap")
     png = overlay_png(ctx.pixels, heatmap, boxes)
     return _template().render(

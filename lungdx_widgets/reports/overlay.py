@@ -14,20 +14,25 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..types import Box
 
-#: Heatmap values below this are left transparent (only the hot part is drawn).
-HEAT_FLOOR = 0.35
-HEAT_ALPHA = 0.45
+#: The viewer's colour convention (widgets/viewer.js), so a report looks like the screen: an
+#: approximation of the "turbo" map, and values below the knee fading out so the lungs stay readable.
+TURBO_STOPS = (
+    (0.0, 48, 18, 59), (0.1, 65, 69, 171), (0.2, 70, 117, 237), (0.3, 57, 162, 252),
+    (0.4, 27, 207, 212), (0.5, 36, 236, 166), (0.6, 97, 252, 108), (0.7, 164, 252, 59),
+    (0.8, 209, 232, 52), (0.9, 243, 198, 58), (0.95, 250, 150, 40), (1.0, 220, 60, 20),
+)
+HEAT_ALPHA_KNEE = 0.35
+HEAT_OPACITY = 0.5
 AI_COLOUR = (255, 196, 0)      # proposed by the model
 HUMAN_COLOUR = (0, 200, 255)   # drawn or accepted by a clinician
 
 
-def _heat_rgb(heat: np.ndarray) -> np.ndarray:
-    """Map [0,1] to a yellow→red ramp (no colormap dependency)."""
-    rgb = np.empty(heat.shape + (3,), np.float32)
-    rgb[..., 0] = 1.0
-    rgb[..., 1] = np.clip(1.0 - heat, 0, 1)
-    rgb[..., 2] = 0.0
-    return rgb
+def heat_rgba(heat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[0,1] heat → (rgb in [0,1], alpha in [0,1]) with the viewer's colours and fade-out."""
+    stops = np.asarray(TURBO_STOPS, dtype=np.float32)
+    rgb = np.stack([np.interp(heat, stops[:, 0], stops[:, c]) for c in (1, 2, 3)], axis=-1) / 255.0
+    alpha = np.minimum(1.0, heat / HEAT_ALPHA_KNEE) * HEAT_OPACITY
+    return rgb.astype(np.float32), alpha.astype(np.float32)
 
 
 def overlay_png(pixels: np.ndarray, heatmap: np.ndarray | None = None, boxes: Iterable[Box] = (),
@@ -38,9 +43,8 @@ def overlay_png(pixels: np.ndarray, heatmap: np.ndarray | None = None, boxes: It
     if heatmap is not None:
         if heatmap.shape != grey.shape:
             raise ValueError(f"heatmap shape {heatmap.shape} does not match the image {grey.shape}")
-        heat = np.clip(heatmap.astype(np.float32), 0, 1)
-        alpha = np.where(heat >= HEAT_FLOOR, HEAT_ALPHA, 0.0)[..., None]
-        rgb = rgb * (1 - alpha) + _heat_rgb(heat) * alpha
+        colour, alpha = heat_rgba(np.clip(heatmap.astype(np.float32), 0, 1))
+        rgb = rgb * (1 - alpha[..., None]) + colour * alpha[..., None]
     image = Image.fromarray(np.rint(rgb * 255).astype(np.uint8), "RGB")
     scale = min(1.0, max_side / max(image.size))
     if scale < 1.0:

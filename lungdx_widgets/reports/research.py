@@ -2,8 +2,9 @@
 
 Writes ``images/*.png``, ``labels.csv`` and ``boxes.csv`` (the columns of the shared
 ``labels.csv``/``boxes.csv`` that ``lungdx train`` reads) and ``annotations.coco.json``.
-Only *signed* studies go in: their labels are the clinician's per-finding verdicts on the AI
-call, and their boxes are the ones the clinician accepted, edited or drew.
+Only *signed* studies with clinician labels go in: the per-finding verdicts on the AI call and
+the boxes the clinician accepted, edited or drew. A sign-off without either (e.g. a past report
+filed without review in the workbench) teaches a model nothing and is left out.
 
 De-identification: patients become the imaging layer's keyed pseudonym
 (:func:`~lungdx_widgets.imaging.deid.pseudonym_for`), file names are ``<pseudonym>_<n>.png``,
@@ -63,13 +64,14 @@ class ResearchSummary:
     images: int
     boxes: int
     patients: int
-    skipped_unsigned: int
+    left_out: int  # unsigned, or signed without any per-finding verdict or reviewed box
     out_dir: Path
     files: tuple[Path, ...] = ()
+    study_ids: tuple[int, ...] = ()  # the studies exported (for the audit log)
 
     def __str__(self) -> str:
         return (f"{self.images} images of {self.patients} patients with {self.boxes} boxes written to "
-                f"{self.out_dir} ({self.skipped_unsigned} unsigned studies left out)")
+                f"{self.out_dir} ({self.left_out} studies left out: unsigned or without clinician labels)")
 
 
 def confirmed_labels(ctx: StudyContext) -> dict[str, int]:
@@ -134,14 +136,14 @@ def export_research(contexts: Iterable[StudyContext], out_dir: Path) -> Research
     out_dir = Path(out_dir)
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     contexts = list(contexts)
-    signed = sorted((c for c in contexts if c.signed),
-                    key=lambda c: (pseudonym_for(c.patient.patient_id), c.study.acquired, c.study.id))
-    confirmed = [confirmed_labels(c) for c in signed]
+    labelled = [(c, labels) for c in contexts if c.signed and (labels := confirmed_labels(c))]
+    labelled.sort(key=lambda cl: (pseudonym_for(cl[0].patient.patient_id), cl[0].study.acquired, cl[0].study.id))
+    confirmed = [labels for _, labels in labelled]
     y_labels = list(Y_LABELS) + sorted({lab for labels in confirmed for lab in labels} - set(Y_LABELS))
     per_patient: dict[str, int] = defaultdict(int)
     label_rows, box_rows, coco_images, coco_boxes = [], [], [], []
     written: list[Path] = []
-    for image_id, (ctx, labels) in enumerate(zip(signed, confirmed), start=1):
+    for image_id, (ctx, labels) in enumerate(labelled, start=1):
         pseudo = pseudonym_for(ctx.patient.patient_id)
         per_patient[pseudo] += 1
         file = f"{pseudo}_{per_patient[pseudo]}.png"
@@ -163,8 +165,8 @@ def export_research(contexts: Iterable[StudyContext], out_dir: Path) -> Research
     (out_dir / "annotations.coco.json").write_text(json.dumps(_coco(coco_images, coco_boxes, categories), indent=1))
     (out_dir / "README.txt").write_text(README)
     written += [out_dir / n for n in ("labels.csv", "boxes.csv", "annotations.coco.json", "README.txt")]
-    return ResearchSummary(len(label_rows), len(box_rows), len(per_patient), len(contexts) - len(signed),
-                           out_dir, tuple(written))
+    return ResearchSummary(len(label_rows), len(box_rows), len(per_patient), len(contexts) - len(labelled),
+                           out_dir, tuple(written), tuple(c.study.id for c, _ in labelled))
 
 
 def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:

@@ -24,7 +24,7 @@ def test_export_fhir_all_studies_skips_unanalysed_and_audits(scenario, tmp_path,
 
 
 def test_export_sr_of_one_study(scenario, tmp_path, capsys):
-    study = scenario.signed[0]
+    study = scenario.reviewed[0]
     assert main(["export", "--format", "sr", "--study", str(study), "--db", str(scenario.db),
                  "--out", str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"study-{study}-source-sc.dcm", f"study-{study}-sr.dcm"]
@@ -39,14 +39,14 @@ def test_export_of_a_named_unanalysed_study_is_a_one_line_error(scenario, tmp_pa
 
 def test_report_writes_html_and_says_why_there_is_no_heatmap(scenario, tmp_path, capsys):
     out = tmp_path / "sub" / "report.html"
-    assert main(["report", str(scenario.signed[0]), "--out", str(out), "--db", str(scenario.db)]) == 0
+    assert main(["report", str(scenario.reviewed[0]), "--out", str(out), "--db", str(scenario.db)]) == 0
     assert "no heatmap:" in capsys.readouterr().out, "the installed model (if any) is not test-model-1"
     assert "Chest radiograph report" in out.read_text() and "no heatmap:" in out.read_text()
 
 
 def test_report_as_pdf(scenario, tmp_path, capsys):
     out = tmp_path / "report.pdf"
-    assert main(["report", str(scenario.signed[0]), "--out", str(out), "--no-heatmap", "--db", str(scenario.db)]) == 0
+    assert main(["report", str(scenario.reviewed[0]), "--out", str(out), "--no-heatmap", "--db", str(scenario.db)]) == 0
     data = out.read_bytes()
     assert data.startswith(b"%PDF-") and len(data) > 50_000, "a PDF with the inline radiograph"
     with open_store(scenario.db) as store:
@@ -65,7 +65,7 @@ def db_copy(scenario, tmp_path):
 
 
 def test_triage_override_is_stored_and_audited(scenario, db_copy, capsys):
-    study = scenario.signed[0]
+    study = scenario.reviewed[0]
     assert main(["triage", "override", str(study), "--level", "emergent", "--reason", "tension signs clinically",
                  "--db", str(db_copy)]) == 0
     assert "-> emergent" in capsys.readouterr().out
@@ -85,7 +85,7 @@ def test_triage_override_refusals(scenario, db_copy, capsys):
     assert main(["triage", "override", str(scenario.unanalysed[0]), "--level", "urgent", "--reason", "x",
                  "--db", str(db_copy)]) != 0
     assert "no AI result to override" in capsys.readouterr().err
-    assert main(["triage", "override", str(scenario.signed[0]), "--level", "urgent", "--reason", " ",
+    assert main(["triage", "override", str(scenario.reviewed[0]), "--level", "urgent", "--reason", " ",
                  "--db", str(db_copy)]) != 0
     assert "give a reason" in capsys.readouterr().err
     with pytest.raises(SystemExit):
@@ -96,7 +96,7 @@ def test_pdf_without_chromium_is_a_clear_error(scenario, tmp_path, capsys, monke
     from lungdx_widgets.reports import pdf
 
     monkeypatch.setattr(pdf, "BROWSERS", ("no-such-browser-here",))
-    assert main(["report", str(scenario.signed[0]), "--out", str(tmp_path / "r.pdf"), "--no-heatmap",
+    assert main(["report", str(scenario.reviewed[0]), "--out", str(tmp_path / "r.pdf"), "--no-heatmap",
                  "--db", str(scenario.db)]) != 0
     assert "A PDF needs Chromium" in capsys.readouterr().err
     assert not (tmp_path / "r.pdf").exists()

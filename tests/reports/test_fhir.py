@@ -32,7 +32,7 @@ def test_every_analysed_demo_study_validates(scenario):
         validate(bundle)
         parsed = Bundle.model_validate(bundle)
         report = DiagnosticReport.model_validate(bundle["entry"][-1]["resource"])
-        assert report.status == ("final" if study_id in scenario.signed else "preliminary")
+        assert report.status == ("preliminary" if study_id in scenario.unsigned else "final")
         assert len(report.result) == len(ctx.prediction.probabilities)
         full_urls = {e.fullUrl for e in parsed.entry}
         assert {r.reference for r in report.result} <= full_urls, "every result resolves inside the bundle"
@@ -40,7 +40,7 @@ def test_every_analysed_demo_study_validates(scenario):
 
 
 def test_observations_carry_probability_threshold_and_not_assessed(scenario):
-    ctx = scenario.context(scenario.signed[0])
+    ctx = scenario.context(scenario.reviewed[0])
     types = _by_type(diagnostic_report_bundle(ctx))
     obs = {o["code"]["text"].removeprefix("AI probability of "): Observation.model_validate(o)
            for o in types["Observation"]}
@@ -60,7 +60,7 @@ def test_observations_carry_probability_threshold_and_not_assessed(scenario):
 
 
 def test_report_identifies_patient_study_model_and_conclusion(scenario):
-    ctx = scenario.context(scenario.signed[0])
+    ctx = scenario.context(scenario.reviewed[0])
     types = _by_type(diagnostic_report_bundle(ctx))
     report = types["DiagnosticReport"][0]
     assert types["Patient"][0]["identifier"][0]["value"] == ctx.patient.patient_id
@@ -74,7 +74,7 @@ def test_report_identifies_patient_study_model_and_conclusion(scenario):
 
 
 def test_unsigned_report_is_preliminary_and_says_so(scenario):
-    unsigned = next(i for i in scenario.analysed if i not in scenario.signed)
+    unsigned = scenario.unsigned[0]
     report = _by_type(diagnostic_report_bundle(scenario.context(unsigned)))["DiagnosticReport"][0]
     assert report["status"] == "preliminary"
     assert "not yet reviewed by a clinician" in report["conclusion"]

@@ -25,7 +25,7 @@ def tiny_analyzer(tmp_path_factory) -> Analyzer:
 
 
 def test_heatmap_of_the_matching_model_is_image_sized(scenario, tiny_analyzer):
-    ctx = scenario.context(scenario.signed[0])
+    ctx = scenario.context(scenario.reviewed[0])
     ctx = replace(ctx, prediction=replace(ctx.prediction, model_version=tiny_analyzer.version))
     heat, note = recompute_heatmap(ctx, tiny_analyzer)
     assert heat is not None and heat.shape == ctx.pixels.shape
@@ -33,7 +33,7 @@ def test_heatmap_of_the_matching_model_is_image_sized(scenario, tiny_analyzer):
 
 
 def test_another_models_heatmap_is_not_drawn(scenario, tiny_analyzer):
-    heat, note = recompute_heatmap(scenario.context(scenario.signed[0]), tiny_analyzer)
+    heat, note = recompute_heatmap(scenario.context(scenario.reviewed[0]), tiny_analyzer)
     assert heat is None
     assert note == (f"no heatmap: the result came from model test-model-1, but model {tiny_analyzer.version} "
                     "is installed")

@@ -27,7 +27,7 @@ def _text(html: str) -> str:
 
 
 def test_signed_report_has_every_section(scenario):
-    ctx = scenario.context(scenario.signed[0])
+    ctx = scenario.context(scenario.reviewed[0])
     html = render_html(ctx, generated_by="pytest")
     text = _text(html)
     assert RESEARCH_NOTICE in text
@@ -41,7 +41,7 @@ def test_signed_report_has_every_section(scenario):
 
 
 def test_findings_table_says_calls_verdicts_and_not_assessed(scenario):
-    ctx = scenario.context(scenario.signed[0])
+    ctx = scenario.context(scenario.reviewed[0])
     rows = {r.label: r for r in finding_rows(ctx)}
     assert len(rows) == len(ctx.prediction.probabilities)
     assert (rows["Pneumonia"].call, rows["Pneumonia"].clinician) == ("positive", "agrees")
@@ -52,7 +52,7 @@ def test_findings_table_says_calls_verdicts_and_not_assessed(scenario):
 
 
 def test_unsigned_report_is_preliminary(scenario):
-    unsigned = next(i for i in scenario.analysed if i not in scenario.signed)
+    unsigned = scenario.unsigned[0]
     text = _text(render_html(scenario.context(unsigned)))
     assert "(preliminary)" in text and "Not signed." in text
     assert "proposed by the model, not yet reviewed" in text
@@ -65,14 +65,16 @@ def test_unanalysed_study_still_reports_patient_and_image(scenario):
 
 
 def test_inline_picture_shows_heatmap_and_boxes_at_their_place(scenario):
-    ctx = scenario.context(scenario.signed[0])
+    ctx = scenario.context(scenario.reviewed[0])
     rows, cols = ctx.pixels.shape
     heat = np.zeros((rows, cols), np.float32)
     heat[: rows // 4, : cols // 4] = 1.0
     image = np.asarray(_inline_image(render_html(ctx, heatmap=heat)).convert("RGB")).astype(int)
     assert image.shape[:2] == (rows, cols)
     hot = image[5: rows // 4 - 5, 5: cols // 4 - 5]
-    assert (hot[..., 0] - hot[..., 2]).mean() > 80, "the heatmap tints its area red"
+    cold = image[int(rows * 0.85): int(rows * 0.95), 5: int(cols * 0.15)]  # no heat, no box
+    assert (hot[..., 0] - hot[..., 2]).mean() > 60, "full heat tints its area red (turbo's hot end)"
+    assert np.abs(cold[..., 0] - cold[..., 2]).mean() < 3, "zero heat leaves the film grey"
     box = ctx.boxes[0]
     edge = image[int(box.y) + 1, int(box.x) + 10: int(box.x + box.w) - 10]
     assert np.all(np.abs(edge - HUMAN_COLOUR).sum(axis=1) < 30), "the reviewed box is drawn on its top edge"

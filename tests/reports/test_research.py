@@ -23,9 +23,11 @@ def export(scenario, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("research")
     with open_store(scenario.db) as store:
         result = export_studies(store, "coco", out, "pytest")
-    unsigned = len(scenario.analysed) + len(scenario.unanalysed) - len(scenario.signed)
-    assert str(result).startswith(f"{len(scenario.signed)} images of 3 patients with 8 boxes")
-    assert f"({unsigned} unsigned studies left out)" in str(result)
+    left_out = len(scenario.analysed) + len(scenario.unanalysed) - len(scenario.reviewed)
+    patients = len({scenario.context(i).patient.patient_id for i in scenario.reviewed})
+    assert str(result).startswith(f"{len(scenario.reviewed)} images of {patients} patients with "
+                                  f"{2 * len(scenario.reviewed)} boxes")
+    assert f"({left_out} studies left out: unsigned or without clinician labels)" in str(result)
     return out
 
 
@@ -45,8 +47,9 @@ def test_csv_headers_are_the_shared_ones(export, shared_data):
 
 
 def test_only_signed_studies_with_clinician_labels(export, scenario):
+    assert scenario.history, "past studies the demo signed without verdicts or boxes are left out"
     rows = _rows(export / "labels.csv")
-    assert len(rows) == len(scenario.signed)
+    assert len(rows) == len(scenario.reviewed)
     for row in rows:
         # agreed Pneumonia positive; disagreed with Atelectasis (positive → 0) and Effusion (negative → 1)
         assert (row["y_Pneumonia"], row["y_Atelectasis"], row["y_Effusion"]) == ("1", "0", "1")
@@ -57,7 +60,7 @@ def test_only_signed_studies_with_clinician_labels(export, scenario):
 
 def test_boxes_are_the_reviewed_ones_in_png_pixels(export, scenario):
     boxes = _rows(export / "boxes.csv")
-    assert len(boxes) == 2 * len(scenario.signed), "accepted + clinician-drawn; rejected left out"
+    assert len(boxes) == 2 * len(scenario.reviewed), "accepted + clinician-drawn; rejected left out"
     assert {b["label"] for b in boxes} == {"Pneumonia", "Effusion"}
     for b in boxes:
         with Image.open(export / "images" / b["file"]) as im:
@@ -67,18 +70,20 @@ def test_boxes_are_the_reviewed_ones_in_png_pixels(export, scenario):
 
 
 def test_pngs_are_the_study_pixels(export, scenario):
-    row = next(r for r in _rows(export / "labels.csv") if r["width"] == "512" and r["height"] == "419")
-    ctx = next(scenario.context(i) for i in scenario.signed if scenario.context(i).pixels.shape == (419, 512))
-    np.testing.assert_allclose(read_grayscale(export / "images" / row["file"]), ctx.pixels, atol=1 / 255 + 1e-6)
+    studies = [scenario.context(i).pixels for i in scenario.reviewed]
+    for row in _rows(export / "labels.csv"):
+        png = read_grayscale(export / "images" / row["file"])
+        assert (row["height"], row["width"]) == tuple(str(n) for n in png.shape)
+        assert any(p.shape == png.shape and np.allclose(p, png, atol=1 / 255 + 1e-6) for p in studies)
 
 
-def test_trainer_reads_the_export_without_edits(export):
+def test_trainer_reads_the_export_without_edits(export, scenario):
     records = read_records(export / "labels.csv", export / "boxes.csv")
-    assert len(records) == 4
+    assert len(records) == len(scenario.reviewed)
     assert all(r.target("Pneumonia") == 1.0 and r.target("Nodule") is None for r in records)
-    assert sum(len(r.boxes) for r in records) == 8
+    assert sum(len(r.boxes) for r in records) == 2 * len(records)
     prepared = prepare(records, export / "images", ("Pneumonia", "Effusion"), size=64)
-    assert len(prepared.images) == 4
+    assert len(prepared.images) == len(records)
 
 
 def test_coco_json_matches_the_csvs(export):
@@ -96,7 +101,7 @@ def test_coco_json_matches_the_csvs(export):
 def test_exports_are_audited(export, scenario):
     with open_store(scenario.db) as store:
         events = store.audit_events(limit=1000, action="export_research")
-    assert sorted(int(e.obj.split(":")[1]) for e in events) == sorted(scenario.signed)
+    assert sorted(int(e.obj.split(":")[1]) for e in events) == sorted(scenario.reviewed)
 
 
 def _identifiers(scenario, shared_data: Path) -> set[str]:
@@ -122,7 +127,7 @@ def test_no_direct_identifier_anywhere_in_the_export(export, scenario, shared_da
     identifiers = _identifiers(scenario, shared_data)
     assert len(identifiers) > 40
     files = [p for p in export.rglob("*") if p.is_file()]
-    assert len(files) == 4 + 4  # images + labels, boxes, coco, README
+    assert len(files) == len(scenario.reviewed) + 4  # images + labels, boxes, coco, README
     for path in files:
         blob = path.read_bytes().lower()
         hits = [i for i in identifiers if i.lower().encode() in blob]
@@ -131,13 +136,13 @@ def test_no_direct_identifier_anywhere_in_the_export(export, scenario, shared_da
 
 
 def test_confirmed_labels_follow_agreement(scenario):
-    ctx = scenario.context(scenario.signed[0])
+    ctx = scenario.context(scenario.reviewed[0])
     assert confirmed_labels(ctx) == {"Pneumonia": 1, "Atelectasis": 0, "Effusion": 1}
-    unsigned = scenario.context(next(i for i in scenario.analysed if i not in scenario.signed))
+    unsigned = scenario.context(scenario.unsigned[0])
     assert confirmed_labels(unsigned) == {}
 
 
 def test_pseudonyms_group_a_patients_images(export, scenario):
     rows = _rows(export / "labels.csv")
-    patients = {scenario.context(i).patient.patient_id for i in scenario.signed}
+    patients = {scenario.context(i).patient.patient_id for i in scenario.reviewed}
     assert {r["patient_id"] for r in rows} == {pseudonym_for(p) for p in patients}

@@ -32,7 +32,7 @@ def _export(scenario, study_id: int, tmp_path: Path) -> tuple[pydicom.Dataset, l
 
 
 def test_png_study_sr_has_one_closed_polyline_per_reviewed_box(scenario, tmp_path):
-    ctx = scenario.context(scenario.signed[0])
+    ctx = scenario.context(scenario.reviewed[0])
     sr, files = _export(scenario, ctx.study.id, tmp_path)
     assert sr.SOPClassUID == Comprehensive3DSRStorage
     assert sr.ContentTemplateSequence[0].TemplateIdentifier == "1500"
@@ -50,7 +50,7 @@ def test_png_study_sr_has_one_closed_polyline_per_reviewed_box(scenario, tmp_pat
 
 
 def test_algorithm_identification_for_ai_boxes(scenario, tmp_path):
-    sr, _ = _export(scenario, scenario.signed[0], tmp_path)
+    sr, _ = _export(scenario, scenario.reviewed[0], tmp_path)
     texts = _text_items(sr)
     assert ("Algorithm Name", ALGORITHM_NAME) in texts
     assert ("Algorithm Version", "test-model-1") in texts
@@ -59,7 +59,7 @@ def test_algorithm_identification_for_ai_boxes(scenario, tmp_path):
 
 
 def test_png_study_gets_a_secondary_capture_source_that_the_sr_references(scenario, tmp_path):
-    ctx = scenario.context(scenario.signed[0])
+    ctx = scenario.context(scenario.reviewed[0])
     sr, files = _export(scenario, ctx.study.id, tmp_path)
     assert len(files) == 2
     sc = pydicom.dcmread(files[1])
@@ -76,7 +76,7 @@ def test_png_study_gets_a_secondary_capture_source_that_the_sr_references(scenar
 
 
 def test_dicom_study_references_its_own_file(scenario, tmp_path):
-    study_id = next(i for i in scenario.dicom if i in scenario.signed)
+    study_id = next(i for i in scenario.dicom if i in scenario.reviewed)
     ctx = scenario.context(study_id)
     sr, files = _export(scenario, study_id, tmp_path)
     original = pydicom.dcmread(ctx.image_path, stop_before_pixels=True)
@@ -87,7 +87,7 @@ def test_dicom_study_references_its_own_file(scenario, tmp_path):
 
 
 def test_unsigned_study_reports_ai_proposals_unverified(scenario, tmp_path):
-    study_id = next(i for i in scenario.analysed if i not in scenario.signed)
+    study_id = scenario.unsigned[0]
     ctx = scenario.context(study_id)
     sr, files = _export(scenario, study_id, tmp_path)
     assert sr.VerificationFlag == "UNVERIFIED" and sr.CompletionFlag == "PARTIAL"
