@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
 
-from lungdx_widgets.config import get_settings
+from lungdx_widgets.config import PROJECT_ROOT, get_settings
 from lungdx_widgets.types import Findings, LabelResult, Triage
 
 PATIENT = "HARD-0001"
@@ -45,6 +46,12 @@ def patient_store(tmp_path: Path, image_store: Path):
     store.add_user("doc", "doc-password", "clinician", actor="setup")
     yield store
     store.close()
+
+
+@pytest.fixture
+def worker_env(image_store: Path, tmp_path: Path) -> dict[str, str]:
+    return dict(os.environ, LUNGDX_IMAGE_STORE=str(image_store), LUNGDX_WEIGHTS=str(tmp_path / "no-weights"),
+                PYTHONPATH=str(PROJECT_ROOT), OMP_NUM_THREADS="1")
 
 
 def audit_rows(store) -> int:

@@ -1,6 +1,6 @@
 """Durability: SIGKILL mid-upload, mid-save, mid-export and of the server loses nothing confirmed.
 
-A worker process (``crash_worker``) does real store work and prints a line after each commit; the
+A worker process (``store_worker``) does real store work and prints a line after each commit; the
 test kills it with SIGKILL at varying moments, then checks the database and the image store the
 way an administrator would after a power cut. Backup is checked by a round trip through the CLI.
 """
@@ -8,11 +8,9 @@ way an administrator would after a power cut. Backup is checked by a round trip 
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -26,47 +24,9 @@ from lungdx_widgets.store import open_store
 
 from ..support import login_session, running_server
 from .conftest import PATIENT, findings, image_files, sha256_file, triage
+from .processes import Worker
 
 TEMP_PREFIX = ".incoming-"  # the store's in-progress image files (studies.py)
-
-
-class Worker:
-    """``crash_worker`` in its own process; its output lines arrive on a queue as they are printed."""
-
-    def __init__(self, mode: str, db: Path, arg: str, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.hardening.crash_worker", mode, str(db), arg],
-                                     cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        for line in self.proc.stdout:  # type: ignore[union-attr]
-            self.lines.put(line.strip())
-
-    def wait_for(self, prefix: str, count: int = 1, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while sum(line.startswith(prefix) for line in self.seen) < count:
-            try:
-                self.seen.append(self.lines.get(timeout=max(0.01, deadline - time.monotonic())))
-            except queue.Empty:
-                raise AssertionError(f"worker did not print {count}x {prefix!r}: {self.proc.stderr.read()}") from None
-
-    def kill(self) -> list[str]:
-        """SIGKILL now; every CONFIRMED line it managed to print before dying."""
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=30)
-        time.sleep(0.2)  # let the pump drain the pipe
-        while not self.lines.empty():
-            self.seen.append(self.lines.get())
-        return [line.split(" ", 1)[1] for line in self.seen if line.startswith("CONFIRMED ")]
-
-
-@pytest.fixture
-def worker_env(image_store: Path, tmp_path: Path) -> dict[str, str]:
-    return dict(os.environ, LUNGDX_IMAGE_STORE=str(image_store), LUNGDX_WEIGHTS=str(tmp_path / "no-weights"),
-                PYTHONPATH=str(PROJECT_ROOT), OMP_NUM_THREADS="1")
 
 
 def assert_consistent(db: Path, image_store: Path) -> None:
