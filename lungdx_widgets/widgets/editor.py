@@ -63,6 +63,9 @@ class AnnotationEditor:
         self._actor = actor
         self.viewer = viewer if viewer is not None else ImageViewer()
         self.study_id: int | None = None
+        #: The version the shown boxes are based on, kept here: the viewer's ``version`` is shown in
+        #: a browser, and what a browser says is not trusted for the concurrency check.
+        self.based_on = 0
         #: Boxes of the last save the store refused as stale (kept, never silently dropped).
         self.refused_draft: list[Box] | None = None
         self._saved_callbacks: list[SavedCallback] = []
@@ -106,6 +109,7 @@ class AnnotationEditor:
                               heatmaps=heatmaps, classes=classes, version=annotations.version,
                               title=study_title(study))
         self.study_id = study.id
+        self.based_on = annotations.version
         self.refused_draft = None
         if annotations.version:
             self.viewer.show_message(f"Showing version {annotations.version}, saved by {annotations.author} "
@@ -131,7 +135,7 @@ class AnnotationEditor:
         if self.viewer.readonly:
             raise LungDxError("This view is read-only; annotations cannot be saved here.")
         boxes = self.viewer.box_values() if boxes is None else list(boxes)
-        based_on = self.viewer.version
+        based_on = self.based_on
         try:
             saved = self.store.save_annotations(study_id, boxes, based_on, self.actor)
         except Conflict:
@@ -150,7 +154,7 @@ class AnnotationEditor:
     def _show_saved(self, saved: "AnnotationSet", boxes: tuple[Box, ...] | None = None) -> None:
         with self.viewer.hold_trait_notifications():
             self.viewer.boxes = [b.as_dict() for b in (saved.boxes if boxes is None else boxes)]
-            self.viewer.version = saved.version
+            self.viewer.version = self.based_on = saved.version
             self.viewer.selected = -1
             self.viewer.dirty = False
 

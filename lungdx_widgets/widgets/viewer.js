@@ -102,7 +102,7 @@ function render({ model, el }) {
   // Side panel: the list of boxes and the edit controls for the selected one.
   const list = h("ol", { class: "ldx-box-list", "aria-label": "Boxes" });
   const labelSelect = h("select", { class: "ldx-label-select", "aria-label": "Label" });
-  const labelText = h("input", { class: "ldx-label-text", type: "text", placeholder: "or type a label, Enter", "aria-label": "Free-text label" });
+  const labelText = h("input", { class: "ldx-label-text", type: "text", placeholder: "or type a label, Enter", maxlength: "80", "aria-label": "Free-text label" });
   const acceptBtn = h("button", { class: "ldx-btn ldx-accept", type: "button", title: "Accept the AI proposal (A)" });
   acceptBtn.textContent = "Accept (A)";
   const rejectBtn = h("button", { class: "ldx-btn ldx-reject", type: "button", title: "Reject the AI proposal (R)" });

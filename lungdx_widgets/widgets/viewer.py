@@ -36,6 +36,10 @@ ABNORMAL = "abnormal"
 MESSAGE_KINDS = ("info", "ok", "warning", "error")
 
 SaveCallback = Callable[[list[Box]], None]
+#: What the browser legitimately changes. Anything else it sends (``readonly``, ``version``, the
+#: image...) is refused: a clinician's browser can send any trait (design/AUTH.md, pitfall 4).
+BROWSER_WRITABLE = frozenset({"boxes", "selected", "dirty", "heatmap_label", "opacity", "message",
+                              "message_kind", "save_requests"})
 
 
 class ImageViewer(anywidget.AnyWidget):
@@ -127,15 +131,20 @@ class ImageViewer(anywidget.AnyWidget):
     def set_state(self, sync_data: dict) -> None:
         """Browser updates pass the same validators; a refused one is reported and undone there.
 
-        A clinician's browser can send any trait value (see design/AUTH.md, pitfall 4), so a
-        refused update must not leave the two sides disagreeing silently.
+        Only :data:`BROWSER_WRITABLE` traits are taken from the browser, and a refused update must
+        not leave the two sides disagreeing silently.
         """
+        foreign = [k for k in sync_data if k in self.keys and k not in BROWSER_WRITABLE]
+        if foreign:
+            log.warning("viewer ignored browser changes to %s", ", ".join(foreign))
+            self.send_state(foreign)
+        allowed = {k: v for k, v in sync_data.items() if k not in foreign}
         try:
-            super().set_state(sync_data)
+            super().set_state(allowed)
         except t.TraitError as exc:
             log.warning("viewer refused a browser update: %s", exc)
             self.show_message(f"Change not accepted: {exc}", "error")
-            self.send_state([k for k in sync_data if k in self.keys])
+            self.send_state([k for k in allowed if k in self.keys])
 
     # ----------------------------------------------------------------- Python API
     def set_study(

@@ -27,6 +27,8 @@ HEATMAP_MAX_SIDE = 256
 #: Boxes may touch the border; this much rounding slack (pixels) is tolerated, then clamped.
 EDGE_TOLERANCE = 0.5
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: Free-text labels are finding names, not notes.
+MAX_LABEL_CHARS = 80
 
 
 class BoxRejected(ValueError):
@@ -48,6 +50,8 @@ def normalize_box(box: Box | Mapping, width: int, height: int) -> dict:
     label = str(d["label"]).strip()
     if not label:
         raise BoxRejected("box label is empty")
+    if len(label) > MAX_LABEL_CHARS:
+        raise BoxRejected(f"box label is longer than {MAX_LABEL_CHARS} characters")
     try:
         x, y, w, h = (float(d[k]) for k in ("x", "y", "w", "h"))
     except (TypeError, ValueError) as exc:

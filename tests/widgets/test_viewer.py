@@ -60,6 +60,7 @@ def test_boxes_are_completed_with_defaults_and_keep_original_pixel_coordinates(v
     ({"label": "A", "x": 0, "y": 0, "w": 5, "h": 10, "colour": "red"}, "unknown box field"),
     ({"label": "A", "x": 0, "y": 0, "w": 5}, "lacks h"),
     ({"label": " ", "x": 0, "y": 0, "w": 5, "h": 5}, "label is empty"),
+    ({"label": "x" * 81, "x": 0, "y": 0, "w": 5, "h": 5}, "longer than 80"),
     ({"label": "A", "x": 0, "y": 0, "w": 5, "h": 5, "status": "maybe"}, "status must be one of"),
     ({"label": "A", "x": 0, "y": 0, "w": 5, "h": 5, "source": "robot"}, "source must be one of"),
     ({"label": "A", "x": 0, "y": 0, "w": 5, "h": 5, "score": 1.5}, "score must be within"),
@@ -89,6 +90,16 @@ def test_a_refused_browser_update_is_reported_and_pushed_back(viewer):
     assert viewer.boxes == before
     assert viewer.message_kind == "error" and "outside" in viewer.message
     assert ["boxes"] in sent  # the browser gets the kept boxes back
+
+
+def test_browser_cannot_change_what_only_python_decides(viewer):
+    sent = []
+    viewer.send_state = lambda key=None: sent.append(key)
+    viewer.readonly = True
+    viewer.set_state({"readonly": False, "version": 7, "opacity": 0.3})
+    assert viewer.readonly is True and viewer.version == 0
+    assert viewer.opacity == 0.3  # the browser's own controls still work
+    assert ["readonly", "version"] in sent  # and the browser is set right again
 
 
 def test_heatmap_arrays_are_encoded_small_gray_pngs_on_the_image_grid(viewer, radiograph):

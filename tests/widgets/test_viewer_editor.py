@@ -102,6 +102,16 @@ def test_stale_save_is_refused_newest_version_shown_and_draft_kept(store, study_
     assert (saved.version, saved.based_on, saved.author) == (2, 1, READER_B)
 
 
+def test_a_browser_claiming_a_newer_version_still_gets_the_conflict(store, study_id):
+    alice, bob = AnnotationEditor(store, READER_A), AnnotationEditor(store, READER_B)
+    alice.open_study(study_id)
+    bob.open_study(study_id)
+    alice.save()
+    bob.viewer.set_state({"version": 1, "boxes": [], "dirty": True})  # forged: "I have seen version 1"
+    assert bob.save() is None and bob.viewer.message_kind == "error"
+    assert store.annotations(study_id).author == READER_A
+
+
 def test_reload_discards_unsaved_edits(store, study_id):
     editor = AnnotationEditor(store, READER_A)
     editor.open_study(study_id)
