@@ -7,7 +7,6 @@ configuration in one place (see SECURITY.md for why each one exists).
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -60,12 +59,26 @@ def _demo_logins() -> str:
     return ", ".join(f"{name} / {name} ({role})" for role, name in DEMO_USERS.items())
 
 
+def _has_users(db: Path) -> bool:
+    from ..store import open_store
+
+    with open_store(db) as store:
+        return bool(store.list_users())
+
+
 def serve(db: Path, host: str, port: int) -> int:
-    """Serve until interrupted; the kernels find the database through ``LUNGDX_DB``."""
+    """Serve until stopped (does not return); the kernels find the database through ``LUNGDX_DB``."""
     env = dict(os.environ, LUNGDX_DB=str(Path(db).resolve()))
     for inherited_identity in (KERNEL_USER_ENV, VOILA_USER_ENV):  # only the server names users
         env.pop(inherited_identity, None)
     url = f"http://{host}:{port}/"
     print(f"LungDx Workbench: {url}  (log in, then the dashboard opens; analysts also have {url}lab)", flush=True)
     print(f"Demo logins (databases made with `lungdx init --demo`): {_demo_logins()}", flush=True)
-    return subprocess.call(server_argv(host, port), env=env, cwd=PROJECT_ROOT)
+    if not _has_users(db):
+        print(f"No users in {db} yet: nobody can log in. Run `lungdx init --demo --db {db}` "
+              "or `lungdx users add`.", flush=True)
+    # Become the server (exec, not a child): signals such as SIGTERM then reach it directly and no
+    # orphaned server keeps the port when `lungdx serve` is stopped.
+    os.chdir(PROJECT_ROOT)
+    argv = server_argv(host, port)
+    os.execve(argv[0], argv, env)
