@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..config import get_settings
+from ..errors import LungDxError
 from ..imaging.transform import Geometry, to_model_input
 from ..types import Box, Findings, LabelResult, Radiograph
 from .localize import boxes_from_map, upsample
@@ -27,6 +28,10 @@ class RawOutput:
     abnormal: np.ndarray        # (B,)
     class_maps: np.ndarray      # (B, C, h, w) in [0, 1]
     abnormal_maps: np.ndarray   # (B, h, w) in [0, 1]
+
+
+class ModelOutOfMemory(LungDxError):
+    """The machine ran out of memory during an analysis (the study itself is unaffected)."""
 
 
 class Analyzer:
@@ -73,7 +78,12 @@ class Analyzer:
                          torch.sigmoid(out.cams).numpy(), torch.sigmoid(out.abnormal_map)[:, 0].numpy())
 
     def analyze(self, radiograph: Radiograph) -> Findings:
-        return self.analyze_batch([radiograph])[0]
+        """One radiograph; running out of memory becomes :class:`ModelOutOfMemory`, a message the UI can show."""
+        try:
+            return self.analyze_batch([radiograph])[0]
+        except (MemoryError, torch.OutOfMemoryError) as exc:
+            raise ModelOutOfMemory("The server ran out of memory while analysing this image; "
+                                   "try again when fewer sessions are open.") from exc
 
     def analyze_batch(self, radiographs: list[Radiograph]) -> list[Findings]:
         """Analyse several radiographs with one forward pass."""
