@@ -14,7 +14,8 @@ import ipywidgets as w
 
 from .errors import LungDxError
 from .session import current_user
-from .widgets.findings import ANY_ABNORMALITY, FindingsPanel, view_from_findings, view_from_prediction
+from .widgets.findings import (ANY_ABNORMALITY, FindingsPanel, preload_chart_code, view_from_findings,
+                               view_from_prediction)
 from .widgets.patient_record import PatientBanner, PatientRecordPanel
 from .widgets.patient_search import PatientSearch
 from .widgets.priors import PriorsPanel
@@ -31,7 +32,8 @@ TAB_FINDINGS, TAB_RECORD, TAB_PRIORS, TAB_SIGNOFF = range(4)
 CLINICAL_WRITERS = frozenset({"clinician"})
 ANNOTATORS = frozenset({"clinician", "analyst"})
 #: Image panel height that keeps the whole main path on a 1440x900 screen.
-VIEWER_HEIGHT = 640
+VIEWER_HEIGHT = 670
+LEFT_WIDTH, RIGHT_WIDTH = 270, 410
 LOGOUT_URL = "/logout"
 
 
@@ -63,7 +65,7 @@ class Dashboard(w.VBox):
         self._analyzer = analyzer
         self._build()
         if warm_up_model and self.user.role in CLINICAL_WRITERS:
-            analyzer.warm_up()
+            analyzer.warm_up(before=preload_chart_code)
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -94,13 +96,13 @@ class Dashboard(w.VBox):
                    f"<a class='lx-logout' href='{LOGOUT_URL}' target='_top'>Log out</a>"),
         ], layout=w.Layout(width="100%"))
         header.add_class("lx-header")
-        left = w.VBox([card([self.search], "lx-search-card"),
+        left = w.VBox([card([self.search], "lx-search-card", flex="0 0 auto"),
                        card([self.worklist], "lx-worklist-card", flex="1 1 auto", min_height="0")],
-                      layout=w.Layout(width="300px", min_width="300px", height="100%"))
+                      layout=w.Layout(width=f"{LEFT_WIDTH}px", min_width=f"{LEFT_WIDTH}px", height="100%"))
         left.add_class("lx-col")
         centre = card([self.banner, self.upload, self.viewer], "lx-centre",
                       flex="1 1 auto", min_width="0", height="100%")
-        right = w.VBox([self.tabs], layout=w.Layout(width="440px", min_width="440px", height="100%"))
+        right = w.VBox([self.tabs], layout=w.Layout(width=f"{RIGHT_WIDTH}px", min_width=f"{RIGHT_WIDTH}px", height="100%"))
         right.add_class("lx-col")
         right.add_class("lx-right")
         body = w.HBox([left, centre, right], layout=w.Layout(flex="1 1 auto", min_height="0", width="100%"))
@@ -112,6 +114,7 @@ class Dashboard(w.VBox):
                               names="selected_study_id")
         self.upload.on_done(self._on_uploaded)
         self.findings.observe(lambda ch: self._follow_label(ch["new"]), names="selected_label")
+        self.viewer.observe(lambda ch: ch["new"] and self.findings.select(ch["new"]), names="heatmap_label")
         self.tabs.observe(lambda ch: ch["new"] == TAB_PRIORS and self.priors.render(), names="selected_index")
         self.signoff.on_signed(lambda _sid: self.worklist.refresh())
 

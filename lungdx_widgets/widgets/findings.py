@@ -68,6 +68,11 @@ def view_from_prediction(prediction, thresholds: Mapping[str, float | None] | No
     )
 
 
+def preload_chart_code() -> None:
+    """Import plotly's widget machinery (seconds on a busy CPU); safe to call from a background thread."""
+    import plotly.graph_objs._figurewidget  # noqa: F401
+
+
 def bar_chart() -> go.FigureWidget:
     """An empty horizontal bar chart sized for the right column; traces are filled by ``draw``."""
     fig = go.FigureWidget(
@@ -77,7 +82,7 @@ def bar_chart() -> go.FigureWidget:
               go.Bar(orientation="h", name="not assessed", marker=dict(color="rgba(0,0,0,0)"),
                      hoverinfo="skip", textposition="inside", insidetextanchor="start",
                      textfont=dict(color=MUTED, size=11))],
-        layout=go.Layout(height=330, width=400, margin=dict(l=120, r=12, t=8, b=30), barmode="overlay",
+        layout=go.Layout(height=330, width=370, margin=dict(l=120, r=12, t=8, b=30), barmode="overlay",
                          showlegend=False, plot_bgcolor="#ffffff", paper_bgcolor="#ffffff",
                          xaxis=dict(range=[0, 1], tickformat=".1f", gridcolor="#eaecf0", title=None, fixedrange=True),
                          yaxis=dict(autorange="reversed", tickfont=dict(size=11), fixedrange=True),
@@ -107,20 +112,15 @@ class FindingsPanel(w.VBox):
 
     def __init__(self) -> None:
         self.view: FindingsView | None = None
-        self.chart = bar_chart()
-        self.chart.add_class("lx-findings-chart")
-        self.chart.data[0].on_click(self._on_bar_click)
+        self.chart: go.FigureWidget | None = None  # built on first result: plotly's import is slow
         self._triage = w.HTML()
         self._triage.add_class("lx-triage")
         self._message = w.HTML("<div class='lx-empty'>Open a study or upload a radiograph to see AI findings.</div>")
         self._message.add_class("lx-findings-message")
-        self.heatmap_for = w.Dropdown(description="Heatmap", options=[("any abnormality", ANY_ABNORMALITY)],
-                                      value=ANY_ABNORMALITY, layout=w.Layout(width="300px"))
-        self.heatmap_for.add_class("lx-heatmap-select")
-        self.heatmap_for.observe(lambda ch: setattr(self, "selected_label", ch["new"]), names="value")
         self._meta = w.HTML()
         self._meta.add_class("lx-model-version")
-        self._body = w.VBox([self._triage, self.chart, self.heatmap_for, self._meta],
+        self._chart_slot = w.Box()
+        self._body = w.VBox([self._triage, self._chart_slot, self._meta],
                             layout=w.Layout(display="none"))
         notice = w.HTML(f"<div class='lx-notice-box'>{esc(RESEARCH_NOTICE)}</div>")
         super().__init__([self._message, self._body, notice])
@@ -129,7 +129,7 @@ class FindingsPanel(w.VBox):
     def show(self, view: FindingsView) -> None:
         """Draw a result; keeps the selected label when the new result has it."""
         self.view = view
-        draw(self.chart, view)
+        draw(self._ensure_chart(), view)
         reasons = "; ".join(view.triage_reasons) or "no rule fired"
         self._triage.value = (f"<div class='lx-triage-line'>Triage {triage_badge(view.triage_level)} "
                               f"<span class='lx-triage-reason'>{esc(reasons)}</span></div>")
@@ -137,13 +137,19 @@ class FindingsPanel(w.VBox):
         summary = ("Above threshold: " + ", ".join(positives)) if positives else "No finding above its threshold."
         self._meta.value = (f"<div>{esc(summary)}</div><div class='lx-muted'>Model {esc(view.model_version)}"
                             f" · {len(view.not_assessed)} label(s) not assessed · bar = probability, "
-                            f"tick = operating threshold</div>")
-        options = [("any abnormality", ANY_ABNORMALITY)] + [(k, k) for k in view.assessed]
-        keep = self.selected_label if self.selected_label in dict(options).values() else ANY_ABNORMALITY
-        self.heatmap_for.options = options
-        self.heatmap_for.value = keep
+                            f"tick = operating threshold · click a bar to see its heatmap</div>")
+        if self.selected_label not in view.assessed:
+            self.selected_label = ANY_ABNORMALITY
         self._message.value = ""
         self._body.layout.display = None
+
+    def _ensure_chart(self) -> go.FigureWidget:
+        if self.chart is None:
+            self.chart = bar_chart()
+            self.chart.add_class("lx-findings-chart")
+            self.chart.data[0].on_click(self._on_bar_click)
+            self._chart_slot.children = (self.chart,)
+        return self.chart
 
     def show_message(self, text: str, kind: str = "info") -> None:
         """Replace the chart by a message (e.g. weights missing); the rest of the dashboard keeps working."""
@@ -152,8 +158,9 @@ class FindingsPanel(w.VBox):
         self._message.value = message_html(text, kind)
 
     def select(self, label: str) -> None:
-        if label in dict(self.heatmap_for.options).values():
-            self.heatmap_for.value = label
+        """Make ``label`` the selected finding (a bar click does the same); unknown labels are ignored."""
+        if label == ANY_ABNORMALITY or (self.view is not None and label in self.view.assessed):
+            self.selected_label = label
 
     def _on_bar_click(self, trace, points, _state) -> None:
         if points.point_inds:

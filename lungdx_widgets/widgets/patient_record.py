@@ -81,14 +81,14 @@ class PatientBanner(w.HBox):
 
     def __init__(self) -> None:
         self._html = w.HTML("<span class='lx-muted'>No patient selected — search on the left or open a study.</span>")
-        super().__init__([self._html], layout=w.Layout(width="100%"))
+        super().__init__([self._html], layout=w.Layout(flex="0 0 auto", width="100%"))
         self.add_class("lx-banner")
 
     def show(self, record) -> None:
         p = record.patient
-        self._html.value = (f"<span class='lx-name'>{esc(p.name)}</span> "
-                            f"<span class='lx-muted'>MRN {esc(p.patient_id)} · {demographics(p)}</span>"
-                            f"&nbsp;&nbsp;<span class='lx-banner-allergies'>{allergy_chips(record.allergies)}</span>")
+        self._html.value = (f"<div><span class='lx-name'>{esc(p.name)}</span> "
+                            f"<span class='lx-muted'>MRN {esc(p.patient_id)} · {demographics(p)}</span></div>"
+                            f"<div class='lx-banner-allergies'>{allergy_chips(record.allergies)}</div>")
 
     def clear(self) -> None:
         self._html.value = "<span class='lx-muted'>No patient selected.</span>"

@@ -7,6 +7,7 @@ If the model cannot run (e.g. weights missing) the study is still stored and the
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from ..store.errors import IdentityMismatch
 from ..triage import assess
 from .theme import esc, message_html
 
+log = logging.getLogger(__name__)
 ACCEPT = ".dcm,.dicom,.png,.jpg,.jpeg,application/dicom,image/png,image/jpeg"
 
 
@@ -42,10 +44,11 @@ class SharedAnalyzer:
                 self._analyzer = Analyzer.load(self._path)
             return self._analyzer
 
-    def warm_up(self) -> None:
-        """Load in a background thread so the first upload does not pay for it."""
+    def warm_up(self, before: Callable[[], None] = lambda: None) -> None:
+        """Load in a background thread so the first upload does not pay for it (``before`` runs first)."""
         def _load() -> None:
             try:
+                before()
                 self.get()
             except Exception:  # noqa: BLE001 - reported to the clinician on first real use
                 pass
@@ -93,7 +96,7 @@ def attach_and_analyze(store, patient_id: str, data: bytes, filename: str | None
     progress("Triage", 0.9)
     triage = assess(findings, record)
     outcome.findings, outcome.triage = findings, triage
-    outcome.prediction = store.add_prediction(study.study_id, findings, triage, actor)
+    outcome.prediction = store.add_prediction(study.id, findings, triage, actor)
     timings["total"] = time.perf_counter() - t0
     return outcome
 
@@ -112,12 +115,12 @@ class UploadPanel(w.VBox):
         self._analyzer = analyzer
         self._handlers: list[Callable[[UploadOutcome], None]] = []
         self._pending: tuple[bytes, str] | None = None
-        self.picker = w.FileUpload(accept=ACCEPT, multiple=False, description="Upload radiograph",
-                                   layout=w.Layout(width="170px"))
+        self.picker = w.FileUpload(accept=ACCEPT, multiple=False, description="Upload X-ray",
+                                   layout=w.Layout(width="150px", min_width="150px"))
         self.picker.add_class("lx-upload-input")
         self.progress = w.FloatProgress(value=0, min=0, max=1, layout=w.Layout(width="120px", visibility="hidden"))
         self.progress.add_class("lx-upload-progress")
-        self.status = w.HTML("<span class='lx-muted'>PNG, JPEG or DICOM</span>")
+        self.status = w.HTML("<span class='lx-muted'>PNG, JPEG or DICOM</span>", layout=w.Layout(flex="1 1 auto"))
         self.status.add_class("lx-upload-status")
         self.confirm = w.Button(description="Attach anyway", layout=w.Layout(display="none", width="120px"))
         self.confirm.add_class("lx-upload-confirm")
@@ -127,7 +130,7 @@ class UploadPanel(w.VBox):
         self.confirm.on_click(lambda _b: self._resolve_mismatch(attach=True))
         self.cancel.on_click(lambda _b: self._resolve_mismatch(attach=False))
         row = w.HBox([self.picker, self.progress, self.status, self.confirm, self.cancel],
-                     layout=w.Layout(align_items="center"))
+                     layout=w.Layout(align_items="center", width="100%"))
         row.add_class("lx-gap")
         super().__init__([row])
         self.add_class("lx-upload")
@@ -165,6 +168,10 @@ class UploadPanel(w.VBox):
             return None
         except LungDxError as exc:
             self._say(f"{filename}: {exc} Nothing was saved.", "error")
+            return None
+        except Exception as exc:  # a bug: the clinician must still learn that the upload did not complete
+            log.exception("upload of %s failed", filename)
+            self._say(f"{filename}: unexpected error ({type(exc).__name__}); the upload did not complete.", "error")
             return None
         finally:
             self.busy = False

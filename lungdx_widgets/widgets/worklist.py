@@ -17,8 +17,8 @@ from .theme import esc, message_html
 
 def row_text(item) -> str:
     """One line per study: level, time, patient, top finding (plain text: rows are buttons)."""
-    level = (item.triage_level or "not triaged").upper()
-    when = _clock(getattr(item, "uploaded_at", None) or getattr(item, "acquired", None))
+    level = item.triage_level.upper() if item.triage_level else "—"
+    when = _clock(item.acquired or item.uploaded_at)
     finding = ""
     if getattr(item, "top_label", None):
         prob = item.top_probability
