@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .labelsets import is_reviewed
 from .queries import annotated_study_ids, predictions_by_version
 
 Probabilities = Mapping[str, float | None]
@@ -87,8 +88,8 @@ def rank_by_disagreement(a: Mapping[int, Probabilities], b: Mapping[int, Probabi
 def review_queue(store, *, limit: int = 50, versions: tuple[str, str] | None = None,
                  include_reviewed: bool = False) -> list[ReviewItem]:
     """The label-review queue: by uncertainty of the latest predictions, or by the disagreement
-    between two versions when ``versions`` is given. Already reviewed studies are left out
-    unless ``include_reviewed``.
+    between two versions when ``versions`` is given. Studies a person already reviewed are left
+    out unless ``include_reviewed`` (saved but untouched AI proposals do not count as reviewed).
     """
     if versions is None:
         latest = predictions_by_version(store)
@@ -99,6 +100,6 @@ def review_queue(store, *, limit: int = 50, versions: tuple[str, str] | None = N
         ranked = rank_by_disagreement({k: p.probabilities for k, p in a.items()},
                                       {k: p.probabilities for k, p in b.items()}, names=versions)
     if not include_reviewed:
-        reviewed = set(annotated_study_ids(store))
+        reviewed = {i for i in annotated_study_ids(store) if is_reviewed(store.annotations(i).boxes)}
         ranked = [item for item in ranked if item.study_id not in reviewed]
     return ranked[:limit]

@@ -36,6 +36,11 @@ def is_ground_truth(box: Box) -> bool:
     return box.status in KEPT_STATUSES or (box.source == "human" and box.status != "rejected")
 
 
+def is_reviewed(boxes: Iterable[Box]) -> bool:
+    """A person looked at it: some box was accepted, rejected, edited or drawn (not only AI proposals)."""
+    return any(b.status != "proposed" or b.source == "human" for b in boxes)
+
+
 @dataclass(frozen=True)
 class ReviewedImage:
     """One reviewed study, ready to be written as a training image."""

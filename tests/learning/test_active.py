@@ -50,6 +50,8 @@ def test_review_queue_from_stored_predictions_skips_reviewed_studies(store, shar
     assert [i.study_id for i in by_uncertainty] == [studies[0].id, studies[1].id, studies[2].id]  # 0.45, 0.2, 0.06
     by_disagreement = review_queue(store, versions=("v1", "v2"))
     assert by_disagreement[0].study_id == studies[1].id and "v1 0.90 vs v2 0.20" in by_disagreement[0].reason
-    store.save_annotations(studies[0].id, [Box("Pneumonia", 1, 1, 5, 5, source="human")], 0, "ana")
+    store.save_annotations(studies[0].id, [Box("Pneumonia", 1, 1, 5, 5, score=0.5, status="proposed")], 0, "cli")
+    assert review_queue(store)[0].study_id == studies[0].id  # AI proposals saved unchanged: not reviewed
+    store.save_annotations(studies[0].id, [Box("Pneumonia", 1, 1, 5, 5, score=0.5, status="rejected")], 1, "ana")
     assert studies[0].id not in [i.study_id for i in review_queue(store)]
     assert review_queue(store, include_reviewed=True, limit=1)[0].study_id == studies[0].id

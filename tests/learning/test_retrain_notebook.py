@@ -34,4 +34,4 @@ def test_retrain_notebook_runs_on_a_small_real_subset(store, shared_data, subset
     assert candidates[0].snapshot_id is not None and f"acting as ana; active model: {base.version}" in text
     assert store.active_model().version == base.version  # activation needs a deliberate click
     widgets = [o for c in nb.cells for o in c.get("outputs", []) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert len(widgets) == 2  # the progress bar and the registry panel
+    assert len(widgets) == 3  # the review queue, the progress bar and the registry panel
