@@ -16,6 +16,7 @@ from typing import get_args
 import numpy as np
 from PIL import Image
 
+from ..imaging.render import to_png_bytes
 from ..types import Box, BoxSource, BoxStatus, Radiograph
 
 BOX_KEYS = frozenset({"label", "x", "y", "w", "h", "score", "source", "status"})
@@ -104,27 +105,19 @@ def png_size(data: bytes) -> tuple[int, int]:
         return int(im.width), int(im.height)
 
 
-def pixels_to_png(pixels: np.ndarray) -> bytes:
-    """[0,1] grayscale pixels → 8-bit PNG, through the imaging helper when it exists."""
-    try:
-        from ..imaging.render import to_png_bytes
-    except ImportError:  # imaging helper not installed yet: same result through PIL
-        arr = np.clip(np.asarray(pixels, dtype=np.float32), 0.0, 1.0)
-        buf = io.BytesIO()
-        Image.fromarray((arr * 255.0 + 0.5).astype(np.uint8), mode="L").save(buf, format="PNG")
-        return buf.getvalue()
-    return to_png_bytes(pixels)
+#: Older name of :func:`lungdx_widgets.imaging.render.to_png_bytes` (widgets.priors imports it).
+pixels_to_png = to_png_bytes
 
 
 def display_image(image: bytes | np.ndarray | Radiograph) -> tuple[bytes, int, int]:
     """Anything that is a radiograph → (encoded image for the browser, original width, height)."""
     if isinstance(image, Radiograph):
         h, w = image.size
-        return pixels_to_png(image.pixels), w, h
+        return to_png_bytes(image.pixels), w, h
     if isinstance(image, np.ndarray):
         if image.ndim != 2:
             raise ValueError(f"expected a 2-D grayscale image, got shape {image.shape}")
-        return pixels_to_png(image), int(image.shape[1]), int(image.shape[0])
+        return to_png_bytes(image), int(image.shape[1]), int(image.shape[0])
     data = bytes(image)
     w, h = png_size(data)
     return data, w, h
@@ -145,15 +138,11 @@ def encode_heatmap(value: bytes | np.ndarray, max_side: int = HEATMAP_MAX_SIDE) 
         raise ValueError(f"heatmap must be a 2-D array, got shape {arr.shape}")
     if not np.isfinite(arr).all():
         raise ValueError("heatmap contains NaN or infinite values")
-    arr = np.clip(arr, 0.0, 1.0)
-    im = Image.fromarray((arr * 255.0 + 0.5).astype(np.uint8), mode="L")
-    scale = max_side / max(im.size)
-    if scale < 1:
-        im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))),
-                       Image.Resampling.BILINEAR)
-    buf = io.BytesIO()
-    im.save(buf, format="PNG", optimize=True)
-    return buf.getvalue()
+    scale = max_side / max(arr.shape)
+    if scale < 1:  # bilinear, not the display path's Lanczos: a map must not ring above its own maximum
+        size = (max(1, round(arr.shape[1] * scale)), max(1, round(arr.shape[0] * scale)))
+        arr = np.asarray(Image.fromarray(arr, mode="F").resize(size, Image.Resampling.BILINEAR))
+    return to_png_bytes(arr)
 
 
 def check_heatmap_aspect(label: str, data: bytes, width: int, height: int) -> None:

@@ -178,6 +178,20 @@ def assert_box_on_image(page, index: int, box) -> None:
     assert screen_rect(page, f"g[data-index='{index}'] .ldx-box-rect") == pytest.approx((x0, y0, x1, y1), abs=1.0)
 
 
+def kernel_box(page, index: int, ready) -> dict:
+    """Box ``index`` as the kernel holds it, once ``ready(box)`` is true (edits sync asynchronously)."""
+    import json
+
+    page.wait_for_function("""([i]) => { const t = document.querySelector('.kernel-boxes');
+        return t && t.textContent && JSON.parse(t.textContent).length > i; }""", arg=[index], timeout=15_000)
+    for _ in range(50):
+        box = json.loads(page.inner_text(".kernel-boxes"))[index]
+        if ready(box):
+            return box
+        page.wait_for_timeout(200)
+    raise AssertionError(f"kernel never saw the expected change of box {index}: {box}")
+
+
 def test_heatmap_overlay_opacity_zoom_and_pan_stay_on_the_image(open_as_analyst, shared_data):
     page = open_as_analyst("/voila/render/" + HEATMAP_NOTEBOOK)
     wait_for_viewer(page)
@@ -231,7 +245,35 @@ def test_heatmap_overlay_opacity_zoom_and_pan_stay_on_the_image(open_as_analyst,
     page.select_option(".ldx-heat-select", "abnormal")
     page.fill(".ldx-opacity", "0.5")
     page.wait_for_selector(".ldx-heat[data-label='abnormal']")
-    page.screenshot(path=str(ARTIFACTS / "viewer_heatmap.png"))
+    page.locator(".ldx-root").screenshot(path=str(ARTIFACTS / "viewer_heatmap.png"))
+
+    # Move and resize with the mouse: Python receives whole original pixels, the proposal becomes "edited".
+    page.mouse.move(*image_to_screen(page, *centre(other)))
+    page.mouse.down()
+    page.mouse.move(*image_to_screen(page, centre(other)[0] + 30, centre(other)[1] + 20), steps=6)
+    page.mouse.up()
+    moved = kernel_box(page, 1, lambda b: b["status"] == "edited")
+    assert (moved["x"], moved["y"], moved["w"], moved["h"]) == pytest.approx(
+        (other.x + 30, other.y + 20, other.w, other.h), abs=1.5)
+    corner = image_to_screen(page, moved["x"] + moved["w"], moved["y"] + moved["h"])
+    page.mouse.move(*corner)
+    page.mouse.down()
+    page.mouse.move(corner[0] + 25, corner[1] + 15, steps=6)
+    page.mouse.up()
+    scale = page.eval_on_selector(".ldx-image", "e => e.getBoundingClientRect().width / e.naturalWidth")
+    resized = kernel_box(page, 1, lambda b: b["w"] > moved["w"] + 5)
+    assert (resized["x"], resized["y"]) == (moved["x"], moved["y"])
+    assert (resized["w"], resized["h"]) == pytest.approx((moved["w"] + 25 / scale, moved["h"] + 15 / scale), abs=1.5)
+    assert_box_on_image(page, 1, type(other)(**{k: resized[k] for k in ("label", "x", "y", "w", "h")}))
+
+    # Keys: n selects the next box, r rejects the selected proposal.
+    page.keyboard.press("Escape")
+    page.keyboard.press("n")
+    page.wait_for_selector(".ldx-box-list li[data-index='0'].ldx-selected")
+    page.keyboard.press("r")
+    kernel_box(page, 0, lambda b: b["status"] == "rejected")
+    page.keyboard.press("Delete")  # an AI proposal is rejected, never deleted
+    assert page.evaluate("() => document.querySelectorAll('.ldx-box-list li[data-index]').length") == 2
 
 
 def run_first_code_cell(page, attempts: int = 6) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 from lungdx_widgets.imaging import load_image
@@ -50,8 +51,9 @@ def box_heatmap(boxes: list[Box], rows: int, cols: int) -> "np.ndarray":
 
 
 def heatmap_viewer(shared_data: Path | None = None):
-    """The viewer with the review image, its proposals and two heatmaps, plus a line echoing the
-    kernel's ``opacity`` (so a browser test sees what reached Python). Used by tests/e2e/viewer_heatmap.ipynb."""
+    """The viewer with the review image, its proposals and two heatmaps, plus lines echoing the
+    kernel's ``opacity`` and ``boxes`` (so a browser test sees what reached Python).
+    Used by tests/e2e/viewer_heatmap.ipynb."""
     import ipywidgets as w
 
     from lungdx_widgets.config import get_settings
@@ -65,7 +67,9 @@ def heatmap_viewer(shared_data: Path | None = None):
     viewer.set_study(radiograph, boxes=boxes, classes=REVIEW_CLASSES, title="Heatmap check · " + REVIEW_IMAGE,
                      heatmaps={"abnormal": box_heatmap(boxes, rows, cols),
                                "Tuberculosis": box_heatmap(boxes[:1], rows, cols)})
-    echo = w.HTML()
-    echo.add_class("kernel-opacity")
-    viewer.observe(lambda ch: setattr(echo, "value", f"kernel opacity {ch['new']:.2f}"), names="opacity")
-    return w.VBox([viewer, echo])
+    opacity, boxes = w.HTML(), w.HTML()
+    opacity.add_class("kernel-opacity")
+    boxes.add_class("kernel-boxes")
+    viewer.observe(lambda ch: setattr(opacity, "value", f"kernel opacity {ch['new']:.2f}"), names="opacity")
+    viewer.observe(lambda ch: setattr(boxes, "value", json.dumps(ch["new"])), names="boxes")
+    return w.VBox([viewer, opacity, boxes])
