@@ -34,6 +34,10 @@ class ModelOutOfMemory(LungDxError):
     """The machine ran out of memory during an analysis (the study itself is unaffected)."""
 
 
+def _is_out_of_memory(exc: RuntimeError) -> bool:
+    return isinstance(exc, torch.OutOfMemoryError) or "can't allocate memory" in str(exc)
+
+
 class Analyzer:
     """A loaded checkpoint ready to analyse radiographs. Decision support only."""
 
@@ -81,7 +85,9 @@ class Analyzer:
         """One radiograph; running out of memory becomes :class:`ModelOutOfMemory`, a message the UI can show."""
         try:
             return self.analyze_batch([radiograph])[0]
-        except (MemoryError, torch.OutOfMemoryError) as exc:
+        except (MemoryError, RuntimeError) as exc:  # torch's CPU allocator fails with a plain RuntimeError
+            if isinstance(exc, RuntimeError) and not _is_out_of_memory(exc):
+                raise
             raise ModelOutOfMemory("The server ran out of memory while analysing this image; "
                                    "try again when fewer sessions are open.") from exc
 
