@@ -81,7 +81,7 @@ def _retrain(args: argparse.Namespace) -> int:
             bar.refresh()
 
         actor = _user(args)
-        run = fine_tune(store, args.from_snapshot, actor, options, progress=progress)
+        run = fine_tune(store, args.from_snapshot, actor, options, progress=progress, xrv_init=args.xrv_init)
         bar.close()
         print(f"checkpoint {run.checkpoint}")
         if args.no_register:
@@ -202,6 +202,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--freeze-backbone", action="store_true")
     p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS")
     p.add_argument("--no-register", action="store_true", help="train only (resume later)")
+    p.add_argument("--xrv-init", default=None, metavar="NAME",
+                   help="torchxrayvision weights (in weights/xrv) to start from when no project checkpoint exists")
 
     models = sub.add_parser("models", help="model registry: list, register, activate, rollback, compare")
     m_sub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 from ..config import get_settings
 from ..errors import LungDxError
 from ..model.evaluate import evaluate_model
-from ..model.registry import WeightsMissing, default_model_path, sha256_of
+from ..model.registry import WeightsMissing, default_model_path, sha256_of, xrv_weights_file
 from ..model.train import TrainConfig, TrainResult, train_model
 from ..store.records import ModelVersion
 from .evalsets import EvalSet
@@ -50,6 +50,14 @@ class FineTuneOptions:
 
 
 @dataclass(frozen=True)
+class StartingPoint:
+    """What a job starts from: a project checkpoint, or torchxrayvision weights when there is none."""
+
+    path: Path  # the file whose SHA-256 names the run
+    train_args: dict  # TrainConfig fields that select it
+
+
+@dataclass(frozen=True)
 class FineTuneRun:
     """A finished training run: the checkpoint and how it was made (not yet registered)."""
 
@@ -60,12 +68,18 @@ class FineTuneRun:
     run_dir: Path
 
 
-def base_checkpoint(store) -> Path:
-    """What fine-tuning starts from: the active registry version, else the shipped default model."""
-    path = active_model_path(store) or default_model_path()
-    if not path.is_file():
-        raise WeightsMissing(path, "fine-tuning starts from the active model or the default checkpoint")
-    return path
+def starting_point(store, xrv_init: str | None = None) -> StartingPoint:
+    """The active registry version, else the shipped default model, else (when asked for and
+    present in the weights cache) the torchxrayvision weights ``xrv_init``."""
+    project = active_model_path(store) or default_model_path()
+    if project.is_file():
+        return StartingPoint(project, {"init_from": project})
+    if xrv_init:
+        local, _ = xrv_weights_file(xrv_init)
+        if not local.is_file():
+            raise WeightsMissing(local, f"no project checkpoint ({project.name}) either")
+        return StartingPoint(local, {"init": xrv_init, "min_positives": 1})
+    raise WeightsMissing(project, "fine-tuning starts from the active model or this default checkpoint")
 
 
 def _run_dir(snapshot_id: str, base_sha: str, options: FineTuneOptions) -> Path:
@@ -90,16 +104,18 @@ def read_job(run_dir: Path) -> dict:
 
 
 def fine_tune(store, snapshot_id: str, actor: str, options: FineTuneOptions = FineTuneOptions(),
-              progress: Progress | None = None) -> FineTuneRun:
+              progress: Progress | None = None, *, xrv_init: str | None = None) -> FineTuneRun:
     """Train a new checkpoint from the base model on a snapshot; resumes an interrupted run.
 
     Ctrl-C (``KeyboardInterrupt``) marks the job interrupted and re-raises; calling again with
-    the same arguments continues from the last completed epoch.
+    the same arguments continues from the last completed epoch. ``xrv_init`` names
+    torchxrayvision weights to start from when no project checkpoint exists yet.
     """
     store.require_role(actor, *ACTIVATING_ROLES)
     snapshot = store.get_snapshot(snapshot_id)
     verify_snapshot(snapshot)
-    base = base_checkpoint(store)
+    start = starting_point(store, xrv_init)
+    base = start.path
     run_dir = _run_dir(snapshot_id, sha256_of(base), options)
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = run_dir / f"ft-{snapshot_id}.pt"
@@ -107,7 +123,7 @@ def fine_tune(store, snapshot_id: str, actor: str, options: FineTuneOptions = Fi
         return FineTuneRun(checkpoint, snapshot_id, base, None, run_dir)
     folder = Path(snapshot.path)
     config = TrainConfig(images_dir=folder / "images", labels_csv=folder / "labels.csv", boxes_csv=folder / "boxes.csv",
-                         out=checkpoint, init_from=base, resume=True, **asdict(options))
+                         out=checkpoint, resume=True, **start.train_args, **asdict(options))
     _write_job(run_dir, status="running", snapshot=snapshot_id, base=str(base), actor=actor, options=asdict(options))
     store.audit(actor, "fine_tune_start", f"snapshot:{snapshot_id}", detail=f"base={base.name}; run={run_dir.name}")
     try:

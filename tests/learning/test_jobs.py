@@ -33,6 +33,9 @@ def test_missing_base_model_names_the_file_to_provide(store, snapshot, tmp_path,
         fine_tune(store, snapshot.id, "ana")
     assert str(tmp_path / "empty-weights") in str(info.value)
     assert store.list_models() == [] and not (tmp_path / "runs").exists()
+    with pytest.raises(WeightsMissing, match="densenet121") as info:  # torchxrayvision start: named, never downloaded
+        fine_tune(store, snapshot.id, "ana", xrv_init="densenet121-res224-all")
+    assert str(tmp_path / "empty-weights" / "xrv") in str(info.value) and "lungdx-demo.pt" in str(info.value)
 
 
 def test_a_modified_snapshot_is_not_trained_on(store, snapshot):
