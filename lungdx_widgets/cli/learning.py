@@ -97,6 +97,8 @@ def _models_list(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([asdict(m) for m in models])
         return 0
+    if not models:
+        print("no registered model versions (register one with `lungdx models register CHECKPOINT`)")
     for m in models:
         pneumonia = (m.metrics.get("labels") or {}).get("Pneumonia", {}).get("auroc")
         auc = "n/a" if pneumonia is None else f"{pneumonia:.3f}"

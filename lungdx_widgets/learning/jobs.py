@@ -136,6 +136,9 @@ def fine_tune(store, snapshot_id: str, actor: str, options: FineTuneOptions = Fi
         _write_job(run_dir, status="failed", error=str(exc))
         store.audit(actor, "fine_tune", f"snapshot:{snapshot_id}", outcome="failed", detail=str(exc))
         raise JobFailed(f"Fine-tuning on {snapshot_id} failed: {exc}") from exc
+    except Exception as exc:  # a bug or out of memory: record it, keep the registry untouched, re-raise
+        _write_job(run_dir, status="failed", error=f"{type(exc).__name__}: {exc}")
+        raise
     _write_job(run_dir, status="done", steps=result.steps, seconds=round(result.seconds, 1))
     store.audit(actor, "fine_tune", f"snapshot:{snapshot_id}", detail=f"{result.steps} steps -> {checkpoint.name}")
     return FineTuneRun(checkpoint, snapshot_id, base, result, run_dir)
