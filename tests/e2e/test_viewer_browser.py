@@ -21,6 +21,9 @@ pytestmark = pytest.mark.browser
 ANALYST, PASSWORD = "an_alice", "alice-reviews-42"
 REVIEW_URL = "/voila/render/notebooks/label_review.ipynb"
 HEATMAP_NOTEBOOK = "tests/e2e/viewer_heatmap.ipynb"
+#: What Voila's own lab template fetches from CDNs (Font Awesome, MathJax); not the viewer's doing.
+VOILA_TEMPLATE_CDNS = ("https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free",
+                       "https://cdnjs.cloudflare.com/ajax/libs/mathjax/")
 #: The box the test draws, in original image pixels (lower left lung field of the 512×512 image).
 DRAWN = (70.0, 300.0, 110.0, 80.0)
 
@@ -44,13 +47,14 @@ def server(review_db):
 @pytest.fixture()
 def open_as_analyst(browser, server):
     """``open_as_analyst(path)`` → a page logged in as the analyst and showing ``path``."""
-    contexts, errors = [], []
+    contexts, errors, external = [], [], []
 
     def _open(path: str):
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: None if r.url.startswith((server, "data:", "blob:")) else external.append(r.url))
         login(page, server, ANALYST, PASSWORD, next_path=path)
         return page
 
@@ -58,6 +62,8 @@ def open_as_analyst(browser, server):
     for context in contexts:
         context.close()
     assert not errors, f"JavaScript errors in the page: {errors}"
+    # The viewer's code and styles come with the page (offline); only Voila's template reaches out.
+    assert [u for u in external if not u.startswith(VOILA_TEMPLATE_CDNS)] == []
 
 
 @pytest.fixture()
