@@ -5,6 +5,8 @@
 const MIN_BOX = 4; // image pixels
 const HANDLE = 9; // screen pixels
 const STATUS_TEXT = { proposed: "proposed", accepted: "accepted", rejected: "rejected", edited: "edited" };
+const SAVING = "Saving…";
+const SAVE_TIMEOUT_MS = 20000;
 const HEAT_ALPHA_KNEE = 0.35; // values below fade out so the lungs stay readable
 // Approximation of the "turbo" colour map (perceptually ordered, readable on grey).
 const TURBO = [
@@ -137,6 +139,7 @@ function render({ model, el }) {
   let imageUrl = "";
   const heatCache = new Map(); // label -> ImageData (colourised)
   let heatToken = 0;
+  let saveTimer = 0;
 
   const W = () => model.get("image_width") || img.naturalWidth || 0;
   const H = () => model.get("image_height") || img.naturalHeight || 0;
@@ -430,9 +433,16 @@ function render({ model, el }) {
     if (!editable()) return;
     // One state update carries the press with the message, after any edits still queued.
     model.set("message_kind", "info");
-    model.set("message", "Saving…");
+    model.set("message", SAVING);
     model.set("save_requests", (model.get("save_requests") || 0) + 1);
     model.save_changes();
+    clearTimeout(saveTimer);
+    saveTimer = setTimeout(() => {
+      if (model.get("message") !== SAVING) return;
+      // Shown here only: the kernel is not answering, so it would not hear it anyway.
+      message.textContent = "No answer from the server: your changes are NOT saved yet. Check the connection, then press Save again.";
+      message.className = "ldx-message ldx-msg-error";
+    }, SAVE_TIMEOUT_MS);
   }
 
   // ------------------------------------------------------------------ mouse
@@ -646,6 +656,7 @@ function render({ model, el }) {
   renderMessage();
 
   return () => {
+    clearTimeout(saveTimer);
     for (const c of cleanups) c();
     if (imageUrl) URL.revokeObjectURL(imageUrl);
   };
