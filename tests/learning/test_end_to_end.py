@@ -43,6 +43,8 @@ def test_learning_loop_end_to_end(store, shared_data, subset_files, base_checkpo
     assert main(["snapshot", "create", *db, "--user", "ana"]) == 0
     snap_id = capsys.readouterr().out.split()[0]
     snap = store.get_snapshot(snap_id)
+    assert main(["snapshot", "show", snap_id, *db]) == 0
+    assert f'"content_hash": "{snap.content_hash}"' in capsys.readouterr().out
     assert snap.counts["images"] == len(studies) and snap.created_by == "ana"
 
     # fine-tuning: interrupted at step 2 leaves the registry untouched, a rerun resumes
