@@ -63,6 +63,8 @@ class AnnotationEditor:
         self._actor = actor
         self.viewer = viewer if viewer is not None else ImageViewer()
         self.study_id: int | None = None
+        #: The decoded image of the open study (for callers that analyse it again, e.g. for heatmaps).
+        self.radiograph: Radiograph | None = None
         #: The version the shown boxes are based on, kept here: the viewer's ``version`` is shown in
         #: a browser, and what a browser says is not trusted for the concurrency check.
         self.based_on = 0
@@ -103,6 +105,7 @@ class AnnotationEditor:
             from ..imaging import load_image
 
             radiograph = load_image(self.store.study_image_path(study))
+        self.radiograph = radiograph if isinstance(radiograph, Radiograph) else None
         if classes is None:
             classes = list(prediction.probabilities) if prediction else []
         self.viewer.set_study(radiograph, boxes=boxes_to_review(annotations, prediction),

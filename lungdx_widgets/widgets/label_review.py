@@ -18,6 +18,7 @@ from .theme import esc
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from ..store import Store
+    from .upload import SharedAnalyzer
 
 log = logging.getLogger(__name__)
 _PAGE = 200
@@ -43,8 +44,10 @@ class LabelReview(w.VBox):
     """Previous/next through a queue of studies; the viewer edits, Save writes a new version."""
 
     def __init__(self, store: "Store | None" = None, actor: str | None = None,
-                 study_ids: Iterable[int] | None = None, height: int = 620) -> None:
+                 study_ids: Iterable[int] | None = None, height: int = 620,
+                 analyzer: "SharedAnalyzer | None" = None) -> None:
         super().__init__()
+        self._analyzer = analyzer
         self.add_class("ldx-label-review")
         if store is None:
             from ..store import open_store
@@ -107,15 +110,13 @@ class LabelReview(w.VBox):
 
     def compute_heatmaps(self) -> None:
         """Run the shared analyzer on the shown image and overlay its heatmaps."""
-        if self.study_id is None:
+        if self.study_id is None or self.editor.radiograph is None:
             return
-        from ..imaging import load_image
         from .upload import ANALYZER
 
         self.viewer.show_message("Computing heatmaps…", "info")
         try:
-            radiograph = load_image(self.store.study_image_path(self.store.get_study(self.study_id)))
-            findings = ANALYZER.get().analyze(radiograph)
+            findings = (self._analyzer or ANALYZER).get().analyze(self.editor.radiograph)
         except LungDxError as exc:
             self.viewer.show_message(f"Heatmaps unavailable: {exc}", "warning")
             return

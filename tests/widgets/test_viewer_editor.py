@@ -164,3 +164,12 @@ def test_label_review_pages_through_studies_with_proposals_and_guards_unsaved_ed
     review.go(0)
     review.editor.save()
     assert "reviewed: version 1 by an_alice" in review.position.value
+
+
+def test_heatmaps_that_cannot_be_computed_are_explained(store, study_id, tmp_path):
+    from lungdx_widgets.widgets.upload import SharedAnalyzer
+
+    review = LabelReview(store, READER_A, analyzer=SharedAnalyzer(tmp_path / "no-such-weights.pt"))
+    review.compute_heatmaps()
+    assert review.viewer.message_kind == "warning" and review.viewer.message.startswith("Heatmaps unavailable:")
+    assert review.viewer.heatmaps == {} and len(review.viewer.boxes) == 2  # the review goes on
