@@ -60,7 +60,11 @@ def running_server(db: Path, env: dict[str, str] | None = None, log: Path | None
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=15)
         except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, signal.SIGKILL)
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # the server is already gone (a test killed it on purpose)
+            proc.wait(timeout=15)
 
 
 # -- logging in (the server refuses everything else first) ------------------------------------
