@@ -38,8 +38,9 @@ from .throttle import LoginThrottle
 
 #: Request header Voila turns into ``HTTP_X_LUNGDX_USER`` in the kernel (see launch.server_argv).
 IDENTITY_HEADER = "X-LungDx-User"
-#: Roles with the dashboard-only allowlist; everyone else is trusted with the whole server.
-RESTRICTED_ROLES = frozenset({"clinician"})
+#: Roles trusted with the whole server (see SECURITY.md); every other role, known or not, gets the
+#: clinicians' dashboard-only allowlist and websocket filter.
+TRUSTED_ROLES = frozenset({"analyst", "admin"})
 #: An address may fail this many times more than one account before it is throttled.
 ADDRESS_FAILURE_FACTOR = 4
 
@@ -69,7 +70,7 @@ def _as_user(record: Any) -> LungDxUser:
 
 def is_restricted(user: Any) -> bool:
     """Unknown roles are treated as the most restricted one."""
-    return getattr(user, "role", "clinician") not in {"analyst", "admin"}
+    return getattr(user, "role", None) not in TRUSTED_ROLES
 
 
 def _replace_identity_header(handler: web.RequestHandler, username: str | None) -> None:
