@@ -5,6 +5,8 @@
 const MIN_BOX = 4; // image pixels
 const HANDLE = 9; // screen pixels
 const STATUS_TEXT = { proposed: "proposed", accepted: "accepted", rejected: "rejected", edited: "edited" };
+const NARROW_PX = 760; // below this width the side panel slims down
+const STACKED_PX = 520; // below this it goes under the image
 const SAVING = "Saving…";
 const SAVE_TIMEOUT_MS = 20000;
 const HEAT_ALPHA_KNEE = 0.35; // values below fade out so the lungs stay readable
@@ -130,6 +132,7 @@ function render({ model, el }) {
   const message = h("div", { class: "ldx-message", role: "status" });
   const body = h("div", { class: "ldx-body" }, stage, side);
   const root = h("div", { class: "ldx-root", tabindex: "0", "data-lm-suppress-shortcuts": "true" }, toolbar, body, message);
+  el.classList.add("ldx-host");
   el.append(root);
 
   // ------------------------------------------------------------------ state
@@ -199,6 +202,7 @@ function render({ model, el }) {
     if (imageUrl) URL.revokeObjectURL(imageUrl);
     imageUrl = bytesToUrl(model.get("image"));
     empty.style.display = imageUrl ? "none" : "";
+    root.classList.toggle("ldx-no-image", !imageUrl);
     if (!imageUrl) {
       img.removeAttribute("src");
       return;
@@ -330,6 +334,7 @@ function render({ model, el }) {
     // Above the box; inside its top edge, or below it, when that would hide another label
     // or leave the panel.
     const w = tag.offsetWidth, th = tag.offsetHeight;
+    x0 = Math.max(0, Math.min(x0, stage.clientWidth - w)); // keep the whole label in the panel
     const free = (top) => top >= 0 && !placed.some((r) => x0 < r.x1 && x0 + w > r.x0 && top < r.y1 && top + th > r.y0);
     const top = [y0 - th - 2, y0 + 2, y1 + 2].find(free) ?? y0 - th - 2;
     tag.style.left = `${x0}px`;
@@ -642,8 +647,13 @@ function render({ model, el }) {
   on("change:title", () => { title.textContent = model.get("title"); });
   on("change:height", () => { stage.style.height = `${model.get("height")}px`; });
 
-  const resize = new ResizeObserver(() => (view.fitted ? fit() : applyView()));
+  const resize = new ResizeObserver(() => {
+    root.classList.toggle("ldx-narrow", root.clientWidth < NARROW_PX);
+    root.classList.toggle("ldx-stacked", root.clientWidth < STACKED_PX);
+    view.fitted ? fit() : applyView();
+  });
   resize.observe(stage);
+  resize.observe(root);
   cleanups.push(() => resize.disconnect());
 
   stage.style.height = `${model.get("height")}px`;
