@@ -10,6 +10,9 @@ from pathlib import Path
 from ..config import get_settings
 from ..errors import LungDxError
 
+#: Images per forward pass in ``lungdx analyze`` (throughput without holding many decoded images).
+ANALYZE_BATCH = 16
+
 
 def _findings_json(path: Path, findings, triage) -> dict:
     return {
@@ -33,31 +36,47 @@ def _triage(findings, image_size):
     return assess(findings, None, image_size=image_size)
 
 
-def _analyze(args: argparse.Namespace) -> int:
+def _load_all(paths: list[Path]) -> list[tuple[Path, object]]:
+    """(path, Radiograph or the LungDxError that refused it), in order."""
     from ..imaging import load_image
+
+    loaded = []
+    for path in paths:
+        try:
+            loaded.append((path, load_image(path, filename=path.name)))
+        except LungDxError as exc:
+            loaded.append((path, exc))
+    return loaded
+
+
+def _print_findings(path: Path, radiograph, findings, as_json: bool) -> None:
+    findings.warnings.extend(radiograph.warnings)
+    triage = _triage(findings, radiograph.size)
+    if as_json:
+        print(json.dumps(_findings_json(path, findings, triage)), flush=True)
+        return
+    assessed = ", ".join(f"{k} {r.probability:.2f}{'*' if r.positive else ''}"
+                         for k, r in findings.results.items() if r.assessed)
+    level = f" [{triage.level}]" if triage else ""
+    print(f"{path}:{level} {assessed} ({len(findings.boxes)} boxes; * = at/above threshold)", flush=True)
+
+
+def _analyze(args: argparse.Namespace) -> int:
     from ..model import Analyzer
 
     analyzer = Analyzer.load(args.model)
+    paths = [Path(f) for f in args.files]
     failures = 0
-    for name in args.files:
-        path = Path(name)
-        try:
-            radiograph = load_image(path, filename=path.name)
-            findings = analyzer.analyze(radiograph)
-            findings.warnings.extend(radiograph.warnings)
-        except LungDxError as exc:
-            print(f"lungdx: error: {path}: {exc}", file=sys.stderr)
-            failures += 1
-            continue
-        triage = _triage(findings, radiograph.size)
-        record = _findings_json(path, findings, triage)
-        if args.json:
-            print(json.dumps(record), flush=True)
-        else:
-            assessed = ", ".join(f"{k} {r.probability:.2f}{'*' if r.positive else ''}"
-                                 for k, r in findings.results.items() if r.assessed)
-            level = f" [{triage.level}]" if triage else ""
-            print(f"{path}:{level} {assessed} ({len(findings.boxes)} boxes; * = at/above threshold)", flush=True)
+    for start in range(0, len(paths), ANALYZE_BATCH):  # batched forward; output stays in argument order
+        loaded = _load_all(paths[start:start + ANALYZE_BATCH])
+        good = [r for _, r in loaded if not isinstance(r, LungDxError)]
+        results = iter(analyzer.analyze_batch(good, heatmaps=False))
+        for path, radiograph in loaded:
+            if isinstance(radiograph, LungDxError):
+                print(f"lungdx: error: {path}: {radiograph}", file=sys.stderr)
+                failures += 1
+            else:
+                _print_findings(path, radiograph, next(results), args.json)
     return 1 if failures else 0
 
 
@@ -68,6 +87,7 @@ def _train(args: argparse.Namespace) -> int:
 
     config = TrainConfig(images_dir=args.images, labels_csv=args.labels, boxes_csv=args.boxes, out=args.out,
                          epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
+                         weight_decay=args.weight_decay,
                          seed=args.seed, input_size=args.size, arch=args.arch, init=args.init,
                          init_from=args.init_from, freeze_backbone=args.freeze_backbone, fold=args.fold,
                          n_folds=args.folds, time_budget_s=args.time_budget, limit=args.limit)
@@ -91,13 +111,18 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from ..model.card import write_model_card
-    from ..model.evaluate import evaluate_model, record_evaluation, summary_lines
+    from ..model.evaluate import cross_validation, evaluate_model, record_evaluation, summary_lines
 
-    result = evaluate_model(args.model, args.images, args.labels, args.boxes, n_boot=args.bootstrap,
-                            limit=args.limit, baseline=not args.no_baseline)
+    def run(model: Path) -> dict:
+        return evaluate_model(model, args.images, args.labels, args.boxes, n_boot=args.bootstrap,
+                              limit=args.limit, baseline=not args.no_baseline)
+
+    result = run(args.model)
+    if args.folds:  # same recipe on other patient folds: reported next to this split, never instead of it
+        result["cross_validation"] = cross_validation([result] + [run(m) for m in args.folds])
     if args.model_card:  # the shipped card + sidecar metrics come from the same run
-        write_model_card(result, args.model_card)
         record_evaluation(args.model, result)
+        write_model_card(result, args.model_card)
     print(json.dumps(result, indent=2) if args.json else "\n".join(summary_lines(result)))
     return 0
 
@@ -135,6 +160,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-steps", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", type=int, default=128, help="model input size in pixels")
     p.add_argument("--arch", default="densenet121", choices=("densenet121", "compact"))
@@ -156,7 +182,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--no-baseline", action="store_true")
-    p.add_argument("--model-card", type=Path, default=None, metavar="MD", help="also write a model card here")
+    p.add_argument("--model-card", type=Path, default=None, metavar="MD",
+                   help="write a model card here and the metrics into the checkpoint's JSON")
+    p.add_argument("--folds", type=Path, nargs="*", default=[], metavar="PT",
+                   help="checkpoints of the same recipe trained on other folds (cross-validation rows)")
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("weights", help="list or fetch model weights")

@@ -13,7 +13,7 @@ from ..config import get_settings
 from ..errors import LungDxError
 from ..imaging.transform import Geometry, to_model_input
 from ..types import Box, Findings, LabelResult, Radiograph
-from .localize import boxes_from_map, upsample
+from .localize import boxes_from_map, maps_to_original, upsample
 from .network import HamNet, NetConfig
 from .registry import LABELS, Checkpoint, load_checkpoint
 
@@ -91,25 +91,30 @@ class Analyzer:
             raise ModelOutOfMemory("The server ran out of memory while analysing this image; "
                                    "try again when fewer sessions are open.") from exc
 
-    def analyze_batch(self, radiographs: list[Radiograph]) -> list[Findings]:
-        """Analyse several radiographs with one forward pass."""
+    def analyze_batch(self, radiographs: list[Radiograph], *, heatmaps: bool = True) -> list[Findings]:
+        """Analyse several radiographs with one forward pass.
+
+        ``heatmaps=False`` skips the original-size maps (the CLI prints none); boxes are still made.
+        """
         t0 = time.perf_counter()
         prepared = [to_model_input(r.pixels, size=self.input_size) for r in radiographs]
         t1 = time.perf_counter()
         raw = self.predict(np.stack([p[0] for p in prepared])) if prepared else None
         t2 = time.perf_counter()
         shared = {"preprocess": (t1 - t0) / max(len(radiographs), 1), "forward": (t2 - t1) / max(len(radiographs), 1)}
-        return [self._findings(raw, i, geo, shared) for i, (_, geo) in enumerate(prepared)]
+        return [self._findings(raw, i, geo, shared, heatmaps) for i, (_, geo) in enumerate(prepared)]
 
-    def _findings(self, raw: RawOutput, i: int, geo: Geometry, timings: dict[str, float]) -> Findings:
+    def _findings(self, raw: RawOutput, i: int, geo: Geometry, timings: dict[str, float], with_maps: bool) -> Findings:
         t0 = time.perf_counter()
         results: dict[str, LabelResult] = {}
         for j, label in enumerate(self.labels):
             results[label] = LabelResult(label, float(raw.probabilities[i, j]), self.checkpoint.thresholds.get(label))
         for label in LABELS:
             results.setdefault(label, LabelResult(label, None, None))
-        heatmaps = {label: geo.map_to_original(raw.class_maps[i, j]) for j, label in enumerate(self.labels)}
-        heatmaps[ABNORMAL] = geo.map_to_original(raw.abnormal_maps[i])
+        heatmaps: dict[str, np.ndarray] = {}
+        if with_maps:
+            stacked = maps_to_original(np.concatenate([raw.class_maps[i], raw.abnormal_maps[i][None]]), geo)
+            heatmaps = dict(zip((*self.labels, ABNORMAL), stacked))
         boxes = self._boxes(raw, i, geo, results)
         timings = dict(timings, maps=time.perf_counter() - t0)
         timings["total"] = sum(timings.values())

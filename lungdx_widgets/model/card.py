@@ -54,7 +54,9 @@ def render_model_card(result: dict, side: dict) -> str:
         f"{data.get('n_train')} training / {data.get('n_val')} validation images.",
         f"- Split: {side.get('split', {}).get('method')}.",
         f"- Recipe: {recipe.get('arch')} at {recipe.get('input_size')} px, AdamW lr {recipe.get('lr')}, batch {recipe.get('batch_size')}, "
-        f"{side.get('steps')} steps (one-cycle schedule fixed in advance, no early stopping), seed {recipe.get('seed')}, "
+        f"{side.get('steps')} steps (warm-up + cosine schedule over a budget of {recipe.get('max_steps') or recipe.get('epochs')} "
+        f"{'steps' if recipe.get('max_steps') else 'epochs'} or {recipe.get('time_budget_s')} s, whichever ends first; "
+        f"no early stopping, the last model is shipped), seed {recipe.get('seed')}, "
         f"augmentation {recipe.get('augment')} (affine, gamma/contrast, cut-outs), source-internal view×label balanced sampling "
         f"{recipe.get('balanced')}, loss weights {recipe.get('loss')}.",
         "",
@@ -75,13 +77,15 @@ def render_model_card(result: dict, side: dict) -> str:
     if "baseline" in result:
         lines += ["", f"Pixel baseline: {result['baseline']['method']}, trained on {result['baseline']['n_train']} images "
                   f"({result['baseline']['trained_on']}). It cannot see lungs at this size: what it reaches is acquisition shortcut."]
-    cv = side.get("cross_validation")
+    cv = result.get("cross_validation")
     if cv:
-        lines += ["", "### Cross-validation (same recipe, other patient-grouped folds)", "",
-                  "| fold | Pneumonia AUROC | pixel baseline | pointing game |", "|---|---|---|---|"]
-        for row in cv.get("folds", []):
-            lines.append(f"| {row['fold']} | {_f(row.get('auroc'))} | {_f(row.get('baseline_auroc'))} | {_f(row.get('hit_rate'))} |")
-        lines.append(f"| mean | {_f(cv.get('mean_auroc'))} | {_f(cv.get('mean_baseline_auroc'))} | {_f(cv.get('mean_hit_rate'))} |")
+        lines += ["", f"### Cross-validation (same recipe, other patient-grouped folds; {cv['label']})", "",
+                  "| fold | held-out images | AUROC (95% CI) | pixel baseline | pointing game (boxes) |", "|---|---|---|---|---|"]
+        for row in cv["folds"]:
+            lines.append(f"| {row['fold']} | {row['n_images']} | {_f(row['auroc'])} ({_ci(row['ci95'])}) | "
+                         f"{_f(row['baseline_auroc'])} | {_f(row['hit_rate'])} ({row['n_boxes']}) |")
+        lines.append(f"| mean | | {_f(cv['mean_auroc'])} | {_f(cv['mean_baseline_auroc'])} | "
+                     f"{_f(cv['pooled_hit_rate'])} pooled ({cv['pooled_n_boxes']}) |")
     lines += ["", "### By view", ""] + _strata_table(result, "by_view")
     lines += ["", "### By source", ""] + _strata_table(result, "by_source")
     loc = result.get("localization")

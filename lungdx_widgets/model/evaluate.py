@@ -193,6 +193,7 @@ def evaluate_model(model_path: Path | str | None, images_dir: Path | str, labels
 
     result: dict = {
         "model": {"path": str(analyzer.checkpoint.path), "version": analyzer.version,
+                  "fold": meta.get("recipe", {}).get("fold"),
                   "sha256": analyzer.checkpoint.sha256, "labels": list(labels), "thresholds": analyzer.thresholds,
                   "input_size": size},
         "data": {"images_dir": str(images_dir), "labels_csv": str(labels_csv),
@@ -232,6 +233,28 @@ def evaluate_model(model_path: Path | str | None, images_dir: Path | str, labels
     return result
 
 
+def cross_validation(results: list[dict], label: str = "Pneumonia") -> dict:
+    """One row per fold's held-out result (first = the evaluated checkpoint) and their means."""
+    rows = []
+    for i, r in enumerate(results):
+        rep = r["labels"].get(label, {})
+        rows.append({"fold": r["model"].get("fold", i), "model": r["model"]["version"], "n_images": r["data"]["n_images"],
+                     "auroc": rep.get("auroc"), "ci95": rep.get("ci95"),
+                     "baseline_auroc": r.get("baseline", {}).get("labels", {}).get(label, {}).get("auroc"),
+                     "hit_rate": r.get("localization", {}).get("hit_rate"),
+                     "n_boxes": r.get("localization", {}).get("n_boxes")})
+
+    def mean(key: str) -> float | None:
+        values = [row[key] for row in rows if row[key] is not None]
+        return float(np.mean(values)) if values else None
+
+    boxes = sum(row["n_boxes"] or 0 for row in rows)
+    pooled_hits = sum((row["hit_rate"] or 0) * (row["n_boxes"] or 0) for row in rows)
+    return {"label": label, "folds": rows, "mean_auroc": mean("auroc"), "mean_baseline_auroc": mean("baseline_auroc"),
+            "mean_hit_rate": mean("hit_rate"), "pooled_hit_rate": pooled_hits / boxes if boxes else None,
+            "pooled_n_boxes": boxes}
+
+
 def summary_lines(result: dict) -> list[str]:
     """Short human-readable summary of :func:`evaluate_model`'s result."""
     lines = [f"model {result['model']['version']} on {result['data']['n_images']} images "
@@ -260,4 +283,4 @@ def record_evaluation(model_path: Path, result: dict) -> None:
                    for k, v in result["labels"].items()},
         "baseline": {k: {"auroc": v["auroc"], "ci95": v["ci95"]} for k, v in result.get("baseline", {}).get("labels", {}).items()},
         "localization": {k: v for k, v in result.get("localization", {}).items() if k != "by_label"},
-        "data": result["data"]}, evaluation=result)
+        "data": result["data"], "cross_validation": result.get("cross_validation")}, evaluation=result)

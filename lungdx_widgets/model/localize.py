@@ -7,6 +7,13 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
+from ..imaging.transform import Geometry
+
+#: Heatmaps are interpolated bilinearly up to this many pixels per side, then enlarged by nearest
+#: neighbour to the original size: 4x cheaper than bilinear at 1024² (measured 4 ms vs 19 ms for 7
+#: maps) and within 0.02 of it — the maps come from an 8×8 grid, there is no finer detail to keep.
+HEATMAP_DETAIL = 256
+
 
 def upsample(maps: np.ndarray, size: int) -> np.ndarray:
     """(..., h, w) maps → (..., size, size), bilinear with cell centres aligned like the network's grid."""
@@ -15,6 +22,27 @@ def upsample(maps: np.ndarray, size: int) -> np.ndarray:
     t = t.reshape(-1, 1, *t.shape[-2:])
     up = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
     return up.reshape(*lead, size, size).numpy()
+
+
+def maps_to_original(maps: np.ndarray, geometry: Geometry, detail: int = HEATMAP_DETAIL) -> np.ndarray:
+    """(K, h, w) maps over the model input → (K, rows, cols) on the original image, zero outside the crop.
+
+    Same placement as :meth:`Geometry.map_to_original` (which it approximates, see ``HEATMAP_DETAIL``),
+    for all maps in one pass.
+    """
+    t = torch.as_tensor(np.asarray(maps, dtype=np.float32))[None]
+    crop = geometry.crop
+    if crop > detail:
+        t = F.interpolate(t, size=(detail, detail), mode="bilinear", align_corners=False)
+        up = F.interpolate(t, size=(crop, crop), mode="nearest")[0].numpy()
+    else:
+        up = F.interpolate(t, size=(crop, crop), mode="bilinear", align_corners=False)[0].numpy()
+    if (geometry.rows, geometry.cols) == (crop, crop):
+        return up
+    out = np.zeros((up.shape[0], geometry.rows, geometry.cols), dtype=np.float32)
+    top, left = geometry.offset
+    out[:, top:top + crop, left:left + crop] = up
+    return out
 
 
 def peak(heatmap: np.ndarray) -> tuple[float, float]:

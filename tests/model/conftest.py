@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from lungdx_widgets.config import get_settings
 from lungdx_widgets.model.train import TrainConfig, train_model
 
 #: Small enough for CI on 2 shared cores; big enough to contain every source and a boxed image.
@@ -17,6 +19,16 @@ def tiny_config(shared_data: Path, out: Path, **overrides) -> TrainConfig:
                     boxes_csv=shared_data / "boxes.csv", out=out, max_steps=2)
     settings.update(overrides)
     return TrainConfig(**settings)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread(_isolated_settings):
+    """CI shares 2 cores: two torch threads spin on barriers there (measured ~35x slower forward)."""
+    os.environ["LUNGDX_TORCH_THREADS"] = "1"
+    get_settings.cache_clear()
+    yield
+    os.environ.pop("LUNGDX_TORCH_THREADS", None)
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

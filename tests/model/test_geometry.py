@@ -6,7 +6,7 @@ import numpy as np
 
 from lungdx_widgets.imaging.transform import to_model_input
 from lungdx_widgets.model.data import read_grayscale
-from lungdx_widgets.model.localize import boxes_from_map, iou
+from lungdx_widgets.model.localize import boxes_from_map, iou, maps_to_original
 
 
 def test_box_found_on_model_input_maps_to_original_pixels(shared_data):
@@ -34,3 +34,15 @@ def test_to_model_is_inverse_of_to_original(shared_data):
     _, geo = to_model_input(pixels, size=224)
     box = (12.5, 40.0, 33.0, 21.0)
     assert np.allclose(geo.to_model(*geo.to_original(*box)), box)
+
+
+def test_fast_heatmaps_match_exact_bilinear_placement(shared_data):
+    pixels = read_grayscale(shared_data / "images" / "mhh_fff13f3a.png")  # non-square: zero band outside the crop
+    _, geo = to_model_input(pixels, size=128)
+    maps = np.random.default_rng(0).random((3, 8, 8)).astype(np.float32)
+    fast = maps_to_original(maps, geo)  # 474-px crop > HEATMAP_DETAIL: the two-stage path
+    assert fast.shape == (3, *pixels.shape)
+    for k in range(3):
+        exact = geo.map_to_original(maps[k])
+        assert np.abs(fast[k] - exact).max() < 0.05
+        assert (fast[k][exact == 0] == 0).all()  # same crop placement
