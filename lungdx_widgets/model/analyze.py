@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +16,27 @@ from ..imaging.transform import Geometry, to_model_input
 from ..types import Box, Findings, LabelResult, Radiograph
 from .localize import boxes_from_map, maps_to_original, upsample
 from .network import HamNet, NetConfig
-from .registry import LABELS, Checkpoint, load_checkpoint
+from .registry import LABELS, Checkpoint, default_model_path, load_checkpoint
 
 ABNORMAL = "abnormal"
+
+#: Callables asked, in order, for the checkpoint ``Analyzer.load()`` uses when given no path (the
+#: learning loop registers "the registry's active version"); None from all → the shipped default.
+_default_model_resolvers: list[Callable[[], Path | None]] = []
+
+
+def register_default_model(resolver: Callable[[], Path | None]) -> None:
+    """Let a higher layer (the model registry) choose the default checkpoint without the model importing it."""
+    if resolver not in _default_model_resolvers:
+        _default_model_resolvers.append(resolver)
+
+
+def default_checkpoint() -> Path:
+    for resolve in _default_model_resolvers:
+        path = resolve()
+        if path is not None:
+            return Path(path)
+    return default_model_path()
 
 
 @dataclass
@@ -50,12 +69,13 @@ class Analyzer:
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> "Analyzer":
-        """Load ``path`` (any project checkpoint), else ``weights/<Settings.default_model>``.
+        """Load ``path`` (any project checkpoint), else the registered default (active registry
+        version), else ``weights/<Settings.default_model>``.
 
         Raises :class:`WeightsMissing` naming the exact file and folder when it is absent.
         """
         torch.set_num_threads(max(1, get_settings().torch_threads))
-        return cls(load_checkpoint(Path(path) if path is not None else None))
+        return cls(load_checkpoint(Path(path) if path is not None else default_checkpoint()))
 
     @property
     def labels(self) -> tuple[str, ...]:

@@ -118,3 +118,18 @@ def test_cli_analyze_good_and_bad_file(tiny_checkpoint, shared_dicoms, tmp_path)
     assert record["file"] == str(shared_dicoms[0])
     assert 0.0 <= record["findings"]["Pneumonia"]["probability"] <= 1.0
     assert record["findings"]["Tuberculosis"]["probability"] is None
+
+
+def test_registered_default_model_is_used_and_named_when_missing(tiny_checkpoint, tmp_path):
+    from lungdx_widgets.model import analyze
+
+    chosen: list = [tiny_checkpoint]
+    resolver = lambda: chosen[0]  # noqa: E731 - stands in for the registry's "active version"
+    analyze.register_default_model(resolver)
+    try:
+        assert Analyzer.load().labels == ("Pneumonia",)
+        chosen[0] = tmp_path / "gone.pt"
+        with pytest.raises(WeightsMissing, match="gone.pt"):  # never a silent fallback to another model
+            Analyzer.load()
+    finally:
+        analyze._default_model_resolvers.remove(resolver)
