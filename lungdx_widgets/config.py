@@ -57,9 +57,6 @@ class Settings:
     #: Failed logins for one account within ``login_window_seconds`` before further attempts are refused.
     login_max_failures: int = 5
     login_window_seconds: int = 300
-    #: Failed logins for one account within ``login_window_seconds`` before further attempts are refused.
-    login_max_failures: int = 5
-    login_window_seconds: int = 300
     #: Idle kernels are culled after this many seconds.
     kernel_cull_seconds: int = 1800
     #: Torch intra-op threads for inference (the target machine has 2 cores).
