@@ -8,9 +8,11 @@ files are full pickles: they are only ever read from the configured cache
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,7 +165,8 @@ def fetch_xrv(name: str) -> Path:
     if local.is_file():
         return local
     try:
-        xrv.models.get_weights(name, cache_dir=str(local.parent))
+        with contextlib.redirect_stdout(sys.stderr):  # torchxrayvision prints progress; stdout stays for results
+            xrv.models.get_weights(name, cache_dir=str(local.parent))
     except Exception as exc:  # noqa: BLE001 - offline machines fail in many ways
         local.unlink(missing_ok=True)
         raise WeightsMissing(local, f"download failed ({type(exc).__name__}); fetch {url} on a connected "

@@ -89,6 +89,7 @@ def test_missing_torchxrayvision_weights_say_where_to_put_them(tmp_path, monkeyp
         get_settings.cache_clear()
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_tampered_or_foreign_checkpoint_is_refused(tiny_checkpoint, tmp_path):
     copy = tmp_path / "tiny.pt"
     shutil.copy(tiny_checkpoint, copy)
