@@ -145,9 +145,11 @@ def _build_model(cfg: TrainConfig, records) -> tuple[HamNet, NetConfig]:
     labels = cfg.labels or supported_labels(records, LABELS, cfg.min_positives)
     if not labels:
         raise TrainingError(f"no label has at least {cfg.min_positives} positive and negative images in {cfg.labels_csv}")
+    xrv_name = None if cfg.init in ("", "none", None) else cfg.init
+    if xrv_name and cfg.arch != "densenet121":
+        raise TrainingError(f"torchxrayvision weights '{xrv_name}' fit only --arch densenet121, not '{cfg.arch}'")
     net_cfg = NetConfig(labels=tuple(labels), input_size=cfg.input_size, stride16=cfg.stride16,
                         pool_margin=cfg.pool_margin, **ARCHITECTURES[cfg.arch])
-    xrv_name = None if cfg.init in ("", "none", None) else cfg.init
     return HamNet(net_cfg, xrv_weights=xrv_name), net_cfg
 
 

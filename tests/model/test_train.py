@@ -74,3 +74,21 @@ def test_interrupted_run_resumes_from_its_state(shared_data, tmp_path):
 def test_time_budget_ends_the_run_annealed(shared_data, tmp_path):
     result = train_model(tiny_config(shared_data, tmp_path / "t.pt", max_steps=50, time_budget_s=1e-6))
     assert result.stopped_early and result.steps < 50 and (tmp_path / "t.pt").is_file()
+
+
+def test_pretrained_init_needs_its_file_and_layout(shared_data, tmp_path, monkeypatch):
+    from lungdx_widgets.config import get_settings
+    from lungdx_widgets.model import WeightsMissing
+    from lungdx_widgets.model.train import TrainingError
+
+    with pytest.raises(TrainingError, match="densenet121"):
+        train_model(tiny_config(shared_data, tmp_path / "x.pt", init="densenet121-res224-all"))
+    monkeypatch.setenv("LUNGDX_WEIGHTS", str(tmp_path))
+    get_settings.cache_clear()
+    try:  # offline and absent: the error names the file in weights/xrv, nothing is trained at random
+        with pytest.raises(WeightsMissing, match="xrv"):
+            train_model(tiny_config(shared_data, tmp_path / "x.pt", arch="densenet121", init="densenet121-res224-all"))
+        assert not (tmp_path / "x.pt").exists()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
