@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from lungdx_widgets.config import PROJECT_ROOT, get_settings
+from lungdx_widgets.config import PROJECT_ROOT
 from lungdx_widgets.types import Findings, LabelResult, Triage
+
+from ..store.conftest import private_image_store  # noqa: F401 - fixture reused here
 
 PATIENT = "HARD-0001"
 
@@ -26,14 +28,9 @@ def png_bytes(small_pngs: list[Path]) -> bytes:
 
 
 @pytest.fixture
-def image_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def image_store(private_image_store: Path) -> Path:
     """This test's own image store, so a stray file from another test cannot hide or fake one."""
-    folder = tmp_path / "images"
-    monkeypatch.setenv("LUNGDX_IMAGE_STORE", str(folder))
-    get_settings.cache_clear()
-    yield folder
-    monkeypatch.undo()
-    get_settings.cache_clear()
+    return private_image_store
 
 
 @pytest.fixture
