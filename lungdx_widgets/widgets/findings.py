@@ -88,6 +88,7 @@ def bar_chart() -> go.FigureWidget:
                          yaxis=dict(autorange="reversed", tickfont=dict(size=11), fixedrange=True),
                          font=dict(family="system-ui, sans-serif", size=11, color="#344054")),
     )
+    fig._config = {"displayModeBar": False}  # no camera/zoom toolbar: this chart is read, not explored
     return fig
 
 

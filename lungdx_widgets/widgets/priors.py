@@ -49,11 +49,13 @@ def trend_figure(studies: Sequence, series: dict[int, dict[str, float | None]]) 
     traces = [go.Scatter(x=days, y=[series.get(s.study_id, {}).get(label) for s in ordered],
                          mode="lines+markers", name=label, connectgaps=False)
               for label in key_labels(series)]
-    return go.FigureWidget(data=traces, layout=go.Layout(
+    fig = go.FigureWidget(data=traces, layout=go.Layout(
         height=230, width=370, margin=dict(l=40, r=10, t=10, b=30), plot_bgcolor="#ffffff",
         yaxis=dict(range=[0, 1], title=None, gridcolor="#eaecf0", fixedrange=True),
         xaxis=dict(type="category", fixedrange=True), legend=dict(orientation="h", y=-0.25, font=dict(size=10)),
         font=dict(family="system-ui, sans-serif", size=11, color="#344054")))
+    fig._config = {"displayModeBar": False}
+    return fig
 
 
 class ThumbnailCache:

@@ -16,14 +16,15 @@ from .theme import esc, message_html
 
 
 def row_text(item) -> str:
-    """One line per study: level, time, patient, top finding (plain text: rows are buttons)."""
+    """Two lines per study (rows are buttons, plain text): level, time, patient / top finding."""
     level = item.triage_level.upper() if item.triage_level else "—"
     when = _clock(item.acquired or item.uploaded_at)
-    finding = ""
-    if getattr(item, "top_label", None):
-        prob = item.top_probability
-        finding = f"  ·  {item.top_label}" + (f" {prob:.2f}" if prob is not None else "")
-    return f"{level:<9}  {when}  {item.patient_name}{finding}"
+    if item.top_label:
+        prob = f" {item.top_probability:.2f}" if item.top_probability is not None else ""
+        finding = f"top finding: {item.top_label}{prob}"
+    else:
+        finding = "not analysed yet" if item.triage_level is None else "no finding assessed"
+    return f"{level:<9}  {when}  {item.patient_name}\n{'':<9}  {finding}"
 
 
 def _clock(stamp: object) -> str:

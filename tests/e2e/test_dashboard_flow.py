@@ -69,7 +69,18 @@ def test_clinician_walks_the_main_path(e2e, browser, shared_data):
     page.set_default_timeout(SLOW)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        _walk(page, base, patient, allergies, shared_data)
+    except Exception:
+        _shot(page, "failure")
+        raise
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
+    _check_database(db, patient)
 
+
+def _walk(page, base: str, patient, allergies: list[str], shared_data: Path) -> None:
     login(page, base, CLINICIAN, PASSWORD)
     page.wait_for_selector(".lx-worklist-row")
     assert "clinician" in page.inner_text(".lx-header").lower()
@@ -97,8 +108,11 @@ def test_clinician_walks_the_main_path(e2e, browser, shared_data):
     page.wait_for_selector(".lx-findings-chart .main-svg")
     page.wait_for_selector(".lx-model-version:has-text('Model')")
     assert re.search(r"Triage\s+(EMERGENT|URGENT|ROUTINE)", page.inner_text(".lx-triage"), re.I)
-    page.wait_for_function("() => { const h = document.querySelector('.ldx-heat');"
-                           " return h && h.getAttribute('src') && h.getAttribute('src').length > 20; }")
+    page.wait_for_selector(".ldx-heat[data-label='abnormal']")  # the AI heatmap is over the image
+    top_label = page.evaluate("() => document.querySelector('.lx-findings-chart').data[0].y[0]")
+    bar = page.locator(".lx-findings-chart .bars .point path").first.bounding_box()
+    page.mouse.click(bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] / 2)  # select the top finding…
+    page.wait_for_selector(f".ldx-heat[data-label='{top_label}']")  # …and the viewer shows its heatmap
     assert "Research use only" in page.inner_text(".lx-findings")
     _shot(page, "3-findings")
 
@@ -128,13 +142,13 @@ def test_clinician_walks_the_main_path(e2e, browser, shared_data):
 
     # Log out: the dashboard is closed again.
     page.click(".lx-logout")
-    page.wait_for_url(re.compile(r".*/login.*"))
+    page.wait_for_selector("#login-submit")  # /logout ends the session and shows the login form
     page.goto(base + DASHBOARD_PATH)
     assert "/login" in page.url
-    context.close()
-    assert not errors, f"JavaScript errors in the page: {errors}"
 
-    # The database and the audit log tell the same story, under the clinician's name.
+
+def _check_database(db: Path, patient) -> None:
+    """The database and the audit log tell the same story, under the clinician's name."""
     with open_store(db) as store:
         study = next(s for s in store.studies_for_patient(patient.patient_id) if s.filename == DICOM_NAME)
         assert study.uploaded_by == CLINICIAN
@@ -147,5 +161,6 @@ def test_clinician_walks_the_main_path(e2e, browser, shared_data):
         assert signed.comment.startswith("Agree with the AI")
         trail = [(e.action, e.obj) for e in store.audit_events(limit=500, actor=CLINICIAN)]
     for expected in [("view", f"patient:{patient.patient_id}"), ("add_study", f"study:{study.id}"),
-                     ("add_prediction", f"study:{study.id}"),                     ("save_annotations", f"study:{study.id}"), ("sign_study", f"study:{study.id}")]:
+                     ("add_prediction", f"study:{study.id}"),                     ("save_annotations", f"study:{study.id}"), ("sign_study", f"study:{study.id}"),
+                     ("logout", f"user:{CLINICIAN}")]:
         assert expected in trail, (expected, trail[:20])

@@ -74,3 +74,32 @@ def test_upload_without_weights_keeps_working(demo_store, shared_data, tmp_path)
     assert "AI analysis unavailable" in d.findings._message.value and "absent.pt" in d.findings._message.value
     assert d.viewer.image_width == 1024, "the image is still shown for viewing and annotation"
     assert demo_store.latest_prediction(d.study_id) is None
+
+
+@pytest.fixture(scope="module")
+def model_checkpoint(tmp_path_factory) -> Path:
+    from ..e2e.dashboard_setup import dashboard_checkpoint
+
+    return dashboard_checkpoint(tmp_path_factory.mktemp("dashboard-model"))
+
+
+def test_upload_dicom_writes_study_and_prediction_and_shows_findings(demo_store, shared_data, model_checkpoint):
+    d = Dashboard(demo_store, username=CLINICIAN, analyzer=SharedAnalyzer(model_checkpoint), warm_up_model=False)
+    patient, _ = _patient_with_allergies(demo_store)
+    d.search.select(patient.patient_id)
+    dicom = shared_data / "dicom" / "siim_6904_1517875201.dcm"
+    d.upload.handle(dicom.read_bytes(), dicom.name, confirm_identity_mismatch=True)
+
+    study = demo_store.get_study(d.study_id)
+    assert (study.patient_id, study.filename, study.uploaded_by) == (patient.patient_id, dicom.name, CLINICIAN)
+    prediction = demo_store.latest_prediction(study.id)
+    assert prediction is not None and prediction.created_by == CLINICIAN
+    assert d.findings.view.probabilities == prediction.probabilities
+    assert d.findings.view.triage_level == prediction.triage_level
+    assert "lx-msg-ok" in d.upload.status.value
+    assert d.viewer.heatmaps, "the viewer shows the AI heatmaps"
+    label = d.findings.view.assessed[0]
+    d.findings.select(label)
+    assert d.viewer.heatmap_label == label, "the heatmap follows the selected finding"
+    assert study.id in [i.study_id for i in demo_store.worklist()], "the new study is on the worklist"
+    assert any(row == study.id for row in d.worklist._rows)

@@ -109,7 +109,7 @@ def test_worklist_orders_by_triage_then_time_and_opens_a_study(clinic, shared_da
     worklist = Worklist(clinic)
     assert [i for i in worklist._rows] == [emergent, urgent, routine]
     first = worklist._list.children[0]
-    assert first.description.startswith("EMERGENT") and "Pneumothorax 0.90" in first.description
+    assert first.description.startswith("EMERGENT") and "top finding: Pneumothorax 0.90" in first.description
     first.click()
     assert worklist.selected_study_id == emergent
     assert "lx-selected" in first._dom_classes
