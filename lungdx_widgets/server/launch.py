@@ -18,6 +18,8 @@ from .routes import DASHBOARD_PATH
 __all__ = ["DASHBOARD_PATH", "server_argv", "serve"]
 
 _PKG = "lungdx_widgets.server"
+#: Seconds Voila waits for a cell's output after the cell finished (see ``server_argv``).
+VOILA_IOPUB_TIMEOUT_S = 60
 #: Query parameters whose values never reach the access log.
 _SCRUBBED_PARAMS = ["password", "passwd", "pass", "secret"]
 
@@ -47,6 +49,9 @@ def server_argv(host: str, port: int) -> list[str]:
         f"--ServerApp.jpserver_extensions={{'{_PKG}.extension': True}}",
         # The kernel learns who is logged in from this header, which only the server sets.
         f"--VoilaConfiguration.http_header_envs={[IDENTITY_HEADER]!r}",
+        # A cell's output may arrive well after its reply when many sessions start at once on few cores;
+        # nbclient's default 4 s wait drops it and the clinician gets an empty dashboard.
+        f"--VoilaExecutor.iopub_timeout={VOILA_IOPUB_TIMEOUT_S}",
         f"--MappingKernelManager.cull_idle_timeout={s.kernel_cull_seconds}",
         "--MappingKernelManager.cull_interval=60",
     ]
