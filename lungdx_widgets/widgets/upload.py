@@ -19,6 +19,7 @@ import traitlets as t
 
 from ..errors import LungDxError
 from ..imaging import load_image
+from ..imaging.names import display_filename
 from ..store.errors import IdentityMismatch
 from ..triage import assess
 from .theme import esc, message_html
@@ -152,6 +153,7 @@ class UploadPanel(w.VBox):
         if not self.patient_id:
             self._say("Select a patient before uploading.", "warn")
             return None
+        filename = display_filename(filename)  # the browser's name is untrusted: a printable label only
         self.busy = True
         self._hide_confirm()
         self.progress.layout.visibility = "visible"
