@@ -156,6 +156,11 @@ def test_upload_panel_shows_hostile_names_as_text(patient_store, image_store, pn
     assert panel.handle(b"<html>not an image</html>", "<script>alert(1)</script>.png") is None
     assert "<script>" not in panel.status.value and "Nothing was saved" in panel.status.value
     assert patient_store.studies_for_patient(PATIENT) == []
+    for name in HOSTILE_NAMES:  # refused or saved, the message must travel to the browser (valid UTF-8)
+        panel.handle(png_bytes + name.encode("utf-8", "surrogatepass"), name)
+        panel.handle(b"junk", name)
+        panel.status.value.encode("utf-8")
+        assert "\x00" not in panel.status.value and "../" not in panel.status.value
 
 
 # -- the labels/boxes CSV readers ----------------------------------------------------------------
