@@ -119,6 +119,13 @@ def render_model_card(result: dict, side: dict) -> str:
                          f"{_f(row['baseline_auroc'])} | {_f(row['hit_rate'])} ({row['n_boxes']}) |")
         lines.append(f"| mean | | {_f(cv['mean_auroc'])} | {_f(cv['mean_baseline_auroc'])} | "
                      f"{_f(cv['pooled_hit_rate'])} pooled ({cv['pooled_n_boxes']}) |")
+    experiments = side.get("experiments") or []
+    if experiments:
+        lines += ["", "### Other recipes tried (same folds; not shipped)", "",
+                  "| variant | steps | mean AUROC | pooled pointing game (boxes) | note |", "|---|---|---|---|---|"]
+        for e in experiments:
+            lines.append(f"| {e['variant']} | {e.get('steps')} | {_f(e.get('mean_auroc'))} | "
+                         f"{_f(e.get('pooled_hit_rate'))} ({e.get('pooled_n_boxes')}) | {e.get('note', '')} |")
     lines += ["", "### By view", ""] + _strata_table(result, "by_view")
     lines += ["", "### By source", ""] + _strata_table(result, "by_source")
     loc = result.get("localization")
