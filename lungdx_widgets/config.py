@@ -59,8 +59,9 @@ class Settings:
     login_window_seconds: int = 300
     #: Idle kernels are culled after this many seconds.
     kernel_cull_seconds: int = 1800
-    #: Torch intra-op threads for inference (the target machine has 2 cores).
-    torch_threads: int = 2
+    #: Torch intra-op threads for inference. 1: several kernels share 2 cores, and oversubscribed
+    #: threads made a forward ~35x slower under load (measured); raise it on a dedicated machine.
+    torch_threads: int = 1
 
     @property
     def xrv_cache(self) -> Path:

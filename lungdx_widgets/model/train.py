@@ -8,6 +8,7 @@ validation numbers recorded in the checkpoint are not tuned on that split.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -230,9 +231,12 @@ def train_model(config: TrainConfig, progress: Callable[[dict], None] | None = N
                         "val_auroc": {k: m["auroc"] for k, m in metrics.items()}, "seconds": time.monotonic() - started})
         if progress:
             progress({"step": step, "total_steps": total_steps, "epoch_end": True, **history[-1]})
+        # temp file + rename: an interrupt during the save never leaves a broken resume file
+        partial = state_file.with_suffix(".partial")
         torch.save({"recipe": cfg.recipe(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "generator": generator.get_state(), "step": step, "history": history,
-                    "elapsed": time.monotonic() - started}, state_file)
+                    "elapsed": time.monotonic() - started}, partial)
+        os.replace(partial, state_file)
     stopped_early = step < total_steps  # the time budget ended it (annealed all the same)
 
     val_probs = _predict(model, val)
