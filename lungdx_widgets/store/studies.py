@@ -60,7 +60,8 @@ class StudiesMixin(StoreBase):
             raise IdentityMismatch(mismatch_message)
         sha = hashlib.sha256(data).hexdigest()
         existing = self._row("SELECT * FROM studies WHERE patient_id = ? AND sha256 = ?", (patient_id, sha))
-        if existing:
+        if existing:  # nothing new is written, but the upload itself is still on the record
+            self.audit(actor, "add_study", f"study:{existing['id']}", outcome="duplicate", detail=f"sha256={sha}")
             return _study(existing)
         rel = f"{sha[:2]}/{sha}{_SUFFIX.get(radiograph.source_format, '.bin')}"
         target = get_settings().image_store / rel
