@@ -38,6 +38,13 @@ def test_upload_is_one_audit_row(patient_store, png_bytes):
     assert new_events(patient_store, before) == [("add_study", f"study:{s.id}", "ok")]
 
 
+def test_uploading_the_same_file_again_is_one_audit_row_and_no_new_study(patient_store, study, png_bytes):
+    before = audit_rows(patient_store)
+    again = patient_store.add_study(PATIENT, load_image(png_bytes), png_bytes, "nurse", filename="a.png")
+    assert again.id == study.id and len(patient_store.studies_for_patient(PATIENT)) == 1
+    assert new_events(patient_store, before) == [("add_study", f"study:{study.id}", "duplicate")]
+
+
 def test_annotation_save_prediction_and_signoff_are_one_row_each(patient_store, study):
     before = audit_rows(patient_store)
     patient_store.save_annotations(study.id, [Box("Nodule", 10, 20, 30, 40, source="human")], 0, "doc")
