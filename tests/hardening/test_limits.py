@@ -144,23 +144,24 @@ def test_missing_weights_show_a_clear_message_and_the_rest_keeps_working(
     assert "not been analysed" in dash.findings._message.value
 
 
-def test_running_out_of_memory_during_analysis_is_a_typed_error(tmp_path: Path, png_bytes):
-    """A real allocation failure: the address space is capped just above what the loaded model uses."""
+def test_running_out_of_memory_during_analysis_is_a_typed_error(shared_data: Path, shared_dicoms):
+    """A real allocation failure: after a warm-up on a 64-pixel image the address space is capped just
+    above what the loaded model uses, then a 1024-pixel radiograph (megabytes per heatmap) is analysed."""
     weights = get_settings().weights / get_settings().default_model
     if not weights.is_file():
         pytest.fail(f"the project checkpoint {weights} is part of the repository")
-    image = tmp_path / "chest.png"
-    image.write_bytes(png_bytes)
+    small = sorted((shared_data / "lowres" / "images").glob("*.png"))[0]
+    large = next(p for p in shared_dicoms if p.name.startswith("siim_6904_1517"))
     script = ("import resource, sys, psutil\n"
               "from lungdx_widgets.errors import LungDxError\n"
               "from lungdx_widgets.imaging import load_image\n"
               "from lungdx_widgets.model import Analyzer\n"
-              "analyzer = Analyzer.load(); radiograph = load_image(sys.argv[1]); analyzer.analyze(radiograph)\n"
+              "analyzer = Analyzer.load(); analyzer.analyze(load_image(sys.argv[1])); big = load_image(sys.argv[2])\n"
               "vms = psutil.Process().memory_info().vms\n"
               "resource.setrlimit(resource.RLIMIT_AS, (vms + 4 * 2**20, resource.RLIM_INFINITY))\n"
-              "try:\n    analyzer.analyze(radiograph); print('ANALYSED')\n"
+              "try:\n    analyzer.analyze(big); print('ANALYSED')\n"
               "except LungDxError as exc:\n    print('TYPED', type(exc).__name__, exc)\n")
-    result = subprocess.run([sys.executable, "-c", script, str(image)], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-c", script, str(small), str(large)], capture_output=True, text=True,
                             timeout=300, cwd=PROJECT_ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert "TYPED ModelOutOfMemory" in result.stdout, result.stdout + result.stderr[-2000:]
     assert "out of memory" in result.stdout
