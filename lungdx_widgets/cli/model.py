@@ -127,6 +127,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from ..model.evaluate import recalibrate_thresholds
+
+    thresholds = recalibrate_thresholds(args.model, args.images, args.labels)
+    print(json.dumps({"model": str(args.model), "thresholds": thresholds}, indent=2))
+    print("the checkpoint changed (new SHA-256): re-run `lungdx evaluate --model-card` for its metrics",
+          file=sys.stderr)
+    return 0
+
+
 def _weights(args: argparse.Namespace) -> int:
     from ..model import registry
 
@@ -187,6 +197,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--folds", type=Path, nargs="*", default=[], metavar="PT",
                    help="checkpoints of the same recipe trained on other folds (cross-validation rows)")
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("calibrate", help="re-derive a checkpoint's operating thresholds on its held-out patients")
+    p.add_argument("--images", type=Path, default=data / "images", metavar="DIR")
+    p.add_argument("--labels", type=Path, default=data / "labels.csv", metavar="CSV")
+    p.add_argument("--model", type=Path, default=default_model)
+    p.set_defaults(func=_calibrate)
 
     p = sub.add_parser("weights", help="list or fetch model weights")
     wsub = p.add_subparsers(dest="weights_command", metavar="ACTION", required=True)

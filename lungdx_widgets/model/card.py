@@ -76,7 +76,7 @@ def render_model_card(result: dict, side: dict) -> str:
         "(torchxrayvision's pretrained files could not be downloaded on the offline training machine; "
         "`lungdx weights fetch NAME` + `lungdx train --init NAME` uses them where available).",
         f"- Labels assessed: {', '.join(result['model']['labels'])}. Every other label is reported as *not assessed*.",
-        f"- Operating thresholds (Youden's J on the validation split): "
+        f"- Operating thresholds ({side.get('threshold_policy', 'Youden’s J on the validation split')}): "
         + ", ".join(f"{k} {v:.3f}" for k, v in result["model"]["thresholds"].items()) + ".",
         "",
         "## Training data and recipe",

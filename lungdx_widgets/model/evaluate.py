@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from .analyze import Analyzer, RawOutput
 from .data import Prepared, Record, prepare, read_records, to_network_units
 from .localize import boxes_from_map, inside, iou, peak, upsample
-from .registry import read_sidecar, update_sidecar
+from .registry import read_sidecar, save_checkpoint, update_sidecar
 
 BASELINE_SIZE = 32
 #: Width of the border band (fraction of the model input) where a heatmap peak counts as "on the border".
@@ -231,6 +231,33 @@ def evaluate_model(model_path: Path | str | None, images_dir: Path | str, labels
                               "trained_on": baseline_source, "n_train": len(train_records), "labels": rep}
     result["seconds"] = round(time.monotonic() - started, 1)
     return result
+
+
+def recalibrate_thresholds(model_path: Path | str, images_dir: Path | str, labels_csv: Path | str) -> dict[str, float]:
+    """Re-derive a checkpoint's operating thresholds on its own held-out patients under the current policy.
+
+    Rewrites the checkpoint (new SHA-256, hence a new model version) with the same weights; the
+    evaluation results recorded for the old file no longer apply and must be regenerated.
+    """
+    from .train import THRESHOLD_POLICY, operating_threshold
+
+    analyzer = Analyzer.load(model_path)
+    ckpt = analyzer.checkpoint
+    meta = read_sidecar(ckpt.path) or ckpt.meta
+    records = sorted(read_records(Path(labels_csv)), key=lambda r: r.file)
+    train_patients = {r.patient_id for r in _training_records(meta, records)[0]}
+    held_out = [r for r in records if r.patient_id not in train_patients]
+    data = prepare(held_out, Path(images_dir), analyzer.labels, analyzer.input_size)
+    probs = infer(analyzer, data).probabilities
+    thresholds = {}
+    for j, label in enumerate(analyzer.labels):
+        y = data.targets[:, j].numpy()
+        known = ~np.isnan(y)
+        thresholds[label] = operating_threshold(y[known], probs[known, j])
+    keep = {k: v for k, v in meta.items() if k not in ("file", "sha256", "format", "labels", "thresholds", "config",
+                                                       "metrics", "evaluation")}
+    save_checkpoint(ckpt.path, ckpt.config, ckpt.state_dict, thresholds, dict(keep, threshold_policy=THRESHOLD_POLICY))
+    return thresholds
 
 
 def cross_validation(results: list[dict], label: str = "Pneumonia") -> dict:

@@ -104,6 +104,15 @@ def learning_rate(progress: float, base: float, warmup: float = 0.1) -> float:
     return base * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min((progress - warmup) / (1 - warmup), 1.0))))
 
 
+#: Below this many validation positives Youden's J is noise: the threshold then holds specificity instead.
+MIN_POSITIVES_FOR_YOUDEN = 20
+#: Specificity kept for sparsely validated labels (false alarms push studies up the worklist).
+SPARSE_LABEL_SPECIFICITY = 0.9
+THRESHOLD_POLICY = (f"Youden's J on the validation split for labels with ≥ {MIN_POSITIVES_FOR_YOUDEN} validation "
+                    f"positives; otherwise the score that keeps {SPARSE_LABEL_SPECIFICITY:.0%} specificity on the "
+                    "validation negatives")
+
+
 def youden_threshold(y: np.ndarray, p: np.ndarray) -> float:
     """Operating point maximising sensitivity + specificity on the validation split."""
     if len(set(y.tolist())) < 2:
@@ -111,6 +120,22 @@ def youden_threshold(y: np.ndarray, p: np.ndarray) -> float:
     fpr, tpr, thr = roc_curve(y, p)
     best = int(np.argmax(tpr - fpr))
     return float(min(max(thr[best], 1e-4), 1.0))
+
+
+def operating_threshold(y: np.ndarray, p: np.ndarray) -> float:
+    """The label's operating point under :data:`THRESHOLD_POLICY`.
+
+    With a handful of positives Youden's J picks thresholds near zero (seen: Effusion 0.05 on 8
+    positives), flagging most films and flooding triage; negatives are plentiful, so a fixed
+    specificity is the stable choice there.
+    """
+    y = np.asarray(y)
+    if int((y == 1).sum()) >= MIN_POSITIVES_FOR_YOUDEN:
+        return youden_threshold(y, p)
+    negatives = np.asarray(p)[y == 0]
+    if len(negatives) == 0:
+        return 0.5
+    return float(min(max(np.quantile(negatives, SPARSE_LABEL_SPECIFICITY), 1e-4), 1.0))
 
 
 def validation_metrics(probs: np.ndarray, data: Prepared, labels: tuple[str, ...]) -> dict[str, dict]:
@@ -121,7 +146,7 @@ def validation_metrics(probs: np.ndarray, data: Prepared, labels: tuple[str, ...
         y, p = y[known], probs[known, j]
         n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
         auroc = float(roc_auc_score(y, p)) if n_pos and n_neg else None
-        out[label] = {"auroc": auroc, "n_pos": n_pos, "n_neg": n_neg, "threshold": youden_threshold(y, p)}
+        out[label] = {"auroc": auroc, "n_pos": n_pos, "n_neg": n_neg, "threshold": operating_threshold(y, p)}
     return out
 
 
@@ -252,6 +277,7 @@ def train_model(config: TrainConfig, progress: Callable[[dict], None] | None = N
                   "train_patients": sorted({r.patient_id for r in train_recs}),
                   "val_patients": sorted({r.patient_id for r in val_recs})},
         "validation": metrics, "history": history, "steps": step, "stopped_early": stopped_early,
+        "threshold_policy": THRESHOLD_POLICY,
     }
     save_checkpoint(Path(cfg.out), net_cfg.as_dict(), model.state_dict(), thresholds, meta)
     state_file.unlink(missing_ok=True)  # an interrupted run (exception, Ctrl-C) keeps it for resuming
