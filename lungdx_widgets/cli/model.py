@@ -62,8 +62,10 @@ def _print_findings(path: Path, radiograph, findings, as_json: bool) -> None:
 
 
 def _analyze(args: argparse.Namespace) -> int:
+    from ..learning.registry import follow_registry
     from ..model import Analyzer
 
+    follow_registry()  # without --model: the registry's active version, else the shipped checkpoint
     analyzer = Analyzer.load(args.model)
     paths = [Path(f) for f in args.files]
     failures = 0

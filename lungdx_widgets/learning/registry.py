@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import get_settings
+
 from ..errors import LungDxError
 from ..model.registry import load_checkpoint, sha256_of
 from ..store.errors import PermissionDenied
@@ -130,6 +132,24 @@ def rollback(store, actor: str) -> Activation:
         store.audit(actor, "rollback_model", f"model:{target.version}",
                     detail=f"rolled back from {current.version if current else 'no active model'}")
     return Activation(restored, current, ())
+
+
+def active_model_for_configured_db() -> Path | None:
+    """``active_model_path`` of the database in ``Settings.db`` (None when it does not exist yet)."""
+    from ..store import open_store
+
+    db = get_settings().db
+    if not db.is_file():
+        return None
+    with open_store(db) as store:
+        return active_model_path(store)
+
+
+def follow_registry() -> None:
+    """Make ``Analyzer.load()`` default to the registry's active version (the dashboard and CLI call this)."""
+    from ..model import register_default_model
+
+    register_default_model(active_model_for_configured_db)
 
 
 def active_model_path(store) -> Path | None:

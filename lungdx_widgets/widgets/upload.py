@@ -33,16 +33,25 @@ class SharedAnalyzer:
 
     def __init__(self, path: Path | None = None) -> None:
         self._path = path  # None: the registry's active version (Analyzer.load's default)
+        if path is None:
+            from ..learning.registry import follow_registry
+
+            follow_registry()
         self._lock = threading.Lock()
         self._analyzer = None
 
     def get(self):
-        """The loaded ``Analyzer``; raises its ``LungDxError`` (e.g. ``WeightsMissing``) every time it cannot load."""
-        with self._lock:
-            if self._analyzer is None:
-                from ..model import Analyzer  # torch import is slow: only when the model is needed
+        """The loaded ``Analyzer``; raises its ``LungDxError`` (e.g. ``WeightsMissing``) every time it cannot load.
 
-                self._analyzer = Analyzer.load(self._path)
+        Without a fixed path it follows the model registry: after an analyst activates (or rolls
+        back) a version, the next analysis in every open dashboard uses it, no restart needed.
+        """
+        from ..model.analyze import Analyzer, default_checkpoint  # torch import is slow: only when needed
+
+        with self._lock:
+            wanted = Path(self._path) if self._path is not None else default_checkpoint()
+            if self._analyzer is None or Path(self._analyzer.checkpoint.path) != wanted:
+                self._analyzer = Analyzer.load(wanted)
             return self._analyzer
 
     def warm_up(self, before: Callable[[], None] = lambda: None) -> None:

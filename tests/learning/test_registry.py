@@ -89,3 +89,24 @@ def test_regressions_only_compare_like_with_like():
     assert metric_regressions(better, worse) == []
     assert metric_regressions(worse, better) != []
     assert "different set" in metric_regressions(_metrics(0.7, (0.6, 0.8), "other"), better)[0]
+
+
+def test_open_dashboard_analyzer_follows_activation_and_rollback(store, two_versions, tmp_path, monkeypatch):
+    """An activation reaches clinicians' already-open dashboards on their next analysis (no restart)."""
+    from lungdx_widgets.config import get_settings
+    from lungdx_widgets.widgets.upload import SharedAnalyzer
+
+    monkeypatch.setenv("LUNGDX_DB", str(tmp_path / "lungdx.db"))  # the store fixture's file
+    get_settings.cache_clear()
+    a, b = two_versions
+    shared = SharedAnalyzer()  # no fixed path: follows the registry
+    shipped = shared.get()
+    assert shipped.checkpoint.path == get_settings().weights / get_settings().default_model
+    activate(store, a.version, "ana")
+    assert shared.get().version == a.version
+    activate(store, b.version, "ana")
+    assert shared.get().version == b.version
+    rollback(store, "ana")
+    assert shared.get().version == a.version
+    pinned = SharedAnalyzer(tmp_path / "b.pt")  # a fixed path is never overridden by the registry
+    assert pinned.get().version == b.version
