@@ -32,7 +32,7 @@ TAB_FINDINGS, TAB_RECORD, TAB_PRIORS, TAB_SIGNOFF = range(4)
 CLINICAL_WRITERS = frozenset({"clinician"})
 ANNOTATORS = frozenset({"clinician", "analyst"})
 #: Image panel height that keeps the whole main path on a 1440x900 screen.
-VIEWER_HEIGHT = 670
+VIEWER_HEIGHT = 640
 LEFT_WIDTH, RIGHT_WIDTH = 270, 410
 LOGOUT_URL = "/logout"
 
@@ -120,21 +120,23 @@ class Dashboard(w.VBox):
 
     # ------------------------------------------------------------------ actions
     def open_patient(self, patient_id: str, *, show_record: bool = True) -> bool:
-        """Show a patient's record (audited view); the banner keeps allergies in sight."""
+        """Show a patient's record (audited view), then their latest study, so image and name always agree."""
         record = self.record.show(patient_id)
         if record is None:
             return False
         self.patient_id = patient_id
         self.banner.show(record)
         self.upload.patient_id = patient_id
-        self.priors.set_patient(patient_id, self.study_id if self._study_is_patients(patient_id) else None)
-        if show_record:
-            self.tabs.selected_index = TAB_RECORD
-        if self.tabs.selected_index == TAB_PRIORS:
-            self.priors.render()
+        if not show_record:
+            return True  # open_study is about to show the chosen study
+        self.tabs.selected_index = TAB_RECORD
+        if record.studies:
+            self.open_study(record.studies[0].id, show_findings=False)
+        else:
+            self._clear_study("No studies for this patient yet — upload a radiograph.")
         return True
 
-    def open_study(self, study_id: int) -> bool:
+    def open_study(self, study_id: int, *, show_findings: bool = True) -> bool:
         """Open a stored study: patient context first, then image, stored findings and annotations."""
         try:
             study = self.store.get_study(study_id)
@@ -144,7 +146,7 @@ class Dashboard(w.VBox):
             self.editor.open_study(study.id)
             prediction = self.store.latest_prediction(study.id)
         except LungDxError as exc:
-            self.viewer.show_message(f"Cannot open this study: {exc}", "error")
+            self._clear_study(f"Cannot open this study: {exc}")
             return False
         self.study_id = study.id
         view = view_from_prediction(prediction) if prediction else None
@@ -154,8 +156,27 @@ class Dashboard(w.VBox):
             self.findings.show(view)
         self.signoff.show(study.id, view, signed_note=self._signed_note(study.id))
         self.priors.set_patient(study.patient_id, study.id)
-        self.tabs.selected_index = TAB_FINDINGS
+        if show_findings:
+            self.tabs.selected_index = TAB_FINDINGS
+        elif self.tabs.selected_index == TAB_PRIORS:
+            self.priors.render()
         return True
+
+    def _clear_study(self, note: str) -> None:
+        """No study open: an empty viewer (never the previous patient's image) and a note why."""
+        self.study_id = None
+        self.editor.study_id = None
+        with self.viewer.hold_trait_notifications():
+            self.viewer.heatmaps = {}
+            self.viewer.boxes = []
+            self.viewer.image, self.viewer.image_width, self.viewer.image_height = b"", 0, 0
+            self.viewer.title = ""
+        self.viewer.show_message(note, "info")
+        self.findings.show_message(note, "info")
+        self.signoff.show(None, None)
+        self.priors.set_patient(self.patient_id, None)
+        if self.tabs.selected_index == TAB_PRIORS:
+            self.priors.render()
 
     def _on_uploaded(self, outcome: UploadOutcome) -> None:
         study = outcome.study
@@ -186,9 +207,6 @@ class Dashboard(w.VBox):
             self.viewer.show_message(f"No heatmap for {label} in this study.", "info")
 
     # ------------------------------------------------------------------ helpers
-    def _study_is_patients(self, patient_id: str) -> bool:
-        return self.study_id is not None and self.store.get_study(self.study_id).patient_id == patient_id
-
     def _signed_note(self, study_id: int) -> str | None:
         signed = self.store.signoff(study_id)
         if signed is None:

@@ -114,7 +114,7 @@ class AddToRecordForm(w.VBox):
     def __init__(self, on_submit: Callable[[str, dict[str, str]], str | None]) -> None:
         self._on_submit = on_submit
         self.kind = w.Dropdown(options=list(self.FIELDS), value="note", layout=w.Layout(width="140px"))
-        self.kind.add_class("lx-add-kind")
+        self.kind.add_class("lx-add-type")
         self._inputs: dict[str, w.ValueWidget] = {}
         self._fields = w.VBox()
         self.save = w.Button(description="Add to record", layout=w.Layout(width="140px"))

@@ -67,13 +67,15 @@ class SignoffPanel(w.VBox):
         rows = []
         for label in findings_to_confirm(view):
             p = view.probabilities[label]
-            toggle = w.ToggleButtons(options=["agree", "disagree"], value=None, style={"button_width": "74px"})
+            toggle = w.ToggleButtons(options=["agree", "disagree"], value=None, style={"button_width": "72px"},
+                                     layout=w.Layout(width="170px", flex="0 0 auto"))
             toggle.add_class("lx-signoff-choice")
             toggle.observe(lambda _c: self._update_state(), names="value")
             self._choices[label] = toggle
             flag = " (above threshold)" if view.is_positive(label) else ""
             rows.append(w.HBox([w.HTML(f"<span title='{esc(label)}'>{esc(label)} {p:.2f}{esc(flag)}</span>",
-                                       layout=w.Layout(width="230px")), toggle]))
+                                       layout=w.Layout(flex="1 1 auto", min_width="0")), toggle],
+                               layout=w.Layout(align_items="center", width="100%")))
         self._rows.children = tuple(rows)
         self.comment.value = ""
         self._form.layout.display = None

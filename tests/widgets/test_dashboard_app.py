@@ -103,3 +103,24 @@ def test_upload_dicom_writes_study_and_prediction_and_shows_findings(demo_store,
     assert d.viewer.heatmap_label == label, "the heatmap follows the selected finding"
     assert study.id in [i.study_id for i in demo_store.worklist()], "the new study is on the worklist"
     assert any(row == study.id for row in d.worklist._rows)
+
+
+def test_switching_patient_never_leaves_the_previous_patients_image(demo_store, tmp_path):
+    d = Dashboard(demo_store, username=CLINICIAN, analyzer=SharedAnalyzer(tmp_path / "absent.pt"),
+                  warm_up_model=False)
+    first = demo_store.worklist()[0]
+    d.worklist.open_study(first.study_id)
+    assert d.study_id == first.study_id
+    other = next(p for p in demo_store.search_patients("", limit=100) if p.patient_id != first.patient_id)
+    d.search.select(other.patient_id)
+    studies = demo_store.studies_for_patient(other.patient_id)
+    if studies:
+        assert d.study_id == studies[0].id and other.patient_id in d.banner._html.value
+    else:
+        assert d.study_id is None and d.viewer.image == b""
+    assert d.study_id is None or demo_store.get_study(d.study_id).patient_id == other.patient_id
+
+    demo_store.add_patient("MRN-EMPTY-1", "Nora Nostudy", actor="test-setup")
+    d.search.select("MRN-EMPTY-1")
+    assert d.study_id is None and d.viewer.image == b"" and d.viewer.boxes == []
+    assert "No studies for this patient" in d.findings._message.value
