@@ -15,8 +15,27 @@ from ..errors import LungDxError
 from .theme import esc, message_html
 
 
+def kernel_loop() -> asyncio.AbstractEventLoop | None:
+    """The running loop of a Jupyter kernel; None elsewhere (tests, scripts), where calls happen at once.
+
+    Checking for a kernel, not just a loop: another library's loop (e.g. a browser driver's) must
+    never receive our timers.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        return None
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return None
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class Debouncer:
-    """Call ``fn`` once typing pauses for ``delay_s``; immediately when no event loop runs (tests, scripts)."""
+    """Call ``fn`` once typing pauses for ``delay_s``; immediately outside a kernel."""
 
     def __init__(self, delay_s: float, fn: Callable[..., None]) -> None:
         self.delay_s = delay_s
@@ -27,9 +46,8 @@ class Debouncer:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
+        loop = kernel_loop()
+        if loop is None:
             self._fn(*args)
             return
         self._handle = loop.call_later(self.delay_s, self._fn, *args)
