@@ -46,7 +46,7 @@ def trend_figure(studies: Sequence, series: dict[int, dict[str, float | None]]) 
     """Probability of each key finding per study date (oldest left); gaps where a study was not analysed."""
     ordered = sorted(studies, key=study_day)
     days = [study_day(s) for s in ordered]
-    traces = [go.Scatter(x=days, y=[series.get(s.study_id, {}).get(label) for s in ordered],
+    traces = [go.Scatter(x=days, y=[series.get(s.id, {}).get(label) for s in ordered],
                          mode="lines+markers", name=label, connectgaps=False)
               for label in key_labels(series)]
     fig = go.FigureWidget(data=traces, layout=go.Layout(
@@ -104,15 +104,15 @@ class PriorsPanel(w.VBox):
         if not studies:
             self._body.children = (w.HTML("<div class='lx-empty'>No studies for this patient yet.</div>"),)
             return
-        current = next((s for s in studies if s.study_id == current_id), studies[0])
-        earlier = [s for s in studies if study_day(s) <= study_day(current) and s.study_id != current.study_id]
+        current = next((s for s in studies if s.id == current_id), studies[0])
+        earlier = [s for s in studies if study_day(s) <= study_day(current) and s.id != current.id]
         pair = [self._tile(current, "Current")] + ([self._tile(earlier[0], "Previous")] if earlier else
                                                    [w.HTML("<div class='lx-empty'>No earlier study.</div>")])
         series = {}
         for s in studies:
-            pred = self._store.latest_prediction(s.study_id)
+            pred = self._store.latest_prediction(s.id)
             if pred is not None:
-                series[s.study_id] = dict(pred.probabilities)
+                series[s.id] = dict(pred.probabilities)
         children: list[w.Widget] = [w.HBox(pair)]
         children[0].add_class("lx-gap")
         if series:

@@ -124,3 +124,21 @@ def test_switching_patient_never_leaves_the_previous_patients_image(demo_store, 
     d.search.select("MRN-EMPTY-1")
     assert d.study_id is None and d.viewer.image == b"" and d.viewer.boxes == []
     assert "No studies for this patient" in d.findings._message.value
+
+
+def test_priors_tab_shows_current_beside_previous_and_a_trend(demo_store, tmp_path):
+    import ipywidgets as w
+
+    from lungdx_widgets.app import TAB_PRIORS
+
+    d = Dashboard(demo_store, username=CLINICIAN, analyzer=SharedAnalyzer(tmp_path / "absent.pt"),
+                  warm_up_model=False)
+    patient = next(p for p in demo_store.search_patients("", limit=100)
+                   if len(demo_store.studies_for_patient(p.patient_id)) >= 2)
+    d.search.select(patient.patient_id)
+    d.tabs.selected_index = TAB_PRIORS
+    pair = d.priors._body.children[0]
+    captions = [tile.children[0].value for tile in pair.children]
+    assert "Current" in captions[0] and "Previous" in captions[1]
+    assert all(isinstance(tile.children[1], w.Image) and tile.children[1].value for tile in pair.children)
+    assert f"{len(demo_store.studies_for_patient(patient.patient_id))} studies on file" in d.priors._body.children[-1].value
