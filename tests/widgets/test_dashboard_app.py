@@ -142,3 +142,13 @@ def test_priors_tab_shows_current_beside_previous_and_a_trend(demo_store, tmp_pa
     assert "Current" in captions[0] and "Previous" in captions[1]
     assert all(isinstance(tile.children[1], w.Image) and tile.children[1].value for tile in pair.children)
     assert f"{len(demo_store.studies_for_patient(patient.patient_id))} studies on file" in d.priors._body.children[-1].value
+
+
+def test_analyst_sees_no_contact_data_and_cannot_upload_or_sign(demo_store, tmp_path):
+    d = Dashboard(demo_store, username=DEMO_USERS["analyst"], analyzer=SharedAnalyzer(tmp_path / "absent.pt"),
+                  warm_up_model=False)
+    patient, _ = _patient_with_allergies(demo_store)
+    d.search.select(patient.patient_id)
+    assert patient.contact and patient.contact not in d.record._html.value
+    assert d.upload.layout.display == "none" and d.record.form is None
+    assert not d.signoff._can_sign
