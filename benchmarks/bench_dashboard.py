@@ -4,7 +4,8 @@ Starts ``lungdx serve`` on a fresh demo database (temp folder) and drives Debian
 Chromium at 1440×900. Every figure is measured in the page (``performance.now()`` around the
 click or file pick, a MutationObserver for the result), next to a baseline from the same run:
 
-- patient switch: click a search result → the banner names that patient. Baseline: a bare kernel
+- patient switch: click a search result → the banner names that patient (record and allergies);
+  also reported: until the viewer's caption names that patient's latest study. Baseline: a small kernel
   round trip (record form: pick a kind → the kernel builds its fields → they appear).
 - upload → findings: file picked → findings chart + "analysed" status. Baseline: the same
   DICOM decoded and analysed in this process with the same checkpoint (no browser, no store).
@@ -32,14 +33,20 @@ DICOM_PATIENT = "16d7f894-55d7-4d95-8957-d18987f0e981"
 
 SWITCH_JS = """([title, name]) => new Promise((resolve, reject) => {
   const banner = document.querySelector('.lx-banner');
+  const caption = document.querySelector('.ldx-title');
   const target = [...document.querySelectorAll('.lx-search-row')].find(b => b.title === title);
   if (!banner || !target) { reject('missing ' + title); return; }
   if (banner.innerText.includes(name)) { resolve(null); return; }  // same name as the patient shown
+  const before = caption ? caption.textContent : '';
   const t0 = performance.now();
+  let record = null;
+  const finish = (image) => { obs.disconnect(); resolve([record, image]); };
   const obs = new MutationObserver(() => {
-    if (banner.innerText.includes(name)) { obs.disconnect(); resolve(performance.now() - t0); }
+    if (record === null && banner.innerText.includes(name)) record = performance.now() - t0;
+    if (record !== null && caption && caption.textContent !== before) finish(performance.now() - t0);
   });
-  obs.observe(banner, {subtree: true, childList: true, characterData: true});
+  obs.observe(document.body, {subtree: true, childList: true, characterData: true});
+  setTimeout(() => finish(null), 10000);  // a patient without studies shows no new image
   target.click();
 })"""
 
@@ -125,6 +132,7 @@ def measure(base: str, dicom: Path, switches: int, uploads: int) -> dict:
         tti_ms = (time.perf_counter() - t0) * 1000
 
         switch: list[float] = []
+        switch_image: list[float] = []
         for query in ("bruno", "ada", "felix", "edda", "greta", "hugo", "ines", "lenz"):  # demo first names
             page.fill(".lx-search-input input", query)
             page.wait_for_function("q => document.querySelector('.lx-search-input input').value === q"
@@ -134,8 +142,10 @@ def measure(base: str, dicom: Path, switches: int, uploads: int) -> dict:
                 name = title.removeprefix("Open record of ")
                 if len(switch) < switches:
                     took = page.evaluate(SWITCH_JS, [title, name])
-                    if took is not None:
-                        switch.append(took)
+                    if took is not None and took[0] is not None:
+                        switch.append(took[0])
+                        if took[1] is not None:
+                            switch_image.append(took[1])
 
         page.screenshot(path=str(ROOT / "tests" / "artifacts" / "bench-dashboard-switch.png"))
         page.click(".lx-record-panel :text('Add encounter, allergy, condition or note')")
@@ -172,6 +182,7 @@ def measure(base: str, dicom: Path, switches: int, uploads: int) -> dict:
         page.screenshot(path=str(ROOT / "tests" / "artifacts" / "bench-dashboard.png"))
         browser.close()
     return {"login_page_ms": login_page_ms, "tti_ms": tti_ms, "roundtrip": roundtrip, "switch": switch,
+            "switch_image": switch_image,
             "upload": upload}
 
 
@@ -198,16 +209,18 @@ def main() -> int:
             m = measure(base, dicom, args.switches, args.uploads)
 
     switch, rt, up = summary(m["switch"]), summary(m["roundtrip"]), summary(m["upload"])
+    with_image = summary(m["switch_image"]) if m["switch_image"] else None
     analysis = summary(baseline)
     print(f"time to interactive after login: {m['tti_ms'] / 1000:.1f} s (login page alone {m['login_page_ms']:.0f} ms)")
     print(f"patient switch: p50 {switch['p50']} ms, p95 {switch['p95']} ms over {switch['n']} switches"
-          f" (kernel round trip p50 {rt['p50']} ms; ratio {switch['p50'] / max(rt['p50'], 0.1):.1f}x)")
+          f" (kernel round trip p50 {rt['p50']} ms; ratio {switch['p50'] / max(rt['p50'], 0.1):.1f}x);"
+          f" until the patient's latest image is shown: {with_image}")
     print(f"upload -> findings: p50 {up['p50'] / 1000:.2f} s, p95 {up['p95'] / 1000:.2f} s over {up['n']} uploads"
           f" (analysis alone p50 {analysis['p50'] / 1000:.2f} s; ratio {up['p50'] / max(analysis['p50'], 0.1):.1f}x)")
     print(json.dumps({
         "model": "tiny (trained by the benchmark: default checkpoint missing)" if tiny else "default checkpoint",
         "time_to_interactive_s": round(m["tti_ms"] / 1000, 2), "login_page_ms": round(m["login_page_ms"], 1),
-        "patient_switch_ms": switch, "kernel_roundtrip_ms": rt,
+        "patient_switch_ms": switch, "patient_switch_with_image_ms": with_image, "kernel_roundtrip_ms": rt,
         "patient_switch_ratio_vs_roundtrip": round(switch["p50"] / max(rt["p50"], 0.1), 2),
         "upload_to_findings_ms": up, "analysis_only_ms": analysis,
         "upload_ratio_vs_analysis": round(up["p50"] / max(analysis["p50"], 0.1), 2),
