@@ -46,6 +46,10 @@ def _iso_date(value: str, what: str, allow_empty: bool = False) -> str:
     return value
 
 
+#: Audit action noun of each patient-record table (``add_allergy``, not ``add_allergie``).
+_RECORD_KIND = {"encounters": "encounter", "allergies": "allergy", "conditions": "condition",
+                "medications": "medication", "notes": "note"}
+
 class PatientsMixin(StoreBase):
     def search_patients(self, query: str, limit: int = 20, offset: int = 0) -> list[Patient]:
         """Best matches for words of a name or an MRN prefix, one page at a time.
@@ -98,7 +102,7 @@ class PatientsMixin(StoreBase):
         with self.transaction():
             self.get_patient(patient_id)
             row_id = self._insert(table, {"patient_id": patient_id, **values})
-            self.audit(actor, f"add_{table.rstrip('s')}", f"patient:{patient_id}", detail=f"{table}:{row_id}")
+            self.audit(actor, f"add_{_RECORD_KIND[table]}", f"patient:{patient_id}", detail=f"{table}:{row_id}")
         return row_id
 
     def add_encounter(self, patient_id: str, actor: str, date: str, reason: str, diagnosis: str = "",

@@ -88,3 +88,13 @@ def test_audit_filters(store):
     assert [e.action for e in store.audit_events(actor="dr-a")] == ["export", "add_note"]
     assert store.audit_events(action="export")[0].detail == "no consent"
     assert len(store.audit_events(limit=2)) == 2
+
+
+def test_record_additions_are_audited_under_readable_action_names(store):
+    store.add_patient("P9", "Ada Quillfeather", "dr-a")
+    store.add_allergy("P9", "dr-a", "Penicillin", "drug", "rash", "moderate")
+    store.add_condition("P9", "dr-a", "COPD")
+    store.add_encounter("P9", "dr-a", "2025-01-02", "cough")
+    store.add_note("P9", "dr-a", "lives alone")
+    actions = {e.action for e in store.audit_events(100, actor="dr-a")}
+    assert {"add_allergy", "add_condition", "add_encounter", "add_note"} <= actions
