@@ -149,6 +149,7 @@ class Dashboard(w.VBox):
             self._clear_study(f"Cannot open this study: {exc}")
             return False
         self.study_id = study.id
+        self._recompute_heatmaps(prediction)
         view = view_from_prediction(prediction) if prediction else None
         if view is None:
             self.findings.show_message("This study has not been analysed by the AI.", "info")
@@ -161,6 +162,24 @@ class Dashboard(w.VBox):
         elif self.tabs.selected_index == TAB_PRIORS:
             self.priors.render()
         return True
+
+    def _recompute_heatmaps(self, prediction) -> None:
+        """Heatmaps are not stored: recompute them when the model that made the stored result is loaded.
+
+        A result from another model version gets no heatmap rather than a map that does not belong to it.
+        """
+        radiograph = self.editor.radiograph
+        if prediction is None or radiograph is None:
+            return
+        try:
+            analyzer = self._analyzer.get()
+            if analyzer.version != prediction.model_version:
+                self.viewer.show_message(f"No heatmap: this result came from model {prediction.model_version}; "
+                                         f"model {analyzer.version} is active now.", "info")
+                return
+            self.viewer.heatmaps = dict(analyzer.analyze(radiograph).heatmaps)
+        except LungDxError as exc:
+            self.viewer.show_message(f"No heatmap: {exc}", "warning")
 
     def _clear_study(self, note: str) -> None:
         """No study open: an empty viewer (never the previous patient's image) and a note why."""

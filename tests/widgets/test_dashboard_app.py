@@ -152,3 +152,20 @@ def test_analyst_sees_no_contact_data_and_cannot_upload_or_sign(demo_store, tmp_
     assert patient.contact and patient.contact not in d.record._html.value
     assert d.upload.layout.display == "none" and d.record.form is None
     assert not d.signoff._can_sign
+
+
+def test_opening_a_stored_study_recomputes_heatmaps_only_with_the_model_that_made_it(demo_store, model_checkpoint,
+                                                                                      tmp_path):
+    from ..learning.conftest import tiny_checkpoint
+
+    item = next(i for i in demo_store.worklist() if i.prediction is not None)
+    d = Dashboard(demo_store, username=CLINICIAN, analyzer=SharedAnalyzer(model_checkpoint), warm_up_model=False)
+    assert d._analyzer.get().version == item.prediction.model_version  # the demo was analysed by this model
+    d.worklist.open_study(item.study_id)
+    assert d.viewer.heatmaps and d.viewer.heatmap_label in d.viewer.heatmaps
+
+    other = Dashboard(demo_store, username=CLINICIAN, warm_up_model=False,
+                      analyzer=SharedAnalyzer(tiny_checkpoint(tmp_path / "other.pt")))
+    other.worklist.open_study(item.study_id)
+    assert other.viewer.heatmaps == {}
+    assert "came from model" in other.viewer.message
