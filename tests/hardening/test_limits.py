@@ -138,7 +138,10 @@ def test_missing_weights_show_a_clear_message_and_the_rest_keeps_working(
     assert [s.id for s in patient_store.studies_for_patient(PATIENT)] == [outcome.study.id]
     assert [p.patient_id for p in dash.search.search("Hardening")] == [PATIENT]
     views = audit_rows(patient_store)
-    assert dash.open_patient(PATIENT) and audit_rows(patient_store) == views + 1  # one audited view
+    # opening the patient shows their latest study too: one audited view of each, nothing more
+    assert dash.open_patient(PATIENT) and audit_rows(patient_store) == views + 2
+    latest = [(e.action, e.obj) for e in patient_store.audit_events(2)]
+    assert sorted(latest) == [("view", f"patient:{PATIENT}"), ("view", f"study:{outcome.study.id}")]
     assert "Ada Hardening" in dash.record._html.value
     assert dash.open_study(outcome.study.id)
     assert "not been analysed" in dash.findings._message.value
