@@ -12,7 +12,7 @@ import ipywidgets as w
 import traitlets as t
 
 from ..errors import LungDxError
-from .theme import esc, message_html
+from .theme import esc, message_html, row_button
 
 
 def kernel_loop() -> asyncio.AbstractEventLoop | None:
@@ -92,14 +92,8 @@ class PatientSearch(w.VBox):
             self._results.children = (w.HTML(message_html(str(exc), "error")),)
             return []
         self.result_ids = [p.patient_id for p in patients]
-        rows = []
-        for p in patients:
-            btn = w.Button(description=patient_line(p), tooltip=f"Open record of {p.name}",
-                           layout=w.Layout(width="100%"))
-            btn.add_class("lx-row")
-            btn.add_class("lx-search-row")
-            btn.on_click(lambda _b, pid=p.patient_id: self.select(pid))
-            rows.append(btn)
+        rows = [row_button(patient_line(p), f"Open record of {p.name}", ("lx-search-row",),
+                           lambda pid=p.patient_id: self.select(pid)) for p in patients]
         self._results.children = tuple(rows) or (
             w.HTML(f"<div class='lx-muted'>{esc('No patient matches')} “{esc(text)}”.</div>"),)
         return patients

@@ -7,6 +7,7 @@ allergy severity, errors). Every widget family uses these helpers so one change 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -81,3 +82,12 @@ def card(children: list[w.Widget], css_class: str, **layout: str) -> w.VBox:
     box.add_class("lx-card")
     box.add_class(css_class)
     return box
+
+
+def row_button(text: str, tooltip: str, classes: tuple[str, ...], on_click: Callable[[], None]) -> w.Button:
+    """A full-width list row (search result, worklist entry) that runs ``on_click`` when chosen."""
+    btn = w.Button(description=text, tooltip=tooltip, layout=w.Layout(width="100%"))
+    for css_class in ("lx-row", *classes):
+        btn.add_class(css_class)
+    btn.on_click(lambda _b: on_click())
+    return btn

@@ -12,7 +12,7 @@ import ipywidgets as w
 import traitlets as t
 
 from ..errors import LungDxError
-from .theme import esc, message_html
+from .theme import esc, message_html, row_button
 
 
 def row_text(item) -> str:
@@ -63,12 +63,9 @@ class Worklist(w.VBox):
         self._rows = {}
         buttons = []
         for item in items:
-            btn = w.Button(description=row_text(item), tooltip=f"Open study of {item.patient_name}",
-                           layout=w.Layout(width="100%"))
-            btn.add_class("lx-row")
-            btn.add_class("lx-worklist-row")
-            btn.add_class(f"lx-level-{item.triage_level or 'none'}")
-            btn.on_click(lambda _b, sid=item.study_id: self.open_study(sid))
+            btn = row_button(row_text(item), f"Open study of {item.patient_name}",
+                             ("lx-worklist-row", f"lx-level-{item.triage_level or 'none'}"),
+                             lambda sid=item.study_id: self.open_study(sid))
             self._rows[item.study_id] = btn
             buttons.append(btn)
         self._list.children = tuple(buttons) or (w.HTML(f"<div class='lx-empty'>{esc('No studies today.')}</div>"),)
