@@ -114,6 +114,10 @@ def _study_times(index: int, count: int, rng: random.Random) -> list[str]:
         days.append(days[-1] - timedelta(days=rng.randint(30, 900)))
     minutes = 7 * 60 + (index * 37) % (10 * 60)
     stamp = [datetime.combine(d, datetime.min.time()) + timedelta(minutes=minutes - 45 * i) for i, d in enumerate(days)]
+    now = datetime.now()
+    if stamp[0] > now:  # today's film: taken within the last ten hours, never in the future
+        since_midnight = now - datetime.combine(now.date(), datetime.min.time())
+        stamp[0] = now - min(timedelta(minutes=5 + (index * 37) % (10 * 60)), since_midnight * 0.9)
     return [s.astimezone().isoformat(timespec="seconds") for s in reversed(stamp)]
 
 

@@ -76,3 +76,13 @@ def test_running_it_again_adds_nothing(demo_db, tmp_path):
     before = counts()
     summary = create_demo_database(copy, analyze=False)
     assert summary.startswith("0 demo patients added") and counts() == before
+
+
+def test_no_demo_film_is_dated_in_the_future(demo_db):
+    from datetime import datetime
+
+    now = datetime.now().astimezone()
+    with open_store(demo_db) as s:
+        acquired = [datetime.fromisoformat(st.acquired) for p in s.search_patients("demo", limit=500)
+                    for st in s.studies_for_patient(p.patient_id) if st.source_format != "dicom"]
+    assert acquired and all(a <= now for a in acquired)
