@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import get_settings
+from ..csvfiles import csv_rows
 from ..errors import LungDxError
 from ..imaging import load_image
 from ..imaging.deid import pseudonym_for
@@ -77,11 +78,11 @@ def _write_csv(path: Path, header: Iterable[str], rows: Iterable[dict[str, str]]
 
 
 def _shared_rows(selection: SharedSelection) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    with open(selection.root / "labels.csv", newline="", encoding="utf-8") as fh:
-        labels = list(csv.DictReader(fh))[: selection.limit]
-    chosen = {row["file"] for row in labels}
-    with open(selection.root / "boxes.csv", newline="", encoding="utf-8") as fh:
-        boxes = [row for row in csv.DictReader(fh) if row["file"] in chosen]
+    with csv_rows(selection.root / "labels.csv") as reader:
+        labels = list(reader)[: selection.limit]
+        chosen = {row["file"] for row in labels}
+    with csv_rows(selection.root / "boxes.csv") as reader:
+        boxes = [row for row in reader if row["file"] in chosen]
     return labels, boxes
 
 
@@ -96,14 +97,14 @@ def content_hash(folder: Path) -> str:
 def label_counts(labels_csv: Path) -> dict[str, dict[str, int]]:
     """``{label: {"positive": n, "negative": n}}`` from the ``y_`` columns, plus ``images``/``boxes``."""
     counts: dict[str, Counter] = {}
-    with open(labels_csv, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    with csv_rows(labels_csv) as reader:
+        rows = list(reader)
     for row in rows:
         for column, value in row.items():
             if column.startswith("y_") and value in ("0", "1"):
                 counts.setdefault(column[2:], Counter())["positive" if value == "1" else "negative"] += 1
-    with open(labels_csv.with_name("boxes.csv"), newline="", encoding="utf-8") as fh:
-        n_boxes = sum(1 for _ in csv.DictReader(fh))
+    with csv_rows(labels_csv.with_name("boxes.csv")) as reader:
+        n_boxes = sum(1 for _ in reader)
     out: dict = {label: {"positive": c["positive"], "negative": c["negative"]} for label, c in sorted(counts.items())}
     return {"images": len(rows), "boxes": n_boxes, "labels": out}
 

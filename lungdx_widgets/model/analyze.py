@@ -14,7 +14,7 @@ from ..config import get_settings
 from ..errors import LungDxError
 from ..imaging.transform import Geometry, to_model_input
 from ..types import Box, Findings, LabelResult, Radiograph
-from .localize import boxes_from_map, maps_to_original, upsample
+from .localize import boxes_from_map, lung_field_prior, maps_to_original, upsample
 from .network import HamNet, NetConfig
 from .registry import LABELS, Checkpoint, default_model_path, load_checkpoint
 
@@ -41,12 +41,40 @@ def default_checkpoint() -> Path:
 
 @dataclass
 class RawOutput:
-    """Network outputs for a batch, as numpy: probabilities and sigmoid maps at feature resolution."""
+    """Network outputs for a batch, as numpy: probabilities and sigmoid maps at feature resolution.
+
+    ``class_maps``/``abnormal_maps`` are the localisation maps (lung-field prior applied when the
+    checkpoint asks for it); ``evidence_maps`` are the class maps as the network made them, to see
+    where its evidence lies outside the lungs (shortcuts).
+    """
 
     probabilities: np.ndarray   # (B, C)
     abnormal: np.ndarray        # (B,)
     class_maps: np.ndarray      # (B, C, h, w) in [0, 1]
     abnormal_maps: np.ndarray   # (B, h, w) in [0, 1]
+    evidence_maps: np.ndarray   # (B, C, h, w) in [0, 1]
+
+
+@torch.inference_mode()
+def forward(model: HamNet, inputs: np.ndarray | torch.Tensor) -> RawOutput:
+    """The network's outputs as a checkpoint defines them: with its test-time flip and lung-field
+    prior when its config asks for them (training validates through this too, so thresholds are
+    chosen on the probabilities the dashboard will show)."""
+    config = model.config
+    x = torch.as_tensor(inputs, dtype=torch.float32)
+    n = x.shape[0]
+    out = model(torch.cat([x, x.flip(-1)]) if config.flip_tta else x)
+    probs, abnormal = torch.sigmoid(out.logits), torch.sigmoid(out.abnormal_logit)
+    cams, abnormal_map = torch.sigmoid(out.cams), torch.sigmoid(out.abnormal_map)[:, 0]
+    if config.flip_tta:
+        probs, abnormal = (probs[:n] + probs[n:]) / 2, (abnormal[:n] + abnormal[n:]) / 2
+        cams = (cams[:n] + cams[n:].flip(-1)) / 2
+        abnormal_map = (abnormal_map[:n] + abnormal_map[n:].flip(-1)) / 2
+    evidence, localisation, abnormal_map = cams.numpy(), cams.numpy(), abnormal_map.numpy()
+    if config.lung_prior:
+        prior = lung_field_prior(*evidence.shape[-2:])
+        localisation, abnormal_map = evidence * prior, abnormal_map * prior
+    return RawOutput(probs.numpy(), abnormal.numpy(), localisation, abnormal_map, evidence)
 
 
 class ModelOutOfMemory(LungDxError):
@@ -94,12 +122,9 @@ class Analyzer:
     def input_size(self) -> int:
         return self.config.input_size
 
-    @torch.inference_mode()
     def predict(self, inputs: np.ndarray | torch.Tensor) -> RawOutput:
-        """Batched forward on model inputs (B, 1, S, S) in [-1024, 1024]."""
-        out = self.model(torch.as_tensor(inputs, dtype=torch.float32))
-        return RawOutput(torch.sigmoid(out.logits).numpy(), torch.sigmoid(out.abnormal_logit).numpy(),
-                         torch.sigmoid(out.cams).numpy(), torch.sigmoid(out.abnormal_map)[:, 0].numpy())
+        """Batched forward on model inputs (B, 1, S, S) in [-1024, 1024]; see :func:`forward`."""
+        return forward(self.model, inputs)
 
     def analyze(self, radiograph: Radiograph) -> Findings:
         """One radiograph; running out of memory becomes :class:`ModelOutOfMemory`, a message the UI can show."""

@@ -8,12 +8,9 @@ those are the confounders of this data.
 
 from __future__ import annotations
 
-import csv
 import math
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..errors import LungDxError
+from ..csvfiles import LabelsFileError, csv_rows
 from ..imaging.transform import Geometry, to_model_input
 from ..types import Box
 
@@ -46,27 +43,6 @@ class Record:
 
     def target(self, label: str) -> float | None:
         return self.labels.get(label, self.unlisted)
-
-
-class LabelsFileError(LungDxError):
-    """A labels/boxes CSV that does not follow the shared data's format (names the file and line)."""
-
-
-@contextmanager
-def _csv_rows(path: Path) -> Iterator[csv.DictReader]:
-    """A DictReader over ``path``; a missing column, bad number or bad encoding becomes :class:`LabelsFileError`."""
-    path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            try:
-                yield reader
-            except KeyError as exc:
-                raise LabelsFileError(f"{path.name}, line {reader.line_num}: missing column {exc.args[0]!r}.") from exc
-            except (ValueError, TypeError, csv.Error) as exc:
-                raise LabelsFileError(f"{path.name}, line {reader.line_num}: {exc}.") from exc
-    except OSError as exc:
-        raise LabelsFileError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
 
 
 def _parse_float(value: str | None) -> float | None:
@@ -94,7 +70,7 @@ def read_boxes(boxes_csv: Path | None) -> dict[str, list[Box]]:
     out: dict[str, list[Box]] = defaultdict(list)
     if boxes_csv is None or not Path(boxes_csv).is_file():
         return out
-    with _csv_rows(boxes_csv) as reader:
+    with csv_rows(boxes_csv) as reader:
         for row in reader:
             out[_required(row, "file")].append(Box(_required(row, "label"), *(_finite(row[c]) for c in "xywh"),
                                                    source="human", status="accepted"))
@@ -105,7 +81,7 @@ def read_records(labels_csv: Path, boxes_csv: Path | None = None) -> list[Record
     """All rows of ``labels_csv`` as :class:`Record` (boxes attached by file name)."""
     boxes = read_boxes(boxes_csv)
     records: list[Record] = []
-    with _csv_rows(labels_csv) as reader:
+    with csv_rows(labels_csv) as reader:
         y_cols = [c for c in (reader.fieldnames or []) if c.startswith("y_") and c != f"y_{NO_FINDING}"]
         for row in reader:
             findings = [f.strip() for f in (row.get("findings") or "").split("|") if f.strip()]
@@ -240,14 +216,21 @@ def to_network_units(images_u8: torch.Tensor) -> torch.Tensor:
     return images_u8.float() / 255.0 * 2048.0 - 1024.0
 
 
-def augment(images: torch.Tensor, masks: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def augment(images: torch.Tensor, masks: torch.Tensor, generator: torch.Generator,
+            hflip: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Random affine (same for image and box masks), gamma/contrast jitter and cut-outs.
 
     ``images`` are in [0, 1]. Cut-outs cover random rectangles so no single corner marker or
-    collimation edge can carry the decision.
+    collimation edge can carry the decision. ``hflip`` mirrors half the batch (masks too): lesions
+    occur in either lung, and a model that may not rely on the side cannot put every heatmap peak
+    in the same place (seen without it: 60 of 78 pneumonia peaks in the image's right third).
     """
     b = images.shape[0]
     rnd = lambda *shape: torch.rand(*shape, generator=generator)  # noqa: E731
+    if hflip:
+        flip = rnd(b) < 0.5
+        images, masks = images.clone(), masks.clone()
+        images[flip], masks[flip] = images[flip].flip(-1), masks[flip].flip(-1)
     angle = (rnd(b) - 0.5) * 2 * math.radians(8)
     scale = 1.0 + (rnd(b) - 0.5) * 0.2
     tx, ty = (rnd(b) - 0.5) * 0.12, (rnd(b) - 0.5) * 0.12

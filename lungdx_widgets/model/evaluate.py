@@ -123,7 +123,7 @@ def peak_report(raw: RawOutput, data: Prepared, labels: tuple[str, ...]) -> dict
     out = {}
     for j, label in enumerate(labels):
         positive = (data.targets[:, j] == 1).numpy()
-        maps = raw.class_maps[positive, j]
+        maps = raw.evidence_maps[positive, j]
         if len(maps) == 0:
             continue
         h, w = maps.shape[1:]

@@ -15,6 +15,24 @@ from ..imaging.transform import Geometry
 HEATMAP_DETAIL = 256
 
 
+#: Lung fields of a frontal chest film, in fractions of the square model input: centre x of each
+#: lung, centre y, and spreads. Fixed from anatomy before any localisation was measured (not fitted).
+LUNG_FIELDS = {"x": (0.3, 0.7), "y": 0.55, "sx": 0.13, "sy": 0.2}
+
+
+def lung_field_prior(h: int, w: int) -> np.ndarray:
+    """(h, w) weights in (0, 1] peaking over both lung fields, evaluated at cell centres.
+
+    Multiplying a class map by it keeps the network's ranking inside the lungs but moves peaks off
+    shoulders, collimation edges and burned-in markers, where this data's shortcuts live.
+    """
+    gy, gx = (np.arange(h) + 0.5) / h, (np.arange(w) + 0.5) / w
+    x, y = np.meshgrid(gx, gy)
+    f = LUNG_FIELDS
+    prior = sum(np.exp(-((x - cx) ** 2 / (2 * f["sx"] ** 2) + (y - f["y"]) ** 2 / (2 * f["sy"] ** 2))) for cx in f["x"])
+    return (prior / prior.max()).astype(np.float32)
+
+
 def upsample(maps: np.ndarray, size: int) -> np.ndarray:
     """(..., h, w) maps → (..., size, size), bilinear with cell centres aligned like the network's grid."""
     t = torch.as_tensor(np.asarray(maps, dtype=np.float32))

@@ -35,6 +35,12 @@ class NetConfig:
     #: chest, not from burned-in markers and collimation edges.
     pool_margin: float = 0.0
     lse_r: float = 5.0
+    #: Inference: average the image and its mirror image (maps mirrored back) — test-time augmentation
+    #: for a model trained with left-right flips; it cancels a fixed side preference of the maps.
+    flip_tta: bool = False
+    #: Inference: weight the localisation maps by the anatomical lung-field prior
+    #: (:func:`lungdx_widgets.model.localize.lung_field_prior`), so peaks and boxes fall in the lungs.
+    lung_prior: bool = False
 
     def as_dict(self) -> dict:
         d = asdict(self)

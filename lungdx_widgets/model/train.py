@@ -21,6 +21,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from ..config import get_settings
 from ..errors import LungDxError
 from .data import Prepared, augment, balanced_weights, prepare, read_records, split_records, supported_labels, to_network_units
+from .analyze import forward
 from .losses import LossWeights, ham_loss
 from .network import DENSENET121, HamNet, NetConfig
 from .registry import LABELS, load_checkpoint, save_checkpoint
@@ -68,6 +69,14 @@ class TrainConfig:
     fold: int = 0
     balanced: bool = True
     augment: bool = True
+    #: Mirror half of each batch left-right (with the box masks); see :func:`augment`.
+    hflip: bool = True
+    #: Sampling weight multiplier for images with reference boxes: they are the only pixel-level
+    #: supervision (~5% of images), so the box loss would otherwise see about one per batch.
+    box_oversample: float = 3.0
+    #: Inference behaviour stored in the checkpoint (see :class:`NetConfig`).
+    flip_tta: bool = True
+    lung_prior: bool = True
     loss: LossWeights = field(default_factory=LossWeights)
     #: Use only N images, evenly spaced in file-name order (covers every source) — for smoke runs.
     limit: int | None = None
@@ -152,11 +161,9 @@ def validation_metrics(probs: np.ndarray, data: Prepared, labels: tuple[str, ...
 
 def _predict(model: HamNet, data: Prepared, batch: int = 32) -> np.ndarray:
     model.eval()
-    outs = []
-    with torch.inference_mode():
-        for i in range(0, len(data.images), batch):
-            outs.append(torch.sigmoid(model(to_network_units(data.images[i:i + batch])).logits))
-    return torch.cat(outs).numpy() if outs else np.zeros((0, len(model.config.labels)))
+    outs = [forward(model, to_network_units(data.images[i:i + batch])).probabilities
+            for i in range(0, len(data.images), batch)]
+    return np.concatenate(outs) if outs else np.zeros((0, len(model.config.labels)))
 
 
 def _build_model(cfg: TrainConfig, records) -> tuple[HamNet, NetConfig]:
@@ -175,7 +182,8 @@ def _build_model(cfg: TrainConfig, records) -> tuple[HamNet, NetConfig]:
     if xrv_name and cfg.arch != "densenet121":
         raise TrainingError(f"torchxrayvision weights '{xrv_name}' fit only --arch densenet121, not '{cfg.arch}'")
     net_cfg = NetConfig(labels=tuple(labels), input_size=cfg.input_size, stride16=cfg.stride16,
-                        pool_margin=cfg.pool_margin, **ARCHITECTURES[cfg.arch])
+                        pool_margin=cfg.pool_margin, flip_tta=cfg.flip_tta, lung_prior=cfg.lung_prior,
+                        **ARCHITECTURES[cfg.arch])
     return HamNet(net_cfg, xrv_weights=xrv_name), net_cfg
 
 
@@ -204,6 +212,7 @@ def train_model(config: TrainConfig, progress: Callable[[dict], None] | None = N
     total_steps = cfg.max_steps or cfg.epochs * steps_per_epoch
     generator = torch.Generator().manual_seed(cfg.seed)
     weights = torch.tensor(balanced_weights(train_recs) if cfg.balanced else [1.0] * len(train_recs))
+    weights = weights * torch.where(train.has_box.any(dim=1), cfg.box_oversample, 1.0)
     step, history, elapsed_before = 0, [], 0.0
     state_file = resume_path(cfg.out)
     state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -238,7 +247,7 @@ def train_model(config: TrainConfig, progress: Callable[[dict], None] | None = N
             images = train.images[idx].float() / 255.0
             masks = train.box_masks[idx].float()
             if cfg.augment:
-                images, masks = augment(images, masks, generator)
+                images, masks = augment(images, masks, generator, hflip=cfg.hflip)
             out = model(images * 2048.0 - 1024.0)
             loss, parts = ham_loss(out, train.targets[idx], train.abnormal[idx], masks, train.has_box[idx], cfg.loss)
             optimizer.zero_grad(set_to_none=True)

@@ -8,7 +8,6 @@ follow-up films of the same person.
 
 from __future__ import annotations
 
-import csv
 import random
 import shutil
 from collections import defaultdict
@@ -17,6 +16,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from ..config import get_settings
+from ..csvfiles import csv_rows
 from ..errors import LungDxError
 from .db import Store, open_store
 from .demo_data import ALLERGIES, CONDITIONS, FIRST_NAMES, NOTES, PAST_VISITS, REASONS, SURNAMES
@@ -48,8 +48,8 @@ def demo_mrn(index: int) -> str:
 def source_patients(shared: Path) -> dict[str, list[SourceImage]]:
     """labels.csv grouped by source patient, images in file-name order (follow-up order for NIH)."""
     groups: dict[str, list[SourceImage]] = defaultdict(list)
-    with open(shared / "labels.csv", newline="") as fh:
-        for row in csv.DictReader(fh):
+    with csv_rows(shared / "labels.csv") as reader:
+        for row in reader:
             if not (shared / "images" / row["file"]).is_file():
                 continue
             groups[row["patient_id"]].append(SourceImage(
