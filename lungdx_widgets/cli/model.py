@@ -92,7 +92,9 @@ def _train(args: argparse.Namespace) -> int:
                          weight_decay=args.weight_decay,
                          seed=args.seed, input_size=args.size, arch=args.arch, init=args.init,
                          init_from=args.init_from, freeze_backbone=args.freeze_backbone, fold=args.fold,
-                         n_folds=args.folds, time_budget_s=args.time_budget, limit=args.limit)
+                         n_folds=args.folds, time_budget_s=args.time_budget, limit=args.limit,
+                         hflip=not args.no_hflip, box_oversample=args.box_oversample,
+                         flip_tta=not args.no_flip_tta, lung_prior=not args.no_lung_prior)
     bar = tqdm(total=None, unit="step", desc="training", file=sys.stderr)
 
     def progress(event: dict) -> None:
@@ -183,6 +185,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS")
     p.add_argument("--limit", type=int, default=None, help="use only N images (smoke runs)")
+    p.add_argument("--no-hflip", action="store_true", help="no left-right flips in augmentation")
+    p.add_argument("--box-oversample", type=float, default=3.0, metavar="X",
+                   help="sampling weight multiplier for images with reference boxes")
+    p.add_argument("--no-flip-tta", action="store_true", help="checkpoint analyses without test-time flip averaging")
+    p.add_argument("--no-lung-prior", action="store_true", help="checkpoint localises without the lung-field prior")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("evaluate", help="AUROC with CIs, calibration, per-view/source, localisation, pixel baseline")

@@ -33,8 +33,9 @@ def _targets(result: dict, label: str = "Pneumonia") -> list[str]:
     cv = result.get("cross_validation") or {}
     auroc = cv.get("mean_auroc", rep["auroc"])
     base = cv.get("mean_baseline_auroc", result.get("baseline", {}).get("labels", {}).get(label, {}).get("auroc"))
-    hit = cv.get("pooled_hit_rate", result.get("localization", {}).get("hit_rate"))
-    n_boxes = cv.get("pooled_n_boxes", result.get("localization", {}).get("n_boxes"))
+    own = result.get("localization", {}).get("by_label", {}).get(label, {})
+    hit = cv.get("pooled_hit_rate", own.get("hit_rate"))
+    n_boxes = cv.get("pooled_n_boxes", own.get("n_boxes"))
     verdict = lambda ok: "met here" if ok else "NOT met here"  # noqa: E731
     return ["", "### Against the project's targets (measured here; the reviewers' held-out patients are not available)",
             f"- {label} AUROC ≥ 0.90 and clearly above the pixel baseline: {_f(auroc)} vs baseline {_f(base)} — "
@@ -50,7 +51,11 @@ def _reproduce(recipe: dict) -> list[str]:
            f"--out {recipe.get('out')} --arch {recipe.get('arch')} --size {recipe.get('input_size')} --lr {recipe.get('lr')} "
            f"--weight-decay {recipe.get('weight_decay')} --epochs {recipe.get('epochs')} --seed {recipe.get('seed')} "
            f"--fold {recipe.get('fold')} --folds {recipe.get('n_folds')}"
-           + (f" --time-budget {recipe.get('time_budget_s'):.0f}" if recipe.get("time_budget_s") else ""))
+           + (f" --time-budget {recipe.get('time_budget_s'):.0f}" if recipe.get("time_budget_s") else "")
+           + ("" if recipe.get("hflip", False) else " --no-hflip")
+           + (f" --box-oversample {recipe.get('box_oversample', 1.0)}")
+           + ("" if recipe.get("flip_tta", False) else " --no-flip-tta")
+           + ("" if recipe.get("lung_prior", False) else " --no-lung-prior"))
     return ["", "## Reproduce", "```", cmd, "```",
             "A time budget makes the step count depend on machine load; the steps actually run are recorded above."]
 
@@ -87,8 +92,12 @@ def render_model_card(result: dict, side: dict) -> str:
         f"{side.get('steps')} steps (warm-up + cosine schedule over a budget of {recipe.get('max_steps') or recipe.get('epochs')} "
         f"{'steps' if recipe.get('max_steps') else 'epochs'} or {recipe.get('time_budget_s')} s, whichever ends first; "
         f"no early stopping, the last model is shipped), seed {recipe.get('seed')}, "
-        f"augmentation {recipe.get('augment')} (affine, gamma/contrast, cut-outs), source-internal view×label balanced sampling "
-        f"{recipe.get('balanced')}, loss weights {recipe.get('loss')}.",
+        f"augmentation {recipe.get('augment')} (affine, gamma/contrast, cut-outs; left-right flips {recipe.get('hflip', False)}), "
+        f"source-internal view×label balanced sampling {recipe.get('balanced')}, images with reference boxes drawn "
+        f"{recipe.get('box_oversample', 1.0)}× as often, loss weights {recipe.get('loss')}.",
+        f"- Inference: test-time left-right flip averaging {cfg.get('flip_tta', False)}; localisation maps weighted by an "
+        f"anatomical lung-field prior {cfg.get('lung_prior', False)} (two Gaussians over the lung fields, fixed from anatomy "
+        "before any localisation was measured; probabilities are not affected).",
         "",
         "## Results on held-out patients",
         f"Evaluated on {result['data']['n_images']} images of {result['data']['n_patients']} patients not used for training "
@@ -133,9 +142,13 @@ def render_model_card(result: dict, side: dict) -> str:
         lines += ["", "### Localisation (boxed validation images)",
                   f"- Pointing game (heatmap peak inside the reference box): {_f(loc['hit_rate'])} on {loc['n_boxes']} boxes; "
                   f"mean best IoU of proposed boxes {_f(loc['mean_iou'])}."]
+        net = result.get("localization_network_maps")
+        if net:
+            lines.append(f"- The network's own maps, without the lung-field prior: pointing game {_f(net['hit_rate'])} on "
+                         f"{net['n_boxes']} boxes, mean IoU {_f(net['mean_iou'])}.")
     peaks = result.get("heatmap_peaks", {})
     if peaks:
-        lines += ["", "### Where heatmap peaks fall (positive images)"]
+        lines += ["", "### Where the network's heatmap peaks fall (positive images, before the lung-field prior)"]
         for label, p in peaks.items():
             lines.append(f"- {label}: {p['n']} images, {100 * p['border_fraction']:.0f}% of peaks in the outer band of the crop; "
                          f"3×3 grid (rows top→bottom) {p['grid_3x3']}.")

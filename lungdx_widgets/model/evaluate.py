@@ -94,8 +94,14 @@ def infer(analyzer: Analyzer, data: Prepared, batch: int = 32) -> RawOutput:
     return RawOutput(*(np.concatenate([getattr(p, f) for p in parts]) for f in RawOutput.__dataclass_fields__))
 
 
-def localization_report(raw: RawOutput, data: Prepared, labels: tuple[str, ...], size: int) -> dict:
-    """Pointing game (peak inside a reference box) and best IoU of the proposed boxes, per reference box."""
+def localization_report(raw: RawOutput, data: Prepared, labels: tuple[str, ...], size: int,
+                        maps: np.ndarray | None = None) -> dict:
+    """Pointing game (peak inside a reference box) and best IoU of the proposed boxes, per reference box.
+
+    ``maps`` defaults to the localisation maps the dashboard shows; pass ``raw.evidence_maps`` to
+    score the network's own maps (without the lung-field prior).
+    """
+    maps = raw.class_maps if maps is None else maps
     hits, ious, by_label = [], [], defaultdict(lambda: {"hits": 0, "n_boxes": 0, "iou_sum": 0.0})
     for i, rec in enumerate(data.records):
         geo = data.geometries[i]
@@ -103,7 +109,7 @@ def localization_report(raw: RawOutput, data: Prepared, labels: tuple[str, ...],
             if box.label not in labels:
                 continue
             j = labels.index(box.label)
-            heat = upsample(raw.class_maps[i, j], size)
+            heat = upsample(maps[i, j], size)
             ref = geo.to_model(box.x, box.y, box.w, box.h)
             hit = inside(peak(heat), ref)
             best = max((iou(b[:4], ref) for b in boxes_from_map(heat)), default=0.0)
@@ -215,6 +221,8 @@ def evaluate_model(model_path: Path | str | None, images_dir: Path | str, labels
                           "n_neg": int((ab == 0).sum())}
     if boxes_csv:
         result["localization"] = localization_report(raw, data, labels, size)
+        if analyzer.config.lung_prior:  # what the prior adds, measured on the same images
+            result["localization_network_maps"] = localization_report(raw, data, labels, size, raw.evidence_maps)
     result["heatmap_peaks"] = peak_report(raw, data, labels)
     if baseline and train_records:
         train = prepare(train_records, train_dir or Path(images_dir), labels, BASELINE_SIZE)
@@ -261,15 +269,18 @@ def recalibrate_thresholds(model_path: Path | str, images_dir: Path | str, label
 
 
 def cross_validation(results: list[dict], label: str = "Pneumonia") -> dict:
-    """One row per fold's held-out result (first = the evaluated checkpoint) and their means."""
+    """One row per fold's held-out result (first = the evaluated checkpoint) and their means.
+
+    The pointing game is ``label``'s own (its boxes only), pooled over folds box by box.
+    """
     rows = []
     for i, r in enumerate(results):
         rep = r["labels"].get(label, {})
+        loc = r.get("localization", {}).get("by_label", {}).get(label, {})
         rows.append({"fold": r["model"].get("fold", i), "model": r["model"]["version"], "n_images": r["data"]["n_images"],
                      "auroc": rep.get("auroc"), "ci95": rep.get("ci95"),
                      "baseline_auroc": r.get("baseline", {}).get("labels", {}).get(label, {}).get("auroc"),
-                     "hit_rate": r.get("localization", {}).get("hit_rate"),
-                     "n_boxes": r.get("localization", {}).get("n_boxes")})
+                     "hit_rate": loc.get("hit_rate"), "n_boxes": loc.get("n_boxes", 0)})
 
     def mean(key: str) -> float | None:
         values = [row[key] for row in rows if row[key] is not None]

@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from lungdx_widgets.cli import main
-from lungdx_widgets.model.evaluate import auroc, bootstrap_ci, expected_calibration_error
+from lungdx_widgets.model.evaluate import auroc, bootstrap_ci, cross_validation, expected_calibration_error
 
 
 def test_auroc_matches_sklearn_with_ties():
@@ -40,3 +40,18 @@ def test_evaluate_json_contract(tiny_checkpoint, shared_data, capsys):
     assert {"hit_rate", "mean_iou", "n_boxes"} <= set(result["localization"])
     assert result["baseline"]["labels"]["Pneumonia"]["auroc"] is not None
     assert 0.0 <= result["heatmap_peaks"]["Pneumonia"]["border_fraction"] <= 1.0
+
+
+def test_cross_validation_pools_the_labels_own_boxes():
+    def fold(i, hits, n, other_hits, other_n, auc):
+        return {"model": {"fold": i, "version": f"v{i}"}, "data": {"n_images": 10},
+                "labels": {"Pneumonia": {"auroc": auc, "ci95": [auc - 0.1, auc + 0.1]}},
+                "localization": {"hit_rate": (hits + other_hits) / (n + other_n), "n_boxes": n + other_n,
+                                 "by_label": {"Pneumonia": {"hit_rate": hits / n, "n_boxes": n},
+                                              "Tuberculosis": {"hit_rate": other_hits / other_n, "n_boxes": other_n}}}}
+
+    cv = cross_validation([fold(0, 2, 4, 0, 2, 0.9), fold(1, 5, 6, 2, 2, 0.8)])
+    assert cv["pooled_n_boxes"] == 10, "only Pneumonia boxes count"
+    assert abs(cv["pooled_hit_rate"] - 0.7) < 1e-9
+    assert abs(cv["mean_auroc"] - 0.85) < 1e-9
+    assert [row["n_boxes"] for row in cv["folds"]] == [4, 6]
