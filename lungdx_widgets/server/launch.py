@@ -20,6 +20,16 @@ __all__ = ["DASHBOARD_PATH", "server_argv", "serve"]
 _PKG = "lungdx_widgets.server"
 #: Seconds Voila waits for a cell's output after the cell finished (see ``server_argv``).
 VOILA_IOPUB_TIMEOUT_S = 60
+#: Pages may load and connect only to this server: Voila's lab template links Font Awesome from a
+#: CDN, which would tell a third party that (and from where) a clinician opened the dashboard. The
+#: fonts it needs are bundled with Voila; inline code, eval, data: and blob: are what Voila,
+#: JupyterLab and anywidget's ESM loading use. ``frame-ancestors``/``report-uri`` are jupyter_server's defaults.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "frame-ancestors 'self'",
+    "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:",
+    "connect-src 'self' ws: wss:",
+    "report-uri /api/security/csp-report",
+])
 #: Query parameters whose values never reach the access log.
 _SCRUBBED_PARAMS = ["password", "passwd", "pass", "secret"]
 
@@ -31,6 +41,7 @@ def server_argv(host: str, port: int) -> list[str]:
         # Voila uploads arrive as websocket messages: allow a full-size upload plus framing.
         "websocket_max_message_size": s.max_upload_bytes * 2,
         "extra_log_scrub_param_keys": _SCRUBBED_PARAMS,
+        "headers": {"Content-Security-Policy": CONTENT_SECURITY_POLICY},
     }
     return [
         sys.executable, "-m", "jupyter_server",

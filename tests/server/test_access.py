@@ -214,3 +214,14 @@ def test_serve_prints_the_url_and_the_demo_logins(server):
     first_lines = server.log.read_text(errors="replace").splitlines()[:2]
     assert first_lines[0].startswith(f"LungDx Workbench: {server.base}/")
     assert "demo-clinician / demo-clinician (clinician)" in first_lines[1]
+
+
+def test_pages_may_not_reach_third_parties(server):
+    """The dashboard and the login page carry a CSP that keeps every fetch on this server."""
+    session = as_user(server, ADMIN)
+    for path in (DASHBOARD_PATH, "/login"):
+        csp = session.get(server.base + path, timeout=60).headers["Content-Security-Policy"]
+        directives = {d.split()[0]: d.split()[1:] for d in csp.split("; ")}
+        assert directives["default-src"][0] == "'self'"
+        assert not any(s.startswith(("http", "*")) for s in directives["default-src"] + directives["connect-src"])
+        assert directives["frame-ancestors"] == ["'self'"]
