@@ -125,6 +125,7 @@ class UploadPanel(w.VBox):
         self._analyzer = analyzer
         self._handlers: list[Callable[[UploadOutcome], None]] = []
         self._pending: tuple[bytes, str] | None = None
+        # dashboard.css shows this label without ipywidgets' file count
         self.picker = w.FileUpload(accept=ACCEPT, multiple=False, description="Upload X-ray",
                                    layout=w.Layout(width="150px", min_width="150px"))
         self.picker.add_class("lx-upload-input")
