@@ -36,11 +36,14 @@ def _targets(result: dict, label: str = "Pneumonia") -> list[str]:
     own = result.get("localization", {}).get("by_label", {}).get(label, {})
     hit = cv.get("pooled_hit_rate", own.get("hit_rate"))
     n_boxes = cv.get("pooled_n_boxes", own.get("n_boxes"))
+    fixed = cv.get("pooled_fixed_point_hit_rate",
+                   result.get("localization", {}).get("fixed_point_baseline", {}).get("hit_rate"))
     verdict = lambda ok: "met here" if ok else "NOT met here"  # noqa: E731
     return ["", "### Against the project's targets (measured here; the reviewers' held-out patients are not available)",
             f"- {label} AUROC ≥ 0.90 and clearly above the pixel baseline: {_f(auroc)} vs baseline {_f(base)} — "
             f"{verdict(auroc is not None and auroc >= 0.90 and base is not None and auroc - base >= 0.03)}.",
-            f"- Pointing game ≥ 0.6 on boxed {label.lower()} images: {_f(hit)} on {n_boxes} boxes — "
+            f"- Pointing game ≥ 0.6 on boxed {label.lower()} images: {_f(hit)} on {n_boxes} boxes "
+            f"(a fixed point, the one that hits most training boxes: {_f(fixed)}) — "
             f"{verdict(hit is not None and hit >= 0.6)}."]
 
 
@@ -122,12 +125,15 @@ def render_model_card(result: dict, side: dict) -> str:
     cv = result.get("cross_validation")
     if cv:
         lines += ["", f"### Cross-validation (same recipe, other patient-grouped folds; {cv['label']})", "",
-                  "| fold | held-out images | AUROC (95% CI) | pixel baseline | pointing game (boxes) |", "|---|---|---|---|---|"]
+                  "| fold | held-out images | AUROC (95% CI) | pixel baseline | pointing game (boxes) | fixed-point baseline |",
+                  "|---|---|---|---|---|---|"]
         for row in cv["folds"]:
             lines.append(f"| {row['fold']} | {row['n_images']} | {_f(row['auroc'])} ({_ci(row['ci95'])}) | "
-                         f"{_f(row['baseline_auroc'])} | {_f(row['hit_rate'])} ({row['n_boxes']}) |")
+                         f"{_f(row['baseline_auroc'])} | {_f(row['hit_rate'])} ({row['n_boxes']}) | "
+                         f"{_f(row.get('fixed_point_hit_rate'))} |")
         lines.append(f"| mean | | {_f(cv['mean_auroc'])} | {_f(cv['mean_baseline_auroc'])} | "
-                     f"{_f(cv['pooled_hit_rate'])} pooled ({cv['pooled_n_boxes']}) |")
+                     f"{_f(cv['pooled_hit_rate'])} pooled ({cv['pooled_n_boxes']}) | "
+                     f"{_f(cv.get('pooled_fixed_point_hit_rate'))} pooled |")
     experiments = side.get("experiments") or []
     if experiments:
         lines += ["", "### Other recipes tried (same folds; not shipped)", "",
@@ -142,6 +148,11 @@ def render_model_card(result: dict, side: dict) -> str:
         lines += ["", "### Localisation (boxed validation images)",
                   f"- Pointing game (heatmap peak inside the reference box): {_f(loc['hit_rate'])} on {loc['n_boxes']} boxes; "
                   f"mean best IoU of proposed boxes {_f(loc['mean_iou'])}."]
+        fixed = loc.get("fixed_point_baseline")
+        if fixed:
+            lines.append(f"- Fixed-point baseline ({fixed['label']}): always pointing at {fixed['point']} of the crop "
+                         f"(the spot hitting most of {fixed['n_train_boxes']} training boxes) hits {_f(fixed['hit_rate'])} "
+                         f"of {fixed['n_boxes']} boxes here.")
         net = result.get("localization_network_maps")
         if net:
             lines.append(f"- The network's own maps, without the lung-field prior: pointing game {_f(net['hit_rate'])} on "

@@ -23,6 +23,8 @@ from .localize import boxes_from_map, inside, iou, peak, upsample
 from .registry import read_sidecar, save_checkpoint, update_sidecar
 
 BASELINE_SIZE = 32
+#: The label the project's targets are about (cross-validation rows, localisation baseline).
+KEY_LABEL = "Pneumonia"
 #: Width of the border band (fraction of the model input) where a heatmap peak counts as "on the border".
 BORDER_BAND = 0.125
 
@@ -122,6 +124,34 @@ def localization_report(raw: RawOutput, data: Prepared, labels: tuple[str, ...],
             "n_boxes": len(hits),
             "by_label": {k: {"hit_rate": v["hits"] / v["n_boxes"], "mean_iou": v["iou_sum"] / v["n_boxes"],
                              "n_boxes": v["n_boxes"]} for k, v in by_label.items()}}
+
+
+def _unit_boxes(data: Prepared, label: str) -> np.ndarray:
+    """(N, 4) reference boxes of ``label`` as fractions of each image's model-input crop."""
+    out = [np.array(geo.to_model(b.x, b.y, b.w, b.h)) / geo.size
+           for rec, geo in zip(data.records, data.geometries) for b in rec.boxes if b.label == label]
+    return np.array(out).reshape(-1, 4)
+
+
+def fixed_point_baseline(train: Prepared, test: Prepared, label: str, grid: int = 50) -> dict | None:
+    """Pointing game of a "model" that always points at one spot: the spot that hits most training boxes.
+
+    The localisation counterpart of the pixel baseline: boxes are large and pneumonia favours the
+    lower zones, so a fixed point already hits some; a heatmap has to beat this to show it looks.
+    """
+    train_boxes, test_boxes = _unit_boxes(train, label), _unit_boxes(test, label)
+    if not len(train_boxes) or not len(test_boxes):
+        return None
+    centres = (np.arange(grid) + 0.5) / grid
+    points = np.stack(np.meshgrid(centres, centres), -1).reshape(-1, 2)      # (G², 2) as (x, y)
+
+    def hits(boxes: np.ndarray) -> np.ndarray:                                # (G², N)
+        x, y = points[:, :1], points[:, 1:]
+        return ((boxes[:, 0] <= x) & (x <= boxes[:, 0] + boxes[:, 2]) & (boxes[:, 1] <= y) & (y <= boxes[:, 1] + boxes[:, 3]))
+
+    best = int(np.argmax(hits(train_boxes).sum(1)))
+    return {"point": [round(float(v), 3) for v in points[best]], "hit_rate": float(hits(test_boxes)[best].mean()),
+            "n_boxes": int(len(test_boxes)), "n_train_boxes": int(len(train_boxes))}
 
 
 def peak_report(raw: RawOutput, data: Prepared, labels: tuple[str, ...]) -> dict:
@@ -237,6 +267,10 @@ def evaluate_model(model_path: Path | str | None, images_dir: Path | str, labels
             rep[label] = label_report(y[known], scores[label][known], recs, n_boot, None)
         result["baseline"] = {"method": f"logistic regression on {BASELINE_SIZE}x{BASELINE_SIZE} pixels of the model input crop",
                               "trained_on": baseline_source, "n_train": len(train_records), "labels": rep}
+        if boxes_csv and KEY_LABEL in labels:
+            fixed = fixed_point_baseline(train, data, KEY_LABEL)
+            if fixed:
+                result["localization"]["fixed_point_baseline"] = dict(fixed, label=KEY_LABEL)
     result["seconds"] = round(time.monotonic() - started, 1)
     return result
 
@@ -268,7 +302,7 @@ def recalibrate_thresholds(model_path: Path | str, images_dir: Path | str, label
     return thresholds
 
 
-def cross_validation(results: list[dict], label: str = "Pneumonia") -> dict:
+def cross_validation(results: list[dict], label: str = KEY_LABEL) -> dict:
     """One row per fold's held-out result (first = the evaluated checkpoint) and their means.
 
     The pointing game is ``label``'s own (its boxes only), pooled over folds box by box.
@@ -280,7 +314,8 @@ def cross_validation(results: list[dict], label: str = "Pneumonia") -> dict:
         rows.append({"fold": r["model"].get("fold", i), "model": r["model"]["version"], "n_images": r["data"]["n_images"],
                      "auroc": rep.get("auroc"), "ci95": rep.get("ci95"),
                      "baseline_auroc": r.get("baseline", {}).get("labels", {}).get(label, {}).get("auroc"),
-                     "hit_rate": loc.get("hit_rate"), "n_boxes": loc.get("n_boxes", 0)})
+                     "hit_rate": loc.get("hit_rate"), "n_boxes": loc.get("n_boxes", 0),
+                     "fixed_point_hit_rate": r.get("localization", {}).get("fixed_point_baseline", {}).get("hit_rate")})
 
     def mean(key: str) -> float | None:
         values = [row[key] for row in rows if row[key] is not None]
@@ -288,8 +323,11 @@ def cross_validation(results: list[dict], label: str = "Pneumonia") -> dict:
 
     boxes = sum(row["n_boxes"] or 0 for row in rows)
     pooled_hits = sum((row["hit_rate"] or 0) * (row["n_boxes"] or 0) for row in rows)
+    fixed_hits = sum((row["fixed_point_hit_rate"] or 0) * (row["n_boxes"] or 0) for row in rows)
+    has_fixed = all(row["fixed_point_hit_rate"] is not None for row in rows if row["n_boxes"])
     return {"label": label, "folds": rows, "mean_auroc": mean("auroc"), "mean_baseline_auroc": mean("baseline_auroc"),
             "mean_hit_rate": mean("hit_rate"), "pooled_hit_rate": pooled_hits / boxes if boxes else None,
+            "pooled_fixed_point_hit_rate": fixed_hits / boxes if boxes and has_fixed else None,
             "pooled_n_boxes": boxes}
 
 

@@ -55,3 +55,24 @@ def test_cross_validation_pools_the_labels_own_boxes():
     assert abs(cv["pooled_hit_rate"] - 0.7) < 1e-9
     assert abs(cv["mean_auroc"] - 0.85) < 1e-9
     assert [row["n_boxes"] for row in cv["folds"]] == [4, 6]
+
+
+def test_fixed_point_baseline_is_chosen_on_training_boxes_and_scored_on_held_out():
+    from lungdx_widgets.imaging.transform import Geometry
+    from lungdx_widgets.model.data import Prepared, Record
+    from lungdx_widgets.model.evaluate import fixed_point_baseline
+    from lungdx_widgets.types import Box
+
+    def prepared(boxes):
+        recs = [Record(f"{i}.png", str(i), "PA", "s", {"Pneumonia": 1.0}, 1.0, (Box("Pneumonia", *b),))
+                for i, b in enumerate(boxes)]
+        return Prepared(*([None] * 5), geometries=[Geometry(100, 100, 32)] * len(recs), records=recs)
+
+    lower_left = (10, 60, 30, 30)
+    train = prepared([lower_left] * 3 + [(60, 10, 30, 30)])
+    test = prepared([lower_left, (60, 10, 30, 30), (70, 70, 20, 20)])
+    fixed = fixed_point_baseline(train, test, "Pneumonia")
+    x, y = fixed["point"]
+    assert 0.1 <= x <= 0.4 and 0.6 <= y <= 0.9, "the spot the training boxes share"
+    assert abs(fixed["hit_rate"] - 1 / 3) < 1e-9 and fixed["n_boxes"] == 3 and fixed["n_train_boxes"] == 4
+    assert fixed_point_baseline(prepared([]), test, "Pneumonia") is None
