@@ -47,6 +47,13 @@ def _targets(result: dict, label: str = "Pneumonia") -> list[str]:
             f"{verdict(hit is not None and hit >= 0.6)}."]
 
 
+def _schedule(recipe: dict) -> str:
+    length = f"{recipe.get('max_steps') or recipe.get('epochs')} {'steps' if recipe.get('max_steps') else 'epochs'}"
+    if recipe.get("time_budget_s"):
+        return f"warm-up + cosine schedule over {length} or {recipe['time_budget_s']:.0f} s, whichever ends first"
+    return f"warm-up + cosine schedule over {length}"
+
+
 def _reproduce(recipe: dict) -> list[str]:
     if not recipe:
         return []
@@ -59,8 +66,9 @@ def _reproduce(recipe: dict) -> list[str]:
            + (f" --box-oversample {recipe.get('box_oversample', 1.0)}")
            + ("" if recipe.get("flip_tta", False) else " --no-flip-tta")
            + ("" if recipe.get("lung_prior", False) else " --no-lung-prior"))
-    return ["", "## Reproduce", "```", cmd, "```",
-            "A time budget makes the step count depend on machine load; the steps actually run are recorded above."]
+    note = (["A time budget makes the step count depend on machine load; the steps actually run are recorded above."]
+            if recipe.get("time_budget_s") else [])
+    return ["", "## Reproduce", "```", cmd, "```", *note]
 
 
 def render_model_card(result: dict, side: dict) -> str:
@@ -92,9 +100,7 @@ def render_model_card(result: dict, side: dict) -> str:
         f"{data.get('n_train')} training / {data.get('n_val')} validation images.",
         f"- Split: {side.get('split', {}).get('method')}.",
         f"- Recipe: {recipe.get('arch')} at {recipe.get('input_size')} px, AdamW lr {recipe.get('lr')}, batch {recipe.get('batch_size')}, "
-        f"{side.get('steps')} steps (warm-up + cosine schedule over a budget of {recipe.get('max_steps') or recipe.get('epochs')} "
-        f"{'steps' if recipe.get('max_steps') else 'epochs'} or {recipe.get('time_budget_s')} s, whichever ends first; "
-        f"no early stopping, the last model is shipped), seed {recipe.get('seed')}, "
+        f"{side.get('steps')} steps ({_schedule(recipe)}; no early stopping, the last model is shipped), seed {recipe.get('seed')}, "
         f"augmentation {recipe.get('augment')} (affine, gamma/contrast, cut-outs; left-right flips {recipe.get('hflip', False)}), "
         f"source-internal view×label balanced sampling {recipe.get('balanced')}, images with reference boxes drawn "
         f"{recipe.get('box_oversample', 1.0)}× as often, loss weights {recipe.get('loss')}.",

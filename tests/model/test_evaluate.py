@@ -76,3 +76,29 @@ def test_fixed_point_baseline_is_chosen_on_training_boxes_and_scored_on_held_out
     assert 0.1 <= x <= 0.4 and 0.6 <= y <= 0.9, "the spot the training boxes share"
     assert abs(fixed["hit_rate"] - 1 / 3) < 1e-9 and fixed["n_boxes"] == 3 and fixed["n_train_boxes"] == 4
     assert fixed_point_baseline(prepared([]), test, "Pneumonia") is None
+
+
+def test_model_card_reads_the_evaluation_it_came_from(tiny_checkpoint, shared_data, tmp_path, capsys):
+    import shutil
+
+    from lungdx_widgets.model.registry import sidecar_path
+
+    model = tmp_path / "model.pt"
+    shutil.copy(tiny_checkpoint, model), shutil.copy(sidecar_path(tiny_checkpoint), sidecar_path(model))
+    card = tmp_path / "CARD.md"
+    code = main(["evaluate", "--model", str(model), "--images", str(shared_data / "images"),
+                 "--labels", str(shared_data / "labels.csv"), "--boxes", str(shared_data / "boxes.csv"),
+                 "--json", "--bootstrap", "20", "--limit", "40", "--model-card", str(card), "--folds", str(model)])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    text = card.read_text()
+    assert text.startswith("# Model card — model.pt") and "Research use only" in text
+    assert f"`{result['model']['version']}`" in text
+    cv = result["cross_validation"]
+    assert len(cv["folds"]) == 2 and "### Cross-validation" in text and "fixed-point baseline" in text
+    hit = cv["pooled_hit_rate"]
+    verdict = "met here" if hit is not None and hit >= 0.6 else "NOT met here"
+    target_line = next(line for line in text.splitlines() if line.startswith("- Pointing game ≥ 0.6"))
+    assert target_line.endswith(f"— {verdict}.")
+    assert "None s" not in text, "no time budget: the schedule names epochs only"
+    assert "Inference: test-time left-right flip averaging" in text
