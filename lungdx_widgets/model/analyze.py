@@ -172,8 +172,11 @@ class Analyzer:
             if not results[label].positive:
                 continue
             heat = upsample(raw.class_maps[i, j], self.input_size)
+            top = float(heat.max())
             for x, y, w, h, region_peak in boxes_from_map(heat):
                 ox, oy, ow, oh = geo.to_original(x, y, w, h)
-                boxes.append(Box(label, ox, oy, ow, oh, score=round(float(raw.probabilities[i, j]) * region_peak, 4),
-                                 source="ai", status="proposed"))
+                # the hottest region carries the label's probability, weaker ones their share of it
+                # (map values themselves are not probabilities, least of all after the lung-field prior)
+                score = float(raw.probabilities[i, j]) * region_peak / top
+                boxes.append(Box(label, ox, oy, ow, oh, score=round(score, 4), source="ai", status="proposed"))
         return boxes

@@ -134,3 +134,17 @@ def test_registered_default_model_is_used_and_named_when_missing(tiny_checkpoint
             Analyzer.load()
     finally:
         analyze._default_model_resolvers.remove(resolver)
+
+
+def test_hottest_box_of_a_label_carries_its_probability(demo, shared_dicoms):
+    checked = 0
+    for path in shared_dicoms:
+        findings = demo.analyze(load_image(path))
+        proposed = [b for b in findings.boxes if b.source == "ai"]
+        assert all(findings.results[b.label].positive for b in proposed), "boxes only for findings over threshold"
+        for label in {b.label for b in proposed}:
+            scores = sorted((b.score for b in proposed if b.label == label), reverse=True)
+            assert abs(scores[0] - findings.results[label].probability) < 1e-3
+            assert all(0 < s <= scores[0] for s in scores)
+            checked += 1
+    assert checked, "no shared DICOM produced a proposal: the check above never ran"
