@@ -173,7 +173,7 @@ class Analyzer:
                 continue
             heat = upsample(raw.class_maps[i, j], self.input_size)
             top = float(heat.max())
-            for x, y, w, h, region_peak in boxes_from_map(heat):
+            for x, y, w, h, region_peak in boxes_from_map(heat, split_midline=self.config.lung_prior):
                 ox, oy, ow, oh = geo.to_original(x, y, w, h)
                 # the hottest region carries the label's probability, weaker ones their share of it
                 # (map values themselves are not probabilities, least of all after the lung-field prior)

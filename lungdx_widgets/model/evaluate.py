@@ -97,7 +97,7 @@ def infer(analyzer: Analyzer, data: Prepared, batch: int = 32) -> RawOutput:
 
 
 def localization_report(raw: RawOutput, data: Prepared, labels: tuple[str, ...], size: int,
-                        maps: np.ndarray | None = None) -> dict:
+                        maps: np.ndarray | None = None, split_midline: bool = False) -> dict:
     """Pointing game (peak inside a reference box) and best IoU of the proposed boxes, per reference box.
 
     ``maps`` defaults to the localisation maps the dashboard shows; pass ``raw.evidence_maps`` to
@@ -114,7 +114,7 @@ def localization_report(raw: RawOutput, data: Prepared, labels: tuple[str, ...],
             heat = upsample(maps[i, j], size)
             ref = geo.to_model(box.x, box.y, box.w, box.h)
             hit = inside(peak(heat), ref)
-            best = max((iou(b[:4], ref) for b in boxes_from_map(heat)), default=0.0)
+            best = max((iou(b[:4], ref) for b in boxes_from_map(heat, split_midline=split_midline)), default=0.0)
             hits.append(hit), ious.append(best)
             entry = by_label[box.label]
             entry["hits"] += int(hit)
@@ -250,7 +250,8 @@ def evaluate_model(model_path: Path | str | None, images_dir: Path | str, labels
     result["abnormal"] = {"auroc": auroc(ab[known], raw.abnormal[known]), "n_pos": int((ab == 1).sum()),
                           "n_neg": int((ab == 0).sum())}
     if boxes_csv:
-        result["localization"] = localization_report(raw, data, labels, size)
+        # boxes as the dashboard proposes them (split at the midline when maps follow the lung fields)
+        result["localization"] = localization_report(raw, data, labels, size, split_midline=analyzer.config.lung_prior)
         if analyzer.config.lung_prior:  # what the prior adds, measured on the same images
             result["localization_network_maps"] = localization_report(raw, data, labels, size, raw.evidence_maps)
     result["heatmap_peaks"] = peak_report(raw, data, labels)

@@ -70,12 +70,19 @@ def peak(heatmap: np.ndarray) -> tuple[float, float]:
 
 
 def boxes_from_map(heatmap: np.ndarray, relative_threshold: float = 0.5, min_area_fraction: float = 0.01,
-                   max_boxes: int = 3) -> list[tuple[float, float, float, float, float]]:
-    """Connected regions above ``relative_threshold`` × peak → ``(x, y, w, h, region_peak)``, hottest first."""
+                   max_boxes: int = 3, split_midline: bool = False) -> list[tuple[float, float, float, float, float]]:
+    """Connected regions above ``relative_threshold`` × peak → ``(x, y, w, h, region_peak)``, hottest first.
+
+    ``split_midline`` keeps regions of the two halves apart (one pixel column): maps over both lung
+    fields otherwise join across the mediastinum into one box spanning both lungs, which locates nothing.
+    """
     top = float(heatmap.max())
     if top <= 0:
         return []
-    labelled, n = ndimage.label(heatmap >= relative_threshold * top)
+    above = heatmap >= relative_threshold * top
+    if split_midline:
+        above[:, heatmap.shape[1] // 2] = False
+    labelled, n = ndimage.label(above)
     min_area = min_area_fraction * heatmap.size
     found = []
     for index, sl in enumerate(ndimage.find_objects(labelled), start=1):

@@ -64,3 +64,16 @@ def test_lung_prior_moves_peaks_but_not_scores(tiny_checkpoint):
     np.testing.assert_allclose(with_prior.evidence_maps, without.class_maps)
     prior = lung_field_prior(*without.class_maps.shape[-2:])
     np.testing.assert_allclose(with_prior.class_maps, without.class_maps * prior, rtol=1e-6)
+
+
+def test_boxes_split_at_the_midline_only_when_asked():
+    from lungdx_widgets.model.localize import boxes_from_map
+
+    heat = np.zeros((64, 64), dtype=np.float32)
+    heat[20:40, 10:54] = 1.0          # one region bridging both halves (lungs joined across the mediastinum)
+    heat[25:35, 14:24] = 2.0          # hottest part in the left half
+    joined = boxes_from_map(heat, relative_threshold=0.4)
+    assert len(joined) == 1 and joined[0][2] == 44
+    left, right = boxes_from_map(heat, relative_threshold=0.4, split_midline=True)
+    assert left[:4] == (10.0, 20.0, 22.0, 20.0) and left[4] == 2.0, "hottest first, ends before the midline"
+    assert right[:4] == (33.0, 20.0, 21.0, 20.0) and right[4] == 1.0
