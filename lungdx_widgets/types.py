@@ -101,6 +101,13 @@ class Findings:
     model_version: str = ""
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     warnings: list[str] = field(default_factory=list)
+    #: True when the film differs from the films the model learned from (its findings may be
+    #: unreliable: the dashboard says so and triage does not escalate on them alone).
+    out_of_distribution: bool = False
+    #: How unlike the training films it is (higher = more unlike; the checkpoint's threshold decides).
+    ood_score: float | None = None
+    #: Lung fields found by the segmenter, (rows, cols) bool in original pixels; None when not segmented.
+    lung_mask: np.ndarray | None = None
 
     def probabilities(self) -> dict[str, float | None]:
         """``{label: probability or None}`` (None = not assessed), in model label order."""

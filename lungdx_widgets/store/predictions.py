@@ -21,7 +21,8 @@ class PredictionsMixin(StoreBase):
             "thresholds_json": to_json({k: r.threshold for k, r in findings.results.items()}),
             "boxes_json": to_json([b.as_dict() for b in findings.boxes]),
             "triage_level": triage.level, "triage_reasons_json": to_json(list(triage.reasons)),
-            "timings_json": to_json(findings.timings), "created": now_iso(), "created_by": actor}
+            "timings_json": to_json(findings.timings), "created": now_iso(), "created_by": actor,
+            "out_of_distribution": int(bool(findings.out_of_distribution)), "ood_score": findings.ood_score}
         with self.transaction():
             pred_id = self._insert("predictions", values)
             self.audit(actor, "add_prediction", f"study:{study_id}",
@@ -64,4 +65,5 @@ def _prediction(row: dict[str, Any]) -> Prediction:
         boxes=tuple(Box.from_dict(b) for b in json.loads(row["boxes_json"])),
         triage_level=row["triage_level"], triage_reasons=tuple(json.loads(row["triage_reasons_json"])),
         created=row["created"], created_by=row["created_by"], override_level=row["override_level"],
-        override_reason=row["override_reason"] or "", override_by=row["override_by"] or "")
+        override_reason=row["override_reason"] or "", override_by=row["override_by"] or "",
+        out_of_distribution=bool(row.get("out_of_distribution")), ood_score=row.get("ood_score"))

@@ -142,6 +142,9 @@ class Prediction:
     override_level: str | None = None
     override_reason: str = ""
     override_by: str = ""
+    #: The film looked unlike the model's training films: findings may be unreliable (model v2 guard).
+    out_of_distribution: bool = False
+    ood_score: float | None = None
 
     @property
     def level(self) -> str:

@@ -208,6 +208,16 @@ def _model_registry(db: Database) -> None:
     """)
 
 
+@MIGRATIONS(name="0004_model_v2_guard")
+def _model_v2_guard(db: Database) -> None:
+    """Model v2: whether a film looked unlike the training films (the dashboard warns, triage holds)."""
+    db.executescript("""
+    ALTER TABLE predictions ADD COLUMN out_of_distribution INTEGER NOT NULL DEFAULT 0
+        CHECK (out_of_distribution IN (0, 1));
+    ALTER TABLE predictions ADD COLUMN ood_score REAL;
+    """)
+
+
 def migration_names() -> list[str]:
     """Names in application order (the last one is the current schema version)."""
     return [m.name for m in MIGRATIONS._migrations]
