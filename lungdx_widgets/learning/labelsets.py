@@ -1,18 +1,18 @@
 """Turn reviewed annotations into training rows in the shared CSV format.
 
-Why a separate module: the rule "which boxes count as ground truth" is a clinical decision that
-should be readable on its own. A box the analyst accepted, edited or drew is a positive for its
-label (and a box target); a label whose only boxes were rejected is a *known negative*; every
-other label stays unlabelled (empty ``y_`` column), because an unreviewed label is not a 0.
+The rule that decides the ground truth is not here: it is :func:`lungdx_widgets.ground_truth.ground_truth`
+(sign-off verdicts first, then kept/rejected boxes), shared with the research export. A label the
+rule says nothing about stays unlabelled (empty ``y_`` column), because an unreviewed label is not a 0.
 Rows use the exact header of ``shared/data/cxr/labels.csv`` / ``boxes.csv`` so the trainer reads
 snapshots and the public data alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
+from ..ground_truth import ground_truth, truth_boxes
 from ..types import Box
 
 #: Header of ``labels.csv`` (identical to the shared public data).
@@ -26,15 +26,6 @@ LABELS_HEADER: tuple[str, ...] = (
 )
 #: Header of ``boxes.csv`` (identical to the shared public data).
 BOXES_HEADER: tuple[str, ...] = ("file", "label", "x", "y", "w", "h", "source")
-
-#: Box statuses a human confirmed.
-KEPT_STATUSES = frozenset({"accepted", "edited"})
-
-
-def is_ground_truth(box: Box) -> bool:
-    """A box counts when a person accepted/edited it or drew it (and did not reject it)."""
-    return box.status in KEPT_STATUSES or (box.source == "human" and box.status != "rejected")
-
 
 def is_reviewed(boxes: Iterable[Box]) -> bool:
     """A person looked at it: some box was accepted, rejected, edited or drawn (not only AI proposals)."""
@@ -53,14 +44,24 @@ class ReviewedImage:
     height: int
     boxes: tuple[Box, ...]
     provenance: str  # e.g. "study 12, annotation v3 by alice"
+    #: The signer's present/absent/uncertain per finding (empty when the study is not signed).
+    verdicts: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def truth(self) -> dict[str, int]:
+        return ground_truth(self.verdicts, self.boxes)
+
+    @property
+    def truth_boxes(self) -> tuple[Box, ...]:
+        return truth_boxes(self.verdicts, self.boxes)
 
     @property
     def positives(self) -> list[str]:
-        return sorted({b.label for b in self.boxes if is_ground_truth(b)})
+        return sorted(k for k, v in self.truth.items() if v == 1)
 
     @property
     def known_negatives(self) -> list[str]:
-        return sorted({b.label for b in self.boxes if b.status == "rejected"} - set(self.positives))
+        return sorted(k for k, v in self.truth.items() if v == 0)
 
     @property
     def informative(self) -> bool:
@@ -71,7 +72,7 @@ class ReviewedImage:
 def label_row(image: ReviewedImage) -> dict[str, str]:
     """The ``labels.csv`` row of one reviewed image."""
     row = dict.fromkeys(LABELS_HEADER, "")
-    kept_boxes = [b for b in image.boxes if is_ground_truth(b)]
+    kept_boxes = image.truth_boxes
     row.update({
         "file": image.file, "source_dataset": "LungDx Workbench annotations", "license": "local; research use only",
         "findings": "|".join(image.positives), "label_source": "clinician/analyst review in LungDx",
@@ -91,7 +92,6 @@ def label_row(image: ReviewedImage) -> dict[str, str]:
 
 def box_rows(image: ReviewedImage) -> Iterable[dict[str, str]]:
     """``boxes.csv`` rows: the ground-truth boxes, in original pixels (the PNG keeps that size)."""
-    for b in image.boxes:
-        if is_ground_truth(b):
-            yield {"file": image.file, "label": b.label, "x": f"{b.x:.2f}", "y": f"{b.y:.2f}",
-                   "w": f"{b.w:.2f}", "h": f"{b.h:.2f}", "source": f"LungDx {b.source} box, {b.status}"}
+    for b in image.truth_boxes:
+        yield {"file": image.file, "label": b.label, "x": f"{b.x:.2f}", "y": f"{b.y:.2f}",
+               "w": f"{b.w:.2f}", "h": f"{b.h:.2f}", "source": f"LungDx {b.source} box, {b.status}"}

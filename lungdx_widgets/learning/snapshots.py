@@ -23,6 +23,7 @@ from pathlib import Path
 from ..config import get_settings
 from ..csvfiles import csv_rows
 from ..errors import LungDxError
+from ..ground_truth import signoff_verdicts
 from ..imaging import load_image
 from ..imaging.deid import pseudonym_for
 from ..imaging.render import to_png_bytes
@@ -61,10 +62,12 @@ def reviewed_images(store) -> Iterator[tuple[ReviewedImage, Path]]:
         annotation = store.annotations(study_id)
         study = store.get_study(study_id)
         patient = store.get_patient(study.patient_id)
+        verdicts = signoff_verdicts(store.latest_signoff(study_id), store.latest_prediction(study_id))
         image = ReviewedImage(
             file=f"study-{study.id}.png", patient_id=pseudonym_for(study.patient_id), sex=patient.sex, view=study.view,
             width=study.width, height=study.height, boxes=annotation.boxes,
             provenance=f"study {study.id}; annotation v{annotation.version} by {annotation.author}",
+            verdicts=verdicts,
         )
         if image.informative:
             yield image, store.study_image_path(study)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import get_settings
+from ..ground_truth import signoff_verdicts, truth_boxes
 from ..imaging import load_image
 from ..store.records import AnnotationSet, Patient, PatientRecord, Prediction, Signoff, Study
 from ..types import Box, Radiograph, Triage
@@ -34,6 +35,20 @@ class StudyContext:
     signoff: Signoff | None
     image_path: Path
     signer_name: str = ""  # the signing clinician's display name (username when unknown)
+    #: Every sign-off, oldest first: the first is the report, later ones are addenda.
+    signoffs: tuple[Signoff, ...] = ()
+    #: The newest saved annotation version (newer than the signed one when edits were not signed yet).
+    latest_version: int = 0
+
+    @property
+    def verdicts(self) -> dict[str, str]:
+        """The signer's present/absent/uncertain per finding (newest sign-off)."""
+        return signoff_verdicts(self.signoffs[-1] if self.signoffs else self.signoff, self.prediction)
+
+    @property
+    def unsigned_changes(self) -> bool:
+        """Boxes were saved after the newest sign-off and nobody has signed them."""
+        return self.signed and self.latest_version > self.annotations.version
 
     @property
     def patient(self) -> Patient:
@@ -64,9 +79,8 @@ class StudyContext:
 
     @property
     def reviewed_boxes(self) -> tuple[Box, ...]:
-        """Only boxes a clinician accepted or drew (for research data)."""
-        return tuple(b for b in self.annotations.boxes
-                     if b.status in REVIEWED_STATUSES or (b.source == "human" and b.status != "rejected"))
+        """The ground-truth boxes: kept by a person and not contradicted by the sign-off (one rule)."""
+        return truth_boxes(self.verdicts, self.annotations.boxes)
 
     @cached_property
     def radiograph(self) -> Radiograph:
@@ -98,16 +112,25 @@ def study_context(store, study_id: int, actor: str) -> StudyContext:
     path = Path(store.study_image_path(study))
     if not path.is_file():
         raise ReportError(f"The image of study {study_id} is missing from the image store ({path}).")
-    signoff = store.signoff(study.id)
+    signoffs = tuple(store.signoffs(study.id))
+    signoff = signoffs[0] if signoffs else None
     signer = store.get_user(signoff.signed_by) if signoff else None
+    latest = store.annotations(study.id)
+    shown = latest
+    if signoffs:  # a signed study shows exactly the version its newest sign-off signed
+        signed_version = signoffs[-1].annotation_version
+        shown = next((a for a in store.annotation_history(study.id) if a.version == signed_version),
+                     AnnotationSet(study_id=study.id, version=signed_version))
     return StudyContext(
         study=study,
         record=store.patient_record(study.patient_id, actor),
         prediction=store.latest_prediction(study.id),
-        annotations=store.annotations(study.id),
+        annotations=shown,
         signoff=signoff,
         image_path=path,
-        signer_name=(signer.display_name if signer else signoff.signed_by) if signoff else "",
+        signer_name=(signer.display_name or signoff.signed_by if signer else signoff.signed_by) if signoff else "",
+        signoffs=signoffs,
+        latest_version=latest.version,
     )
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from ..ground_truth import ground_truth
 from ..imaging.deid import pseudonym_for
 from ..imaging.render import to_png_bytes
 from .context import StudyContext
@@ -75,21 +76,8 @@ class ResearchSummary:
 
 
 def confirmed_labels(ctx: StudyContext) -> dict[str, int]:
-    """The clinician's truth per label: the AI call kept where they agreed, flipped where they did not.
-
-    Labels the model did not assess (or without threshold) have no AI call to agree with and stay
-    unknown; a label with a reviewed box is positive.
-    """
-    out: dict[str, int] = {}
-    pred, signoff = ctx.prediction, ctx.signoff
-    if pred is not None and signoff is not None:
-        for label, agrees in signoff.agreement.items():
-            p, t = pred.probabilities.get(label), pred.thresholds.get(label)
-            if p is not None and t is not None:
-                out[label] = int((p >= t) == bool(agrees))
-    for box in ctx.reviewed_boxes:
-        out[box.label] = 1
-    return out
+    """The study's ground truth per label by the one rule in :mod:`lungdx_widgets.ground_truth`."""
+    return ground_truth(ctx.verdicts, ctx.annotations.boxes)
 
 
 def _age(ctx: StudyContext) -> str:

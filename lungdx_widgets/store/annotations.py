@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..ground_truth import ABSENT, PRESENT, UNCERTAIN, VERDICTS, verdicts_from_agreement
 from ..types import Box
 from .base import StoreBase, now_iso, to_json
-from .errors import Conflict, ValidationError
+from .errors import Conflict, PermissionDenied, ValidationError
 from .records import AnnotationSet, Signoff
 
 
@@ -51,30 +52,87 @@ class AnnotationsMixin(StoreBase):
                        detail=f"version {current.version + 1}, {len(boxes)} boxes" + (", addendum" if addendum else ""))
         return self.annotations(study_id)
 
-    def sign_study(self, study_id: int, actor: str, agreement: dict[str, bool], comment: str = "") -> Signoff:
-        """The clinician's sign-off: per-finding agree/disagree, bound to the annotation version seen.
+    def sign_study(self, study_id: int, actor: str, agreement: dict[str, bool] | None = None, comment: str = "", *,
+                   verdicts: dict[str, str] | None = None, impression: str = "", diagnosis: str = "",
+                   annotation_version: int | None = None, addendum: bool = False) -> Signoff:
+        """Sign the current annotation version: one sign-off per version, enforced here and by a trigger.
 
-        Later annotation saves are kept but marked as addenda.
+        ``verdicts`` (present/absent/uncertain per finding) are what counts; old callers may pass
+        ``agreement`` (agree/disagree with the AI call), turned into verdicts with the stored
+        prediction. A second sign-off is refused (``Conflict``) unless it is an explicit
+        ``addendum`` on a newer annotation version. A known user must be an enabled clinician;
+        ``annotation_version`` (what the signer saw) must still be the current one.
         """
+        user = self.get_user(actor)  # type: ignore[attr-defined]
+        if user is not None and (user.disabled or user.role != "clinician"):
+            raise PermissionDenied(f"Only clinicians sign studies ({actor} is {user.role}"
+                                   + (", disabled" if user.disabled else "") + ").")
         with self.transaction():
             version = self.annotations(study_id).version
-            sign_id = self._insert("signoffs", {
+            if annotation_version is not None and annotation_version != version:
+                raise Conflict(f"The boxes changed (version {version}) after you opened version "
+                               f"{annotation_version}; review them again before signing.")
+            previous = self.signoffs(study_id)
+            if previous and not addendum:
+                first = previous[0]
+                raise Conflict(f"Already signed by {first.signed_by} at {first.signed_at[:16].replace('T', ' ')}; "
+                               "later changes are an addendum.")
+            if addendum and not previous:
+                raise ValidationError("An addendum needs an earlier sign-off; sign the study first.")
+            if addendum and previous[-1].annotation_version >= version:
+                raise Conflict(f"Version {version} is already signed; save the changed boxes first, then sign "
+                               "the addendum.")
+            verdicts = self._verdicts(study_id, agreement or {}, verdicts)
+            agreement = agreement if agreement is not None else self._agreement(study_id, verdicts)
+            self._insert("signoffs", {
                 "study_id": int(study_id), "signed_by": actor, "signed_at": now_iso(),
                 "agreement_json": to_json({k: bool(v) for k, v in agreement.items()}),
-                "comment": comment or "", "annotation_version": version})
+                "comment": comment or "", "annotation_version": version, "verdicts_json": to_json(verdicts),
+                "impression": impression.strip(), "diagnosis": diagnosis.strip(), "addendum": int(addendum)})
+            absent = [k for k, v in verdicts.items() if v == ABSENT]
             self.audit(actor, "sign_study", f"study:{study_id}",
-                       detail=f"annotation version {version}; disagree: "
-                              + (", ".join(k for k, v in agreement.items() if not v) or "none"))
-        return self.signoff(study_id)  # type: ignore[return-value]
+                       detail=f"annotation version {version}{'; addendum' if addendum else ''}; disagree: "
+                              + (", ".join(k for k, v in agreement.items() if not v) or "none")
+                              + "; absent: " + (", ".join(absent) or "none"))
+        return self.signoffs(study_id)[-1]
+
+    def _verdicts(self, study_id: int, agreement: dict[str, bool], verdicts: dict[str, str] | None) -> dict[str, str]:
+        if verdicts is not None:
+            bad = sorted(k for k, v in verdicts.items() if v not in VERDICTS)
+            if bad:
+                raise ValidationError(f"Answer {', '.join(VERDICTS)} for: {', '.join(bad)}.")
+            return dict(verdicts)
+        pred = self.latest_prediction(study_id)  # type: ignore[attr-defined]
+        return verdicts_from_agreement(agreement, pred.probabilities, pred.thresholds) if pred else {}
+
+    def _agreement(self, study_id: int, verdicts: dict[str, str]) -> dict[str, bool]:
+        """Verdicts as agree/disagree with the AI call (for readers of the older field)."""
+        pred = self.latest_prediction(study_id)  # type: ignore[attr-defined]
+        out: dict[str, bool] = {}
+        for label, verdict in verdicts.items():
+            p, t = (pred.probabilities.get(label), pred.thresholds.get(label)) if pred else (None, None)
+            if verdict != UNCERTAIN and p is not None and t is not None:
+                out[label] = (p >= t) == (verdict == PRESENT)
+        return out
 
     def signoff(self, study_id: int) -> Signoff | None:
         """The first sign-off of a study (None if unsigned)."""
-        row = self._row("SELECT * FROM signoffs WHERE study_id = ? ORDER BY id LIMIT 1", (int(study_id),))
-        if row is None:
-            return None
-        return Signoff(id=row["id"], study_id=row["study_id"], signed_by=row["signed_by"], signed_at=row["signed_at"],
-                       agreement=json.loads(row["agreement_json"]), comment=row["comment"],
-                       annotation_version=row["annotation_version"])
+        rows = self.signoffs(study_id)
+        return rows[0] if rows else None
+
+    def latest_signoff(self, study_id: int) -> Signoff | None:
+        """The newest sign-off (the addendum, when there is one)."""
+        rows = self.signoffs(study_id)
+        return rows[-1] if rows else None
+
+    def signoffs(self, study_id: int) -> list[Signoff]:
+        """Every sign-off of a study, oldest first (the first is the report, later ones addenda)."""
+        rows = self._rows("SELECT * FROM signoffs WHERE study_id = ? ORDER BY id", (int(study_id),))
+        return [Signoff(id=r["id"], study_id=r["study_id"], signed_by=r["signed_by"], signed_at=r["signed_at"],
+                        agreement=json.loads(r["agreement_json"]), comment=r["comment"],
+                        annotation_version=r["annotation_version"], verdicts=json.loads(r.get("verdicts_json") or "{}"),
+                        impression=r.get("impression") or "", diagnosis=r.get("diagnosis") or "",
+                        addendum=bool(r.get("addendum"))) for r in rows]
 
     def _set(self, row: dict[str, Any]) -> AnnotationSet:
         boxes = self.conn.execute(

@@ -176,6 +176,8 @@ class AnnotationSet:
 
 @dataclass(frozen=True)
 class Signoff:
+    """One signature on one annotation version; ``addendum`` when it follows an earlier sign-off."""
+
     id: int
     study_id: int
     signed_by: str
@@ -183,6 +185,11 @@ class Signoff:
     agreement: dict[str, bool]
     comment: str
     annotation_version: int
+    #: present / absent / uncertain per finding (the ground-truth rule reads these first).
+    verdicts: dict[str, str] = field(default_factory=dict)
+    impression: str = ""
+    diagnosis: str = ""
+    addendum: bool = False
 
 
 @dataclass(frozen=True)

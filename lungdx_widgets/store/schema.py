@@ -218,6 +218,82 @@ def _model_v2_guard(db: Database) -> None:
     """)
 
 
+@MIGRATIONS(name="0006_clinical_signoff")
+def _clinical_signoff(db: Database) -> None:
+    """Sign-off says present/absent/uncertain per finding, an impression and a final diagnosis; one per version.
+
+    A second sign-off of the same annotation version is refused here (any connection), not only
+    in Python; a later sign-off of a newer version is an explicit addendum.
+    """
+    db.executescript("""
+    ALTER TABLE signoffs ADD COLUMN verdicts_json TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE signoffs ADD COLUMN impression TEXT NOT NULL DEFAULT '';
+    ALTER TABLE signoffs ADD COLUMN diagnosis TEXT NOT NULL DEFAULT '';
+    ALTER TABLE signoffs ADD COLUMN addendum INTEGER NOT NULL DEFAULT 0 CHECK (addendum IN (0, 1));
+    CREATE TRIGGER signoffs_one_per_version BEFORE INSERT ON signoffs
+    WHEN EXISTS (SELECT 1 FROM signoffs WHERE study_id = NEW.study_id
+                 AND annotation_version = NEW.annotation_version)
+    BEGIN SELECT RAISE(ABORT, 'this study version is already signed: sign an addendum'); END;
+    """)
+
+
+@MIGRATIONS(name="0007_korean_search")
+def _korean_search(db: Database) -> None:
+    """Substring and 초성 search (store/search.py) replaces the word-prefix index, which found no Korean given name."""
+    db["patients"].disable_fts()
+    db.executescript("""
+    CREATE VIRTUAL TABLE patients_search USING fts5(
+        grams, name_key UNINDEXED, mrn_key UNINDEXED, initials UNINDEXED,
+        tokenize = 'unicode61 remove_diacritics 0');
+    INSERT INTO patients_search (rowid, grams, name_key, mrn_key, initials)
+        SELECT rowid, lungdx_search_grams(patient_id, name), lungdx_search_fold(name),
+               lungdx_search_fold(patient_id), lungdx_search_initials(name) FROM patients;
+    CREATE TRIGGER patients_search_ai AFTER INSERT ON patients BEGIN
+        INSERT INTO patients_search (rowid, grams, name_key, mrn_key, initials)
+        VALUES (new.rowid, lungdx_search_grams(new.patient_id, new.name), lungdx_search_fold(new.name),
+                lungdx_search_fold(new.patient_id), lungdx_search_initials(new.name));
+    END;
+    CREATE TRIGGER patients_search_ad AFTER DELETE ON patients BEGIN
+        DELETE FROM patients_search WHERE rowid = old.rowid;
+    END;
+    CREATE TRIGGER patients_search_au AFTER UPDATE OF patient_id, name ON patients BEGIN
+        DELETE FROM patients_search WHERE rowid = old.rowid;
+        INSERT INTO patients_search (rowid, grams, name_key, mrn_key, initials)
+        VALUES (new.rowid, lungdx_search_grams(new.patient_id, new.name), lungdx_search_fold(new.name),
+                lungdx_search_fold(new.patient_id), lungdx_search_initials(new.name));
+    END;
+    """)
+
+
+@MIGRATIONS(name="0005_security_throttle")
+def _security_throttle(db: Database) -> None:
+    """Login-throttle counters and logout times survive a restart (store/throttle.py)."""
+    db.executescript("""
+    CREATE TABLE login_throttle (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        time REAL NOT NULL
+    );
+    CREATE INDEX login_throttle_key ON login_throttle(key, time);
+    CREATE INDEX login_throttle_time ON login_throttle(time);
+    CREATE TABLE session_logouts (
+        username TEXT PRIMARY KEY,
+        time REAL NOT NULL
+    );
+    """)
+
+
+@MIGRATIONS(name="0005_security_no_replace")
+def _security_no_replace(db: Database) -> None:
+    """``INSERT OR REPLACE`` onto an existing id deletes the old row without firing DELETE triggers
+    (unless a connection turns ``recursive_triggers`` on): refuse any insert that names a taken id."""
+    for table in ("audit_log", "signoffs", "annotation_sets", "annotations"):
+        db.execute(f"""
+            CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table}
+            WHEN NEW.id IS NOT NULL AND EXISTS (SELECT 1 FROM {table} WHERE id = NEW.id)
+            BEGIN SELECT RAISE(ABORT, '{table} rows are never replaced'); END""")
+
+
 def migration_names() -> list[str]:
     """Names in application order (the last one is the current schema version)."""
     return [m.name for m in MIGRATIONS._migrations]
