@@ -1,10 +1,11 @@
 """Patient search speed: ``Store.search_patients`` vs a raw FTS5 query, same database, same run.
 
-Builds a synthetic database (``--patients`` rows, fictional names, MRN ``MRN-0000001``...) in a
-temp folder, then times a fixed mix of realistic queries (surname prefixes, first name + surname,
-MRN prefixes, exact MRNs). The raw baseline is the bare FTS5 statement
-``SELECT rowid FROM patients_fts WHERE patients_fts MATCH ? ORDER BY rank LIMIT 20``; the app call
-additionally joins the patient rows and builds records. Prints p50/p95 in ms; the last line is JSON.
+Builds a synthetic database (``--patients`` rows, fictional names — a third of them Korean — MRN
+``MRN-0000001``...) in a temp folder, then times a fixed mix of realistic queries (surname prefixes,
+first name + surname, MRN prefixes, exact MRNs, Korean given names, Korean initial consonants). The raw
+baseline is the bare FTS5 statement ``SELECT rowid FROM patients_search WHERE patients_search MATCH ?
+LIMIT 20`` on the same bigram terms; the app call additionally checks each word exactly, ranks, joins
+the patient rows and builds records. Prints p50/p95 in ms; the last line is JSON.
 Target: app p95 ≤ 20 ms and ≤ 2× the raw p95.
 """
 
@@ -20,17 +21,28 @@ import time
 from pathlib import Path
 
 from lungdx_widgets.store import open_store
-from lungdx_widgets.store.patients import fts_query
+from lungdx_widgets.store.search import build_query, initials
 
 SYLLABLES = ("an", "ber", "cal", "dor", "el", "fen", "gar", "hol", "is", "jor", "kel", "lin", "mar", "nor", "ol",
              "pel", "quin", "ros", "sel", "tor", "ul", "ven", "wil", "yar", "zel")
 FIRST = ("Ada", "Bruno", "Clara", "Dorian", "Edda", "Felix", "Greta", "Hugo", "Ines", "Jasper", "Kira", "Lenz",
          "Mira", "Nils", "Oda", "Pia", "Quirin", "Rosa", "Sven", "Tilda")
-RAW_SQL = "SELECT rowid FROM patients_fts WHERE patients_fts MATCH ? ORDER BY rank LIMIT 20"
+KO_SURNAMES = ("김", "이", "박", "최", "정", "강", "조", "윤", "장", "임", "한", "오", "서", "신", "권", "황")
+KO_SYLLABLES = ("민", "준", "서", "연", "지", "우", "하", "은", "도", "윤", "예", "현", "수", "아", "시", "진",
+                "영", "호", "유", "빈", "재", "원", "태", "희", "성")
+RAW_SQL = "SELECT rowid FROM patients_search WHERE patients_search MATCH ? LIMIT 20"
 
 
 def surname(rng: random.Random) -> str:
     return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+
+
+def korean_name(rng: random.Random) -> str:
+    return rng.choice(KO_SURNAMES) + rng.choice(KO_SYLLABLES) + rng.choice(KO_SYLLABLES)
+
+
+def name(rng: random.Random, surnames: list[str]) -> str:
+    return korean_name(rng) if rng.random() < 1 / 3 else f"{rng.choice(FIRST)} {rng.choice(surnames)}"
 
 
 def build(path: Path, n: int, rng: random.Random) -> list[str]:
@@ -40,7 +52,7 @@ def build(path: Path, n: int, rng: random.Random) -> list[str]:
     with store.transaction():
         store.conn.executemany(
             "INSERT INTO patients (patient_id, name, sex, birth_date, created) VALUES (?, ?, ?, ?, ?)",
-            ((f"MRN-{i:07d}", f"{rng.choice(FIRST)} {rng.choice(surnames)}", rng.choice("FM"),
+            ((f"MRN-{i:07d}", name(rng, surnames), rng.choice("FM"),
               f"{rng.randint(1930, 2010)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}", "2024-01-01")
              for i in range(1, n + 1)))
     store.close()
@@ -54,6 +66,9 @@ def queries(n: int, surnames: list[str], rng: random.Random, count: int) -> list
         lambda: f"{rng.choice(FIRST)} {rng.choice(surnames)[:3]}",     # first name + surname prefix
         lambda: f"MRN-{rng.randint(1, n):07d}"[:9],                    # MRN prefix (up to ~1000 hits)
         lambda: f"MRN-{rng.randint(1, n):07d}",                        # exact MRN
+        lambda: korean_name(rng)[1:],                                  # Korean given name ("민준")
+        lambda: initials(korean_name(rng)),                            # initial consonants ("ㄱㅁㅈ")
+        lambda: korean_name(rng),                                      # whole Korean name
     ]
     return [kinds[i % len(kinds)]() for i in range(count)]
 
@@ -84,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             found = store.search_patients(q, limit=args.limit)
             app.append(time.perf_counter() - t)
             t = time.perf_counter()
-            store.conn.execute(RAW_SQL, (fts_query(q),)).fetchall()
+            store.conn.execute(RAW_SQL, (build_query(q).match,)).fetchall()
             raw.append(time.perf_counter() - t)
             hits.append(len(found))
         store.close()

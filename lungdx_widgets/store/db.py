@@ -15,7 +15,9 @@ from .patients import PatientsMixin
 from .predictions import PredictionsMixin
 from .registry import RegistryMixin
 from .schema import MIGRATIONS, apply_migrations
+from .search import register_functions
 from .studies import StudiesMixin
+from .throttle import ThrottleMixin
 from .users import UsersMixin
 
 #: Applied to every connection: referential integrity, crash safety, concurrent readers.
@@ -31,13 +33,14 @@ def connect(path: Path | str) -> Database:
         conn = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
         for pragma in PRAGMAS:
             conn.execute(pragma)
+        register_functions(conn)  # the patient search index's triggers call them
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"Cannot open the database {path}: {exc}.") from exc
     return Database(conn, execute_plugins=False)
 
 
 class Store(UsersMixin, AuditMixin, PatientsMixin, StudiesMixin, PredictionsMixin, AnnotationsMixin,
-            RegistryMixin):
+            RegistryMixin, ThrottleMixin):
     """The clinical record store (see ARCHITECTURE.md, "store"): every write is audited, in one transaction."""
 
     def schema_version(self) -> list[str]:

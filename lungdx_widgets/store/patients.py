@@ -7,27 +7,22 @@ from typing import Any
 
 from .base import StoreBase, now_iso
 from .errors import Conflict, NotFound, ValidationError
+from .search import build_query
 from .records import (ALLERGY_KINDS, ALLERGY_SEVERITIES, CONDITION_STATUSES, Allergy, Condition,
                       Encounter, Medication, Note, Patient, PatientRecord)
 
 PATIENT_COLUMNS = "patient_id, name, sex, birth_date, contact, notes"
 
 
-def fts_query(text: str) -> str:
-    """User text → FTS5 query: every word must match as a prefix (``"ann"* "demo-00"*``).
+def search_sql(where: str, limit_offset: bool = True) -> str:
+    """The one search statement (the benchmark times it against the bare MATCH); ``where`` from ``build_query``.
 
-    Each word is quoted, so punctuation in an MRN (``DEMO-0012``) becomes a phrase of its tokens
-    instead of FTS syntax; the trailing ``*`` makes the last token a prefix.
+    Exact MRN first, then names that start with the first word, then by name.
     """
-    words = [w.replace('"', '""') for w in text.split()]
-    return " ".join(f'"{w}"*' for w in words if any(c.isalnum() for c in w))
-
-
-def search_sql(limit_offset: bool = True) -> str:
-    """The one search statement (the benchmark times it raw against ``search_patients``)."""
     return (f"SELECT {', '.join('p.' + c.strip() for c in PATIENT_COLUMNS.split(','))} "
-            "FROM patients_fts JOIN patients p ON p.rowid = patients_fts.rowid "
-            "WHERE patients_fts MATCH ? ORDER BY patients_fts.rank, p.name"
+            "FROM patients_search s JOIN patients p ON p.rowid = s.rowid "
+            f"WHERE patients_search MATCH ? AND {where} "
+            "ORDER BY s.mrn_key = ? DESC, instr(s.name_key, ?) = 1 DESC, p.name COLLATE NOCASE, p.patient_id"
             + (" LIMIT ? OFFSET ?" if limit_offset else ""))
 
 
@@ -52,19 +47,22 @@ _RECORD_KIND = {"encounters": "encounter", "allergies": "allergy", "conditions":
 
 class PatientsMixin(StoreBase):
     def search_patients(self, query: str, limit: int = 20, offset: int = 0) -> list[Patient]:
-        """Best matches for words of a name or an MRN prefix, one page at a time.
+        """Patients whose name or MRN contains every word (Korean 초성 too: "ㄱㅁㅈ"), one page at a time.
 
-        A blank query lists patients alphabetically (the picker's initial state).
+        A blank query lists patients alphabetically (the picker's initial state). Text that cannot be
+        searched (too long, control characters, broken Unicode) raises :class:`ValidationError`.
         """
         limit, offset = max(0, int(limit)), max(0, int(offset))
-        match = fts_query(query or "")
-        if not match:
+        found = build_query(query or "")
+        if found is None:
             if (query or "").strip():
                 return []
             rows = self.conn.execute(f"SELECT {PATIENT_COLUMNS} FROM patients ORDER BY name COLLATE NOCASE "
                                      "LIMIT ? OFFSET ?", (limit, offset)).fetchall()
         else:
-            rows = self.conn.execute(search_sql(), (match, limit, offset)).fetchall()
+            first = found.params[0]
+            rows = self.conn.execute(search_sql(found.where),
+                                     (found.match, *found.params, first, first, limit, offset)).fetchall()
         return [Patient(*row) for row in rows]
 
     def get_patient(self, patient_id: str) -> Patient:

@@ -89,6 +89,7 @@ class PatientSearch(w.VBox):
         try:
             patients = self._store.search_patients(text, limit=self._limit)
         except LungDxError as exc:
+            self.result_ids = []
             self._results.children = (w.HTML(message_html(str(exc), "error")),)
             return []
         self.result_ids = [p.patient_id for p in patients]

@@ -10,7 +10,7 @@ from lungdx_widgets.store import NotFound, open_store
 from lungdx_widgets.store.db import connect
 from lungdx_widgets.store.schema import apply_migrations, migration_names
 
-EXPECTED_TABLES = {"users", "audit_log", "patients", "patients_fts", "encounters", "allergies", "conditions",
+EXPECTED_TABLES = {"users", "audit_log", "patients", "patients_search", "encounters", "allergies", "conditions",
                    "medications", "notes", "studies", "predictions", "triage_overrides", "annotation_sets",
                    "annotations", "signoffs", "snapshots", "model_versions"}
 

@@ -1,0 +1,131 @@
+"""Patient search keys and queries: substring match on names and MRNs, Korean initial consonants (초성).
+
+Korean names have no spaces ("김민준"), so a word-prefix index cannot find a given name ("민준").
+Each patient is indexed by the character bigrams of three keys (``patients_search``, migration
+``0007_korean_search``):
+
+- the name key: the name folded (NFKC, case, accents) with everything but letters and digits removed,
+  so "Anne-Marie", "O'Sample" and "김 민준" match "marie", "osam" and "김민준";
+- the MRN key, folded the same way ("DEMO-0012" → "demo0012");
+- the initials key: the initial consonant of every Hangul syllable ("김민준" → "ㄱㅁㅈ"), which Korean
+  hospital systems let clinicians type.
+
+A query word of two or more characters must have all its bigrams in the index (fast, FTS5) and then
+be a true substring of one key (``instr``, exact); a one-character word matches bigrams starting
+with it. Bigrams rather than FTS5's trigram tokenizer because Korean given names are two syllables.
+The keys are computed by the SQL functions registered in :func:`register_functions` on every store
+connection, so the index triggers work for raw ``INSERT``s too (a plain sqlite3 client cannot write
+patients; writes go through the store anyway).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import unicodedata
+from dataclasses import dataclass
+
+from .errors import ValidationError
+
+#: Longest query accepted (a name plus an MRN fits many times over); longer text is refused, not cut.
+MAX_QUERY_CHARS = 100
+#: Most words in one query; every word is one more index lookup.
+MAX_QUERY_WORDS = 8
+
+_SYLLABLE_FIRST, _SYLLABLE_LAST = 0xAC00, 0xD7A3
+_SYLLABLES_PER_INITIAL = 21 * 28
+#: The 19 initial consonants, as the compatibility jamo a Korean keyboard types (ㄱ U+3131 ...).
+INITIALS = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
+_INITIAL_SET = frozenset(INITIALS)
+_CONJOINING_TO_TYPED = {0x1100 + i: c for i, c in enumerate(INITIALS)}
+
+
+def fold(text: str) -> str:
+    """Letters and digits only, case- and accent-folded, Hangul kept composed ("José O'Brien" → "joseobrien")."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    kept = "".join(c for c in decomposed if c.isalnum() and not unicodedata.combining(c))
+    # NFKD turns a typed initial (ㄱ U+3131) into a conjoining one (U+1100) that NFC leaves alone: map it back
+    return unicodedata.normalize("NFC", kept).translate(_CONJOINING_TO_TYPED)
+
+
+def is_syllable(c: str) -> bool:
+    return _SYLLABLE_FIRST <= ord(c) <= _SYLLABLE_LAST
+
+
+def initials(text: str) -> str:
+    """The initial consonant of each Hangul syllable; other characters are left out ("김민준 Kim" → "ㄱㅁㅈ")."""
+    return "".join(INITIALS[(ord(c) - _SYLLABLE_FIRST) // _SYLLABLES_PER_INITIAL]
+                   for c in unicodedata.normalize("NFC", text) if is_syllable(c))
+
+
+def _grams(key: str) -> list[str]:
+    """Every bigram of ``key`` plus its last character, so a one-character prefix query reaches each position."""
+    return [key[i:i + 2] for i in range(len(key) - 1)] + ([key[-1]] if key else [])
+
+
+def index_text(patient_id: str, name: str) -> str:
+    """The ``grams`` column of one patient: space-separated bigrams of the three keys."""
+    grams = dict.fromkeys(g for key in (fold(name), fold(patient_id), initials(name)) for g in _grams(key))
+    return " ".join(grams)
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """The key functions the ``patients_search`` triggers call (deterministic, so SQLite may cache them)."""
+    conn.create_function("lungdx_search_grams", 2, lambda mrn, name: index_text(mrn or "", name or ""),
+                         deterministic=True)
+    conn.create_function("lungdx_search_fold", 1, lambda text: fold(text or ""), deterministic=True)
+    conn.create_function("lungdx_search_initials", 1, lambda text: initials(text or ""), deterministic=True)
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A checked query: the FTS5 MATCH expression and the exact condition with its parameters."""
+
+    match: str
+    where: str
+    params: tuple[str, ...]
+
+
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _word(word: str) -> tuple[list[str], str, list[str]] | None:
+    """FTS terms, exact SQL condition and parameters for one query word (None: nothing searchable)."""
+    key = fold(word)
+    if not key:
+        return None
+    if any(c in _INITIAL_SET for c in key):  # "ㄱㅁㅈ", or "김민ㅈ" while the keyboard is still composing
+        ini = "".join(c if c in _INITIAL_SET else initials(c) for c in key)
+        runs = [r for r in "".join(c if is_syllable(c) else " " for c in key).split() if r]
+        where = " AND ".join(["instr(s.initials, ?)"] + ["instr(s.name_key, ?)"] * len(runs))
+        return _terms(ini), f"({where})", [ini, *runs]
+    return _terms(key), "(instr(s.name_key, ?) OR instr(s.mrn_key, ?))", [key, key]
+
+
+def _terms(key: str) -> list[str]:
+    if len(key) == 1:
+        return [_quote(key) + "*"]
+    return [_quote(g) for g in dict.fromkeys(key[i:i + 2] for i in range(len(key) - 1))]
+
+
+def check_query(text: str) -> str:
+    """The query as searched, or :class:`ValidationError` with the reason (never an SQLite error)."""
+    if len(text) > MAX_QUERY_CHARS:
+        raise ValidationError(f"The search text is too long ({len(text)} characters); "
+                              f"type at most {MAX_QUERY_CHARS} characters of a name or an MRN.")
+    if any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\t\n\r" for c in text):
+        raise ValidationError("The search text contains a character that cannot be typed into a name "
+                              "(a control character or broken Unicode); retype it.")
+    if len(text.split()) > MAX_QUERY_WORDS:
+        raise ValidationError(f"Search with at most {MAX_QUERY_WORDS} words of a name or an MRN.")
+    return text
+
+
+def build_query(text: str) -> SearchQuery | None:
+    """Every word must match (AND); None when no word has a letter or digit. Cost is linear in the text."""
+    parts = [p for p in (_word(w) for w in check_query(text).split()) if p]
+    if not parts:
+        return None
+    terms = list(dict.fromkeys(t for p in parts for t in p[0]))
+    return SearchQuery(" ".join(terms), " AND ".join(p[1] for p in parts),
+                       tuple(v for p in parts for v in p[2]))
