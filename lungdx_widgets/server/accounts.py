@@ -11,12 +11,16 @@ from __future__ import annotations
 import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..store import Store
     from ..store.records import User
+    from ..store.throttle import ThrottleClaim, ThrottleLimit
+
+T = TypeVar("T")
 
 #: Longest username accepted from the login form (longer input is cut before it reaches the audit log).
 MAX_USERNAME_CHARS = 150
@@ -51,15 +55,25 @@ class Accounts:
 
     async def authenticate(self, username: str, password: str) -> "User | None":
         """Verify off the event loop; the store writes the login audit row (ok / denied)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._authenticate, username, password)
+        return await self._run(lambda: self._store().authenticate(username, password))
 
-    def _authenticate(self, username: str, password: str) -> "User | None":
-        return self._store().authenticate(username, password)
+    async def claim(self, limits: "list[ThrottleLimit]", now: float) -> "ThrottleClaim":
+        """Count a login attempt before its password is checked (atomic: one transaction)."""
+        return await self._run(lambda: self._store().claim_attempt(limits, now))
+
+    async def release(self, row_ids: tuple[int, ...], clear_keys: list[str]) -> None:
+        await self._run(lambda: self._store().release_attempt(row_ids, clear_keys))
+
+    def last_logout(self, username: str) -> float | None:
+        """Sessions of ``username`` issued at or before this time are void (kept across restarts)."""
+        return self._store().last_logout(username)
+
+    def record_logout(self, username: str, at: float) -> None:
+        self._store().record_logout(username, at)
+
+    async def _run(self, job: "Callable[[], T]") -> "T":
+        """On the login worker: the store's writes never block the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, job)
 
     async def audit(self, actor: str, action: str, obj: str, outcome: str = "ok", detail: str = "") -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._pool, self._audit, actor, action, obj, outcome, detail)
-
-    def _audit(self, actor: str, action: str, obj: str, outcome: str, detail: str) -> None:
-        self._store().audit(actor, action, obj, outcome=outcome, detail=detail)
+        await self._run(lambda: self._store().audit(actor, action, obj, outcome=outcome, detail=detail))

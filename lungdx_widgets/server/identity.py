@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,15 +35,15 @@ from traitlets import Bool, Type, default
 from ..config import get_settings
 from . import routes
 from .accounts import Accounts, clean_username
-from .throttle import LoginThrottle
+from .throttle import ThrottlePolicy, account_key, wait_message
 
 #: Request header Voila turns into ``HTTP_X_LUNGDX_USER`` in the kernel (see launch.server_argv).
 IDENTITY_HEADER = "X-LungDx-User"
 #: Roles trusted with the whole server (see SECURITY.md); every other role, known or not, gets the
 #: clinicians' dashboard-only allowlist and websocket filter.
 TRUSTED_ROLES = frozenset({"analyst", "admin"})
-#: An address may fail this many times more than one account before it is throttled.
-ADDRESS_FAILURE_FACTOR = 4
+#: How long a browser stays "known" to an account after a successful login (see throttle.py).
+DEVICE_COOKIE_DAYS = 90
 
 _templates = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
                          autoescape=select_autoescape(["html"]))
@@ -109,11 +110,7 @@ class LungDxIdentityProvider(IdentityProvider):
         s = get_settings()
         self.session_seconds = s.session_seconds
         self.accounts = Accounts(s.db)
-        self.throttle = LoginThrottle(s.login_max_failures, s.login_window_seconds)
-        self.address_throttle = LoginThrottle(s.login_max_failures * ADDRESS_FAILURE_FACTOR,
-                                              s.login_window_seconds)
-        #: username -> time of their last logout: sessions issued earlier are void.
-        self._logged_out_at: dict[str, float] = {}
+        self.throttle = ThrottlePolicy(s.login_max_failures, s.login_window_seconds)
 
     # -- no Jupyter token: the only way in is a LungDx login ------------------------------
     @property
@@ -191,7 +188,8 @@ class LungDxIdentityProvider(IdentityProvider):
             return None
         if not (0 <= time.time() - issued < self.session_seconds):
             return None
-        if issued <= self._logged_out_at.get(username, float("-inf")):
+        logged_out = self.accounts.last_logout(username)
+        if logged_out is not None and issued <= logged_out:
             return None
         current_key = self.accounts.session_key(username)
         if current_key is None or not hmac.compare_digest(key, current_key):
@@ -200,31 +198,53 @@ class LungDxIdentityProvider(IdentityProvider):
 
     def set_login_cookie(self, handler: web.RequestHandler, user: User) -> None:
         value = json.dumps({"u": user.username, "t": time.time(), "k": self.accounts.session_key(user.username)})
-        secure = self.secure_cookie if self.secure_cookie is not None else handler.request.protocol == "https"
         handler.set_secure_cookie(self.get_cookie_name(handler), value, path=_base_url(handler),
                                   expires_days=self.session_seconds / 86400, httponly=True,
-                                  samesite="Lax", secure=bool(secure))
+                                  samesite="Lax", secure=self._secure(handler))
+
+    def _secure(self, handler: web.RequestHandler) -> bool:
+        """``IdentityProvider.secure_cookie`` when set (behind a TLS proxy), else "is this HTTPS"."""
+        return bool(self.secure_cookie if self.secure_cookie is not None else handler.request.protocol == "https")
 
     def clear_login_cookie(self, handler: web.RequestHandler) -> None:
         handler.clear_cookie(self.get_cookie_name(handler), path=_base_url(handler))
 
+    # -- the device cookie: "this browser has logged into this account before" ------------------
+    def _device_cookie_name(self, handler: web.RequestHandler) -> str:
+        return "lungdx-device-" + super().get_cookie_name(handler)
+
+    def _device_of(self, handler: web.RequestHandler, account: str) -> str | None:
+        """The device id of a browser that logged into ``account`` before, else None."""
+        raw = handler.get_secure_cookie(self._device_cookie_name(handler), max_age_days=DEVICE_COOKIE_DAYS)
+        try:
+            data = json.loads(raw) if raw else {}
+            return str(data["d"]) if data.get("u") == account else None
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def _set_device_cookie(self, handler: web.RequestHandler, account: str, device: str | None) -> None:
+        value = json.dumps({"u": account, "d": device or secrets.token_hex(16)})
+        handler.set_secure_cookie(self._device_cookie_name(handler), value, path=_base_url(handler),
+                                  expires_days=DEVICE_COOKIE_DAYS, httponly=True, samesite="Lax",
+                                  secure=self._secure(handler))
+
     # -- login / logout ----------------------------------------------------------------------
     async def login(self, handler: web.RequestHandler, username: str, password: str) -> LoginResult:
         """Check a login attempt (throttled, audited by the store). Passwords are never logged."""
-        address = f"ip:{handler.request.remote_ip}"
-        account = f"user:{username.lower()}"
-        wait = max(self.throttle.retry_after(account), self.address_throttle.retry_after(address))
-        if wait > 0:
-            await self.accounts.audit(username, "login", f"user:{username}", outcome="rate_limited")
-            minutes = max(1, round(wait / 60))
-            return LoginResult(None, 429, f"Too many failed attempts. Try again in {minutes} "
-                                          f"minute{'s' if minutes > 1 else ''}.")
+        account = account_key(username)
+        device = self._device_of(handler, account)
+        limits = self.throttle.limits(account, handler.request.remote_ip or "unknown", device)
+        # Counted before the password is checked: simultaneous attempts cannot all get a check.
+        claim = await self.accounts.claim(limits, time.time())
+        if claim.retry_after > 0:
+            await self.accounts.audit(username, "login", f"user:{username}", outcome="rate_limited",
+                                      detail="known device" if device else "")
+            return LoginResult(None, 429, wait_message(claim.retry_after))
         record = await self.accounts.authenticate(username, password)
         if record is None:
-            self.throttle.record_failure(account)
-            self.address_throttle.record_failure(address)
             return LoginResult(None, 401, "Wrong username or password.")
-        self.throttle.forget(account)
+        await self.accounts.release(claim.row_ids, self.throttle.cleared_on_success(limits))
+        self._set_device_cookie(handler, account, device)
         return LoginResult(_as_user(record), 302)
 
     async def logout(self, handler: web.RequestHandler) -> None:
@@ -232,7 +252,7 @@ class LungDxIdentityProvider(IdentityProvider):
         username = self._session_username(handler)
         self.clear_login_cookie(handler)
         if username:
-            self._logged_out_at[username] = time.time()
+            self.accounts.record_logout(username, time.time())
             await self.accounts.audit(username, "logout", f"user:{username}")
 
 

@@ -28,7 +28,11 @@ TARGET = ("dr_target", "Target-pw-8nBc4*", "clinician")
 FORGETFUL = ("an_forgetful", "Forgetful-pw-6mXz2@", "analyst")
 #: Disabled while a kernel websocket is open.
 REVOKED = ("an_revoked", "Revoked-pw-4pQs7^", "analyst")
-USERS = (CLINICIAN, OTHER_CLINICIAN, ANALYST, ADMIN, LOCUM, TARGET, FORGETFUL, REVOKED)
+#: Hit by a burst of simultaneous logins.
+BURST = ("dr_burst", "Burst-pw-1aZq5!", "clinician")
+#: Locked out by an attacker while their own browser keeps getting in.
+VICTIM = ("dr_victim", "Victim-pw-7wEr3$", "clinician")
+USERS = (CLINICIAN, OTHER_CLINICIAN, ANALYST, ADMIN, LOCUM, TARGET, FORGETFUL, REVOKED, BURST, VICTIM)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,10 @@
-"""The clinicians' allowlist and the login throttle, without a server (fast, exhaustive)."""
+"""The clinicians' allowlist, without a server (fast, exhaustive); the throttle: test_throttle.py."""
 
 from __future__ import annotations
 
 import pytest
 
 from lungdx_widgets.server.routes import CLINICIAN_ROUTES, DASHBOARD_PATH, PUBLIC_ROUTES, canonical_path, match
-from lungdx_widgets.server.throttle import LoginThrottle
 
 KERNEL = "0b6c1a2e-1111-4222-8333-444455556666"
 
@@ -63,33 +62,3 @@ def test_canonical_path_respects_base_url():
 def test_anonymous_routes_are_only_login_and_server_assets(path):
     assert not match(PUBLIC_ROUTES, "GET", path).allowed
     assert match(PUBLIC_ROUTES, "GET", "/login").allowed and match(PUBLIC_ROUTES, "GET", "/static/style/x.css").allowed
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_throttle_blocks_after_the_limit_until_the_window_passes():
-    clock = FakeClock()
-    throttle = LoginThrottle(max_failures=3, window_seconds=60, clock=clock)
-    for _ in range(3):
-        assert throttle.retry_after("user:a") == 0
-        throttle.record_failure("user:a")
-        clock.now += 1
-    assert throttle.retry_after("user:a") == pytest.approx(57)
-    assert throttle.retry_after("user:b") == 0  # other accounts are unaffected
-    clock.now += 57
-    assert throttle.retry_after("user:a") == 0
-
-
-def test_throttle_forgets_an_account_after_success():
-    throttle = LoginThrottle(max_failures=2, window_seconds=60, clock=FakeClock())
-    throttle.record_failure("user:a")
-    throttle.record_failure("user:a")
-    assert throttle.retry_after("user:a") > 0
-    throttle.forget("user:a")
-    assert throttle.retry_after("user:a") == 0

@@ -1,0 +1,60 @@
+"""The login throttle's policy and its store counters, without a server (fast)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lungdx_widgets.server.throttle import ThrottlePolicy
+from lungdx_widgets.store import open_store
+from lungdx_widgets.store.throttle import ThrottleLimit
+
+POLICY = ThrottlePolicy(max_failures=3, window_seconds=60)
+
+
+def test_attempts_are_refused_once_counted_up_to_the_limit_until_the_window_passes(store):
+    lim = [ThrottleLimit("pair:a|1.2.3.4", 3, 60)]
+    claims = [store.claim_attempt(lim, now=1000 + i) for i in range(3)]
+    assert all(c.retry_after == 0 and len(c.row_ids) == 1 for c in claims)
+    refused = store.claim_attempt(lim, now=1003)
+    assert refused.retry_after == pytest.approx(57) and refused.row_ids == ()
+    assert store.claim_attempt([ThrottleLimit("pair:b|1.2.3.4", 3, 60)], now=1003).retry_after == 0  # other key
+    assert store.claim_attempt(lim, now=1060.5).retry_after == 0  # the oldest left the window
+
+
+def test_a_success_takes_back_its_own_count_and_clears_its_pair(store):
+    limits = POLICY.limits("a", "1.2.3.4")
+    first = store.claim_attempt(limits, now=1000)
+    second = store.claim_attempt(limits, now=1001)
+    store.release_attempt(second.row_ids, POLICY.cleared_on_success(limits))
+    rows = dict(store.conn.execute("SELECT key, count(*) FROM login_throttle GROUP BY key").fetchall())
+    # the pair is cleared; the address and account keep the earlier (failed) attempt only
+    assert rows == {"ip:1.2.3.4": 1, "user:a": 1}
+    assert set(first.row_ids) >= {r[0] for r in store.conn.execute("SELECT id FROM login_throttle")}
+
+
+def test_counts_survive_reopening_the_database(tmp_path):
+    lim = [ThrottleLimit("pair:a|x", 2, 300)]
+    with open_store(tmp_path / "t.db") as s:
+        s.claim_attempt(lim, now=1000)
+        s.claim_attempt(lim, now=1001)
+    with open_store(tmp_path / "t.db") as s:  # "a restart"
+        assert s.claim_attempt(lim, now=1002).retry_after == pytest.approx(298)
+
+
+def test_a_known_device_is_counted_apart_from_everyone_else():
+    untrusted = {lim.key for lim in POLICY.limits("a", "1.2.3.4")}
+    assert untrusted == {"pair:a|1.2.3.4", "ip:1.2.3.4", "user:a"}
+    assert [lim.key for lim in POLICY.limits("a", "1.2.3.4", device="d1")] == ["device:a:d1"]
+    by_key = {lim.key: lim for lim in POLICY.limits("a", "1.2.3.4")}
+    # many addresses together: a slower account-wide limit (10x the attempts over 12x the window)
+    assert (by_key["user:a"].attempts, by_key["user:a"].window_seconds) == (30, 720)
+    assert by_key["ip:1.2.3.4"].attempts == 12
+
+
+def test_an_admin_unlock_clears_one_account_and_is_audited(store):
+    for key in ("pair:a|1", "user:a", "pair:ab|1"):
+        store.claim_attempt([ThrottleLimit(key, 1, 60)], now=1000)
+    assert store.clear_throttle("pair:a|", actor="cli:root") == 1
+    left = {r[0] for r in store.conn.execute("SELECT key FROM login_throttle")}
+    assert left == {"user:a", "pair:ab|1"}
+    assert store.audit_events(limit=1)[0].action == "unlock_login"
