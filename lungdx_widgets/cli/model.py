@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..config import get_settings
 from ..errors import LungDxError
+from .common import add_db_argument, db_path
 
 #: Images per forward pass in ``lungdx analyze`` (throughput without holding many decoded images).
 ANALYZE_BATCH = 16
@@ -62,11 +63,13 @@ def _print_findings(path: Path, radiograph, findings, as_json: bool) -> None:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from ..learning.registry import follow_registry
-    from ..model import Analyzer
+    from ..services import ModelService, registry_resolver
 
-    follow_registry()  # without --model: the registry's active version, else the shipped checkpoint
-    analyzer = Analyzer.load(args.model)
+    # without --model: the registry's active version, else the shipped checkpoint
+    service = ModelService(args.model, resolver=registry_resolver(db_path(args)))
+    if args.patient:
+        return _analyze_into_store(args, service)
+    analyzer = service.get()
     paths = [Path(f) for f in args.files]
     failures = 0
     for start in range(0, len(paths), ANALYZE_BATCH):  # batched forward; output stays in argument order
@@ -79,6 +82,34 @@ def _analyze(args: argparse.Namespace) -> int:
                 failures += 1
             else:
                 _print_findings(path, radiograph, next(results), args.json)
+    return 1 if failures else 0
+
+
+def _analyze_into_store(args: argparse.Namespace, service) -> int:
+    """``--patient``: file each image under the patient through the one ingest path, then analyse it."""
+    from ..imaging.load import read_file
+    from ..services import ingest
+    from ..store import open_store
+    from .store import _actor as cli_actor
+
+    failures = 0
+    with open_store(db_path(args)) as store:
+        store.get_patient(args.patient)
+        for path in map(Path, args.files):
+            try:
+                result = ingest(store, args.patient, read_file(path), cli_actor(), filename=path.name,
+                                source="cli", analyzer=service)
+            except LungDxError as exc:
+                print(f"lungdx: error: {path}: {exc}", file=sys.stderr)
+                failures += 1
+                continue
+            if result.findings is None:
+                print(f"{path}: study {result.study.id}: {result.message}", flush=True)
+                failures += result.model_error is not None
+            elif args.json:  # the stored triage (with the patient record), not a record-less one
+                print(json.dumps(_findings_json(path, result.findings, result.triage)), flush=True)
+            else:
+                print(f"{path}: study {result.study.id} [{result.triage.level}] {result.message}", flush=True)
     return 1 if failures else 0
 
 
@@ -163,6 +194,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
     p.add_argument("--model", type=Path, default=None, help=f"checkpoint (default {default_model})")
+    p.add_argument("--patient", metavar="ID", default=None,
+                   help="also file each image under this patient and store the result (the upload's path)")
+    add_db_argument(p)
     p.set_defaults(func=_analyze)
 
     p = sub.add_parser("train", help="train a checkpoint (patient-grouped validation split, resumable)")

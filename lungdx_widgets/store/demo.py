@@ -123,6 +123,7 @@ def _study_times(index: int, count: int, rng: random.Random) -> list[str]:
 
 def _add_demo_patient(store: Store, index: int, images: list[SourceImage], image_dir: Path) -> bool:
     from ..imaging import load_image
+    from ..services import ingest
 
     mrn = demo_mrn(index)
     if store.has_patient(mrn):
@@ -147,7 +148,8 @@ def _add_demo_patient(store: Store, index: int, images: list[SourceImage], image
             data = path.read_bytes()
             radiograph = load_image(data, filename=image.file)
             radiograph = replace(radiograph, view=radiograph.view or image.view or None)
-            study = store.add_study(mrn, radiograph, data, DEMO_ACTOR, filename=image.file, acquired=acquired)
+            study = ingest(store, mrn, data, DEMO_ACTOR, filename=image.file, source="demo", radiograph=radiograph,
+                           acquired=acquired).study
             if acquired[:10] < date.today().isoformat():  # history: reported back then, off the worklist
                 store.sign_study(study.id, DEMO_ACTOR, {}, comment="Reported at the time (fictional demo history).")
     return True
@@ -172,6 +174,7 @@ def _add_history(store: Store, mrn: str, rng: random.Random, before: str) -> Non
 def _add_dicom_patient(store: Store, index: int, dicom: Path) -> bool:
     """A demo patient whose film is a real shared DICOM (identity mismatch confirmed: public PatientID)."""
     from ..imaging import load_image
+    from ..services import ingest
 
     mrn = demo_mrn(index)
     if store.has_patient(mrn):
@@ -190,40 +193,18 @@ def _add_dicom_patient(store: Store, index: int, dicom: Path) -> bool:
         _add_history(store, mrn, rng, acquired.date().isoformat())
         store.add_encounter(mrn, DEMO_ACTOR, acquired.date().isoformat(), "Cough for three weeks",
                             diagnosis="Chest radiograph requested")
-        store.add_study(mrn, replace(radiograph, acquired=None), data, DEMO_ACTOR, filename=dicom.name,
-                        confirm_identity_mismatch=True, acquired=acquired.isoformat(timespec="seconds"))
+        ingest(store, mrn, data, DEMO_ACTOR, filename=dicom.name, source="demo",
+               radiograph=replace(radiograph, acquired=None), confirm_identity_mismatch=True, acquired=acquired.isoformat(timespec="seconds"))
     return True
 
 
 def _analyze_missing(store: Store, batch_size: int = 8) -> str:
-    """Run the model on studies without a result; skipped (and said so) when the model is unavailable.
-
-    Images go through the network a batch at a time when the analyzer offers ``analyze_batch``
-    (several times faster on CPU than one by one).
-    """
+    """Run the model on studies without a result; skipped (and said so) when the model is unavailable."""
     try:
-        from ..imaging import load_image
-        from ..model import Analyzer
-        from ..triage import assess
+        from ..services import ModelService, analyze_pending, registry_resolver
 
-        analyzer = Analyzer.load()
+        model = ModelService(resolver=registry_resolver(store.path)).get()
+        done, failed = analyze_pending(store, model, DEMO_ACTOR, batch_size=batch_size)
     except (ImportError, LungDxError) as exc:
         return f"AI results skipped: {exc}"
-    batch_analyze = getattr(analyzer, "analyze_batch", None) or (lambda rgs: [analyzer.analyze(r) for r in rgs])
-    pending, done, failed = store.unanalysed_studies(), 0, 0
-    records: dict = {}
-    for start in range(0, len(pending), batch_size):
-        loaded = []
-        for study in pending[start:start + batch_size]:
-            try:
-                loaded.append((study, load_image(store.study_image_path(study))))
-            except LungDxError:
-                failed += 1
-        findings = batch_analyze([radiograph for _, radiograph in loaded]) if loaded else []
-        with store.transaction():
-            for (study, _), result in zip(loaded, findings):
-                if study.patient_id not in records:
-                    records[study.patient_id] = store.patient_record(study.patient_id, DEMO_ACTOR)
-                store.add_prediction(study.id, result, assess(result, records[study.patient_id]), DEMO_ACTOR)
-                done += 1
     return f"AI results added for {done} studies" + (f" ({failed} could not be analysed)" if failed else "")

@@ -8,107 +8,34 @@ If the model cannot run (e.g. weights missing) the study is still stored and the
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import ipywidgets as w
 import traitlets as t
 
 from ..errors import LungDxError
-from ..imaging import load_image
 from ..imaging.names import display_filename
+from ..services import IngestResult, ModelService, ingest, shared_model_service
 from ..store.errors import IdentityMismatch
-from ..triage import assess
 from .theme import esc, message_html
 
 log = logging.getLogger(__name__)
 ACCEPT = ".dcm,.dicom,.png,.jpg,.jpeg,application/dicom,image/png,image/jpeg"
 
 
-class SharedAnalyzer:
-    """Loads the model once per kernel, on first use or in the background at start-up."""
-
-    def __init__(self, path: Path | None = None) -> None:
-        self._path = path  # None: the registry's active version (Analyzer.load's default)
-        if path is None:
-            from ..learning.registry import follow_registry
-
-            follow_registry()
-        self._lock = threading.Lock()
-        self._analyzer = None
-
-    def get(self):
-        """The loaded ``Analyzer``; raises its ``LungDxError`` (e.g. ``WeightsMissing``) every time it cannot load.
-
-        Without a fixed path it follows the model registry: after an analyst activates (or rolls
-        back) a version, the next analysis in every open dashboard uses it, no restart needed.
-        """
-        from ..model.analyze import Analyzer, default_checkpoint  # torch import is slow: only when needed
-
-        with self._lock:
-            wanted = Path(self._path) if self._path is not None else default_checkpoint()
-            if self._analyzer is None or Path(self._analyzer.checkpoint.path) != wanted:
-                self._analyzer = Analyzer.load(wanted)
-            return self._analyzer
-
-    def warm_up(self, before: Callable[[], None] = lambda: None) -> None:
-        """Load in a background thread so the first upload does not pay for it (``before`` runs first)."""
-        def _load() -> None:
-            try:
-                before()
-                self.get()
-            except Exception:  # noqa: BLE001 - reported to the clinician on first real use
-                pass
-        threading.Thread(target=_load, name="lungdx-model-warmup", daemon=True).start()
-
-
-ANALYZER = SharedAnalyzer()
-
-
-@dataclass
-class UploadOutcome:
-    """What one upload produced; ``findings``/``triage``/``prediction`` are None when the model failed."""
-
-    study: object
-    radiograph: object
-    findings: object = None
-    triage: object = None
-    prediction: object = None
-    model_error: str | None = None
-    timings: dict[str, float] = field(default_factory=dict)
+#: Kept names for callers: the model service and the result type live in the core (``services.py``).
+SharedAnalyzer = ModelService
+UploadOutcome = IngestResult
+ANALYZER = shared_model_service()  # only an object: it follows the registry when asked, changes nothing now
 
 
 def attach_and_analyze(store, patient_id: str, data: bytes, filename: str | None, actor: str, *,
                        record=None, analyzer: SharedAnalyzer = ANALYZER, confirm_identity_mismatch: bool = False,
                        progress: Callable[[str, float], None] = lambda _s, _f: None) -> UploadOutcome:
-    """The main path as one function: raises ``LungDxError`` before anything is written when the file is bad."""
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    progress("Reading image", 0.1)
-    radiograph = load_image(data, filename=filename)
-    timings["load"] = time.perf_counter() - t0
-    progress("Saving study", 0.3)
-    study = store.add_study(patient_id, radiograph, data, actor, filename=filename,
-                            confirm_identity_mismatch=confirm_identity_mismatch)
-    timings["store"] = time.perf_counter() - t0 - timings["load"]
-    outcome = UploadOutcome(study=study, radiograph=radiograph, timings=timings)
-    progress("Analysing", 0.5)
-    t1 = time.perf_counter()
-    try:
-        findings = analyzer.get().analyze(radiograph)
-    except LungDxError as exc:
-        outcome.model_error = str(exc)
-        return outcome
-    timings["analyze"] = time.perf_counter() - t1
-    progress("Triage", 0.9)
-    triage = assess(findings, record)
-    outcome.findings, outcome.triage = findings, triage
-    outcome.prediction = store.add_prediction(study.id, findings, triage, actor)
-    timings["total"] = time.perf_counter() - t0
-    return outcome
+    """The upload's call into the one ingest path; raises ``LungDxError`` before anything is written."""
+    return ingest(store, patient_id, data, actor, filename=filename, analyzer=analyzer, record=record,
+                  confirm_identity_mismatch=confirm_identity_mismatch, progress=progress)
 
 
 class UploadPanel(w.VBox):

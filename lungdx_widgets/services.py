@@ -1,0 +1,233 @@
+"""The main use case as core services: one ingest path and one model service for every entry point.
+
+The dashboard's upload panel, ``lungdx import``/``lungdx analyze --patient``, the demo set-up and the
+PACS pull all file images through :func:`ingest`, so a rule of the path (refuse before writing,
+duplicates keep their stored result, triage sees the patient record) holds for all of them.
+Nothing here imports a widget library, and nothing happens at import time: the model registry is
+consulted only through the resolver a :class:`ModelService` was given (MONAI Label's infer tasks are
+the model: the UI, CLI and REST layers only call them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, Union
+
+from .errors import LungDxError
+from .imaging import load_image
+from .triage import assess
+from .types import Findings, Radiograph, Triage
+
+if TYPE_CHECKING:  # the store and model are only needed when called (torch is slow to import)
+    from .model.analyze import Analyzer
+    from .store.db import Store
+    from .store.records import PatientRecord, Prediction, Signoff, Study
+
+#: Gives the checkpoint to use now, or None for "no opinion" (then the shipped default is used).
+Resolver = Callable[[], Union[Path, None]]
+Progress = Callable[[str, float], None]
+
+
+def registry_resolver(db: Path | None = None) -> Resolver:
+    """A resolver for the model registry's active version in ``db`` (default: ``Settings.db``).
+
+    Read on every call, so an analyst's activation or rollback reaches open dashboards without a restart.
+    """
+    def resolve() -> Path | None:
+        from .learning.registry import active_model_for_configured_db, active_model_path
+
+        if db is None:
+            return active_model_for_configured_db()
+        if not Path(db).is_file():
+            return None
+        from .store import open_store
+
+        with open_store(db) as store:
+            return active_model_path(store)
+    return resolve
+
+
+class ModelService:
+    """One cached :class:`~lungdx_widgets.model.Analyzer` per process or dashboard; thread-safe.
+
+    ``path`` pins a checkpoint. Without it, ``resolver`` (default: :func:`registry_resolver`) is asked
+    before each analysis and the analyzer is reloaded when its answer changes; the choice stays
+    inside this object (no global registration), so creating one changes nothing else.
+    """
+
+    def __init__(self, path: Path | str | None = None, *, resolver: Resolver | None = None) -> None:
+        self._path = Path(path) if path is not None else None
+        self._resolver = resolver if resolver is not None else registry_resolver()
+        self._lock = threading.Lock()
+        self._analyzer: Analyzer | None = None
+
+    def checkpoint(self) -> Path:
+        """The checkpoint the next analysis uses: the pinned path, else the resolver's, else the shipped default."""
+        if self._path is not None:
+            return self._path
+        from .model.registry import default_model_path
+
+        return self._resolver() or default_model_path()
+
+    def get(self) -> "Analyzer":
+        """The loaded analyzer; raises its ``LungDxError`` (e.g. ``WeightsMissing``) every time it cannot load."""
+        from .model.analyze import Analyzer  # torch import is slow: only when needed
+
+        with self._lock:
+            wanted = self.checkpoint()
+            if self._analyzer is None or Path(self._analyzer.checkpoint.path) != wanted:
+                self._analyzer = Analyzer.load(wanted)
+            return self._analyzer
+
+    def warm_up(self, before: Callable[[], None] = lambda: None) -> None:
+        """Load in a background thread so the first upload does not pay for it (``before`` runs first)."""
+        def _load() -> None:
+            try:
+                before()
+                self.get()
+            except Exception:  # noqa: BLE001 - reported to the clinician on first real use
+                pass
+        threading.Thread(target=_load, name="lungdx-model-warmup", daemon=True).start()
+
+
+_shared: ModelService | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_model_service() -> ModelService:
+    """The process-wide service (created on first call, following the configured registry)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = ModelService()
+        return _shared
+
+
+class _Analyzes(Protocol):
+    def analyze(self, radiograph: Radiograph) -> Findings: ...
+
+
+AnalyzerLike = Union[ModelService, _Analyzes]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What filing one image produced.
+
+    ``prediction``/``findings``/``triage`` are None when no analysis ran (none asked for, or the
+    model failed: ``model_error`` says why). ``duplicate``: the same bytes were already on file for
+    this patient; the stored study and result are returned and nothing is re-analysed.
+    """
+
+    study: "Study"
+    radiograph: Radiograph
+    prediction: "Prediction | None" = None
+    findings: Findings | None = None
+    triage: Triage | None = None
+    duplicate: bool = False
+    message: str = ""
+    model_error: str | None = None
+    signoff: "Signoff | None" = None
+    source: str = "upload"
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def duplicate_message(signoff: "Signoff | None") -> str:
+    """What a person reads when a film is filed twice (its stored result stays as it is)."""
+    if signoff is not None:
+        return (f"Already on file, signed by {signoff.signed_by} at {signoff.signed_at[:16].replace('T', ' ')}: "
+                "the signed study is opened; its result is not changed.")
+    return "Already on file: the stored study and its AI result are opened (not analysed again)."
+
+
+def _get_analyzer(analyzer: AnalyzerLike) -> _Analyzes:
+    return analyzer.get() if isinstance(analyzer, ModelService) else analyzer
+
+
+def ingest(store: "Store", patient_id: str, data: bytes, actor: str, *, filename: str | None = None,
+           source: str = "upload", analyzer: AnalyzerLike | None = None, confirm_identity_mismatch: bool = False,
+           record: "PatientRecord | None" = None, acquired: str | None = None, radiograph: Radiograph | None = None,
+           on_filed: Callable[["Study", Radiograph], None] | None = None,
+           progress: Progress = lambda _s, _f: None) -> IngestResult:
+    """load → ``store.add_study`` → analyse → ``triage.assess(findings, record)`` → ``store.add_prediction``.
+
+    Raises the imaging layer's ``LungDxError`` (or ``IdentityMismatch``) before anything is written.
+    ``analyzer`` None files the image without analysis (``lungdx import``). A model that cannot run
+    leaves the study filed, unanalysed, with ``model_error`` set. ``on_filed`` runs inside the
+    study's transaction (the PACS pull records the SOP Instance UID there, so both or neither are
+    written). ``record`` defaults to the patient's record, read (and audited) as ``actor``.
+    ``radiograph``: these bytes already decoded by the caller (who read the DICOM header to match
+    the patient, or completed the view), so they are not decoded twice.
+    """
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    progress("Reading image", 0.1)
+    if radiograph is None:
+        radiograph = load_image(data, filename=filename)
+    timings["load"] = time.perf_counter() - t0
+    progress("Saving study", 0.3)
+    sha = hashlib.sha256(data).hexdigest()
+    already = any(s.sha256 == sha for s in store.studies_for_patient(patient_id))
+    with store.transaction():
+        study = store.add_study(patient_id, radiograph, data, actor, filename=filename,
+                                confirm_identity_mismatch=confirm_identity_mismatch, acquired=acquired)
+        if on_filed is not None:
+            on_filed(study, radiograph)
+    timings["store"] = time.perf_counter() - t0 - timings["load"]
+    base = dict(study=study, radiograph=radiograph, source=source, timings=timings, duplicate=already)
+    if already:  # the same film again: what is on file is opened; a stored (maybe signed) result is never redone
+        signoff, prediction = store.latest_signoff(study.id), store.latest_prediction(study.id)
+        if signoff is not None or prediction is not None or analyzer is None:
+            return IngestResult(**base, prediction=prediction, signoff=signoff, message=duplicate_message(signoff))
+    if analyzer is None:
+        return IngestResult(**base, message=f"study {study.id} filed for patient {patient_id} (not analysed)")
+    progress("Analysing", 0.5)
+    t1 = time.perf_counter()
+    try:
+        findings = _get_analyzer(analyzer).analyze(radiograph)
+    except LungDxError as exc:
+        return IngestResult(**base, model_error=str(exc), message=f"Study saved. AI analysis unavailable: {exc}")
+    timings["analyze"] = time.perf_counter() - t1
+    progress("Triage", 0.9)
+    if record is None:
+        record = store.patient_record(patient_id, actor)
+    triage = assess(findings, record, image_size=radiograph.size)
+    prediction = store.add_prediction(study.id, findings, triage, actor)
+    timings["total"] = time.perf_counter() - t0
+    return IngestResult(**base, prediction=prediction, findings=findings, triage=triage,
+                        message=f"analysed in {timings['total']:.1f} s ({triage.level})")
+
+
+def analyze_pending(store: "Store", analyzer: AnalyzerLike, actor: str, *, batch_size: int = 8,
+                    studies: "list[Study] | None" = None) -> tuple[int, int]:
+    """Analyse filed studies without a result (default: all of them), a batch at a time; returns (done, failed).
+
+    Batched because the network is several times faster on CPU per image in a batch (demo set-up,
+    a PACS pull that filed studies while the model was unavailable). Triage sees each patient's record.
+    """
+    model = _get_analyzer(analyzer)
+    batch = getattr(model, "analyze_batch", None) or (lambda rgs: [model.analyze(r) for r in rgs])
+    pending = store.unanalysed_studies() if studies is None else studies
+    done = failed = 0
+    records: dict[str, PatientRecord] = {}
+    for start in range(0, len(pending), batch_size):
+        loaded = []
+        for study in pending[start:start + batch_size]:
+            try:
+                loaded.append((study, load_image(store.study_image_path(study))))
+            except LungDxError:
+                failed += 1
+        findings = batch([r for _, r in loaded]) if loaded else []
+        with store.transaction():
+            for (study, rg), result in zip(loaded, findings):
+                if study.patient_id not in records:
+                    records[study.patient_id] = store.patient_record(study.patient_id, actor)
+                triage = assess(result, records[study.patient_id], image_size=rg.size)
+                store.add_prediction(study.id, result, triage, actor)
+                done += 1
+    return done, failed
