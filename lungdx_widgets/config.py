@@ -37,6 +37,8 @@ class Settings:
     weights: Path = PROJECT_ROOT / "weights"
     #: File name (inside ``weights``) of the checkpoint the dashboard uses when the registry is empty.
     default_model: str = "lungdx-demo.pt"
+    #: File name (inside ``weights``) of the lung-segmentation checkpoint every analysis uses.
+    segmenter: str = "lungdx-lungseg.pt"
     #: Frozen training sets (one read-only folder per snapshot id; never committed).
     snapshots: Path = PROJECT_ROOT / "data" / "snapshots"
     #: Fine-tuning runs: resumable work files and the candidate checkpoints they produce.
@@ -45,8 +47,9 @@ class Settings:
     port: int = 8866
     #: Upload limit (bytes) for one file; also the Voila websocket message limit.
     max_upload_bytes: int = 64 * 1024 * 1024
-    #: Largest image (pixels, rows*cols*frames) decoded at all.
-    max_pixels: int = 60_000_000
+    #: Largest image (pixels, rows*cols*frames) decoded at all. Chest films are at most ~4300 x 4300
+    #: (18.5 Mpx); a bigger "film" is a decompression bomb or not a chest radiograph.
+    max_pixels: int = 20_000_000
     #: Smallest accepted side in pixels.
     min_side: int = 64
     #: Secret keying de-identification (pseudonyms, date shifts, UID remapping) so exports stay
@@ -59,6 +62,11 @@ class Settings:
     login_window_seconds: int = 300
     #: Idle kernels are culled after this many seconds.
     kernel_cull_seconds: int = 1800
+    #: Kernels no page ever connected to (a dashboard GET without its websocket) are culled after
+    #: this many quiet seconds; culling runs every 15 s.
+    kernel_unconnected_seconds: int = 45
+    #: Dashboards (kernels, ~0.9 GB each) one clinician may hold; a new one replaces the oldest unconnected.
+    kernels_per_user: int = 3
     #: Torch intra-op threads for inference. 1: several kernels share 2 cores, and oversubscribed
     #: threads made a forward ~35x slower under load (measured); raise it on a dedicated machine.
     torch_threads: int = 1

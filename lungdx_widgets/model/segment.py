@@ -1,0 +1,150 @@
+"""Lung segmentation: where the lung fields are, so the classifier reads lungs and not hospitals.
+
+A small U-Net (MONAI's ``UNet``) trained here on the human lung masks of ``../shared/data/cxr2``
+(V7 Labs and radiologist masks of the COVID-19 image collection). Every analysed film gets its
+mask; it decides (a) the classifier's crop, (b) where heatmaps and boxes may lie, (c) whether the
+image looks like a frontal chest film at all, and (d) the viewer's lung outline.
+
+The input is the whole film resized to ``SEG_SIZE``² and histogram-equalised
+(:func:`~lungdx_widgets.imaging.transform.equalize`), so a site's contrast processing does not move it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from scipy import ndimage
+
+from ..config import get_settings
+from ..imaging.transform import Region, equalize
+from .registry import Checkpoint, WeightsInvalid, load_checkpoint
+
+SEG_SIZE = 128
+SEG_KIND = "lung-unet"
+#: A lung mask covering less or more of the film than this is not a frontal chest film's
+#: (the training masks span 0.13-0.55 of the image).
+MIN_LUNG_FRACTION, MAX_LUNG_FRACTION = 0.04, 0.8
+#: Margin around the lung fields kept in the classifier's crop, as fractions of the lung box:
+#: (top, bottom, sides). The bottom margin is larger: V7 masks stop at the diaphragm dome, while
+#: costophrenic angles (effusion) and retrocardiac bases lie below it.
+CROP_MARGIN = (0.05, 0.12, 0.06)
+
+
+def build_unet() -> nn.Module:
+    """MONAI's residual U-Net, five levels, 1.6 M parameters: fast enough for one CPU core."""
+    from monai.networks.nets import UNet
+
+    return UNet(spatial_dims=2, in_channels=1, out_channels=1, channels=(16, 32, 64, 128, 256),
+                strides=(2, 2, 2, 2), num_res_units=1)
+
+
+def seg_input(pixels: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """(rows, cols) [0,1] film → (1, 1, SEG_SIZE, SEG_SIZE) equalised network input in [-1, 1]."""
+    t = torch.as_tensor(np.asarray(pixels, dtype=np.float32))[None, None]
+    small = F.interpolate(t, size=(SEG_SIZE, SEG_SIZE), mode="area")
+    return equalize(small) * 2.0 - 1.0
+
+
+@dataclass(frozen=True)
+class LungMask:
+    """The lung fields of one film, in original pixels."""
+
+    mask: np.ndarray            # (rows, cols) bool
+    area_fraction: float        # share of the film covered by lung
+    components: int             # connected lung regions kept (normally 2)
+
+    @property
+    def found(self) -> bool:
+        """Plausible lung fields: enough (and not too much) of the film, in at most two regions."""
+        return self.components >= 1 and MIN_LUNG_FRACTION <= self.area_fraction <= MAX_LUNG_FRACTION
+
+    def box(self) -> Region | None:
+        """(top, left, height, width) of the lungs, or None when there are none."""
+        if not self.mask.any():
+            return None
+        rows, cols = np.nonzero(self.mask.any(axis=1))[0], np.nonzero(self.mask.any(axis=0))[0]
+        return int(rows[0]), int(cols[0]), int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
+
+    def crop_region(self) -> Region | None:
+        """The classifier's crop: the lung box with :data:`CROP_MARGIN`, inside the film; None if not found."""
+        box = self.box() if self.found else None
+        if box is None:
+            return None
+        top, left, h, w = box
+        rows, cols = self.mask.shape
+        mt, mb, ms = CROP_MARGIN
+        y0, y1 = max(0, int(top - mt * h)), min(rows, int(np.ceil(top + h + mb * h)))
+        x0, x1 = max(0, int(left - ms * w)), min(cols, int(np.ceil(left + w + ms * w)))
+        return y0, x0, y1 - y0, x1 - x0
+
+
+def clean_mask(probability: np.ndarray, threshold: float = 0.5) -> tuple[np.ndarray, int]:
+    """Binary mask of the (at most) two largest regions above ``threshold``, holes filled.
+
+    Stray blobs (a burned-in letter, an arm) are dropped: lungs are two large regions.
+    """
+    above = probability >= threshold
+    labelled, n = ndimage.label(above)
+    if n == 0:
+        return above, 0
+    sizes = ndimage.sum(above, labelled, index=np.arange(1, n + 1))
+    keep = [i + 1 for i in np.argsort(sizes)[::-1][:2] if sizes[i] >= 0.01 * above.size]
+    mask = ndimage.binary_fill_holes(np.isin(labelled, keep))
+    return mask, len(keep)
+
+
+class LungSegmenter:
+    """A loaded lung-segmentation checkpoint."""
+
+    def __init__(self, checkpoint: Checkpoint) -> None:
+        if checkpoint.config.get("kind") != SEG_KIND:
+            raise WeightsInvalid(f"{checkpoint.path} is not a lung-segmentation checkpoint")
+        self.checkpoint = checkpoint
+        self.net = build_unet()
+        self.net.load_state_dict(checkpoint.state_dict)
+        self.net.eval()
+
+    @classmethod
+    def load(cls, path: Path | str | None = None) -> "LungSegmenter":
+        """``path``, else ``weights/<Settings.segmenter>``; raises ``WeightsMissing`` naming the file."""
+        s = get_settings()
+        return cls(load_checkpoint(Path(path) if path is not None else s.weights / s.segmenter))
+
+    @property
+    def version(self) -> str:
+        return self.checkpoint.version
+
+    @torch.inference_mode()
+    def probabilities(self, batch: torch.Tensor) -> torch.Tensor:
+        """(B, 1, S, S) equalised inputs → (B, S, S) lung probabilities (averaged with the mirror image)."""
+        logits = self.net(torch.cat([batch, batch.flip(-1)]))
+        n = batch.shape[0]
+        return ((torch.sigmoid(logits[:n]) + torch.sigmoid(logits[n:]).flip(-1)) / 2)[:, 0]
+
+    def segment(self, pixels: np.ndarray) -> LungMask:
+        return self.segment_batch([pixels])[0]
+
+    def segment_batch(self, films: list[np.ndarray]) -> list[LungMask]:
+        """One forward for several films; each mask comes back at its film's own size."""
+        if not films:
+            return []
+        probs = self.probabilities(torch.cat([seg_input(f) for f in films]))
+        out = []
+        for film, prob in zip(films, probs):
+            rows, cols = np.asarray(film).shape[:2]
+            full = F.interpolate(prob[None, None], size=(rows, cols), mode="bilinear", align_corners=False)[0, 0]
+            mask, parts = clean_mask(full.numpy())
+            out.append(LungMask(mask, float(mask.mean()), parts))
+        return out
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    """Sørensen–Dice overlap of two boolean masks (1.0 when both are empty)."""
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    total = a.sum() + b.sum()
+    return 1.0 if total == 0 else float(2.0 * np.logical_and(a, b).sum() / total)
