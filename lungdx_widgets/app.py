@@ -22,7 +22,8 @@ from .widgets.priors import PriorsPanel
 from .widgets.signoff import SignoffPanel
 from .widgets.theme import RESEARCH_NOTICE, card, esc, message_html, stylesheet
 from .widgets.upload import ANALYZER, SharedAnalyzer, UploadOutcome, UploadPanel
-from .widgets.editor import AnnotationEditor
+from .widgets.editor import AnnotationEditor, UnsavedPrompt
+from .widgets.report import ReportDownload
 from .widgets.viewer import ImageViewer
 from .widgets.worklist import Worklist
 
@@ -62,6 +63,7 @@ class Dashboard(w.VBox):
         self.actor = self.user.username
         self.patient_id: str | None = None
         self.study_id: int | None = None
+        self._restoring = False
         self._analyzer = analyzer
         self._build()
         if warm_up_model and self.user.role in CLINICAL_WRITERS:
@@ -71,7 +73,7 @@ class Dashboard(w.VBox):
     def _build(self) -> None:
         role = self.user.role
         self.search = PatientSearch(self.store)
-        self.worklist = Worklist(self.store)
+        self.worklist = Worklist(self.store, actor=self.actor)
         self.banner = PatientBanner()
         self.record = PatientRecordPanel(self.store, self.actor, role)
         self.upload = UploadPanel(self.store, self.actor, record_for=lambda _pid: self.record.record,
@@ -79,10 +81,16 @@ class Dashboard(w.VBox):
         self.viewer = ImageViewer(readonly=role not in ANNOTATORS, height=VIEWER_HEIGHT)
         self.viewer.add_class("lx-viewer")
         self.editor = AnnotationEditor(self.store, self.actor, viewer=self.viewer)
+        self.unsaved = UnsavedPrompt(self.editor)
         self.findings = FindingsPanel()
+        if role in CLINICAL_WRITERS:
+            self.findings.triage_form.on_submit(self._override_triage)
         self.priors = PriorsPanel(self.store)
-        self.signoff = SignoffPanel(self.store, self.actor, can_sign=role in CLINICAL_WRITERS)
-        self.tabs = w.Tab(children=[self.findings, self.record, self.priors, self.signoff],
+        self.signoff = SignoffPanel(self.store, self.actor, can_sign=role in CLINICAL_WRITERS,
+                                    boxes_for=self._saved_boxes)
+        self.report = ReportDownload(self.store, self.actor)
+        self.signoff_tab = w.VBox([self.signoff, self.report])
+        self.tabs = w.Tab(children=[self.findings, self.record, self.priors, self.signoff_tab],
                           titles=("Findings", "Record", "Priors", "Sign-off"),
                           layout=w.Layout(flex="1 1 auto", min_height="0"))
         self.tabs.add_class("lx-tabs")
@@ -100,7 +108,7 @@ class Dashboard(w.VBox):
                        card([self.worklist], "lx-worklist-card", flex="1 1 auto", min_height="0")],
                       layout=w.Layout(width=f"{LEFT_WIDTH}px", min_width=f"{LEFT_WIDTH}px", height="100%"))
         left.add_class("lx-col")
-        centre = card([self.banner, self.upload, self.viewer], "lx-centre",
+        centre = card([self.banner, self.upload, self.unsaved.widget, self.viewer], "lx-centre",
                       flex="1 1 auto", min_width="0", height="100%")
         right = w.VBox([self.tabs], layout=w.Layout(width=f"{RIGHT_WIDTH}px", min_width=f"{RIGHT_WIDTH}px", height="100%"))
         right.add_class("lx-col")
@@ -109,14 +117,69 @@ class Dashboard(w.VBox):
         body.add_class("lx-body")
         self.children = (stylesheet(), header, body)
 
-        self.search.observe(lambda ch: ch["new"] and self.open_patient(ch["new"]), names="selected_patient_id")
-        self.worklist.observe(lambda ch: ch["new"] is not None and self.open_study(ch["new"]),
-                              names="selected_study_id")
+        self.search.observe(self._patient_picked, names="selected_patient_id")
+        self.worklist.observe(self._study_picked, names="selected_study_id")
+        self.record.on_changed(self._record_changed)
         self.upload.on_done(self._on_uploaded)
         self.findings.observe(lambda ch: self._follow_label(ch["new"]), names="selected_label")
         self.viewer.observe(lambda ch: ch["new"] and self.findings.select(ch["new"]), names="heatmap_label")
         self.tabs.observe(lambda ch: ch["new"] == TAB_PRIORS and self.priors.render(), names="selected_index")
         self.signoff.on_signed(lambda _sid: self.worklist.refresh())
+
+    # ------------------------------------------------------------------ choosing, guarded
+    def _patient_picked(self, change) -> None:
+        """A pick in the search list; unsaved box edits ask save / discard / stay first."""
+        pid = change["new"]
+        if not pid or self._restoring or pid == self.patient_id:
+            return
+        self.unsaved.guard(lambda: self.open_patient(pid), on_stay=self._restore_choice)
+
+    def _study_picked(self, change) -> None:
+        sid = change["new"]
+        if sid is None or self._restoring or sid == self.study_id:
+            return
+        self.unsaved.guard(lambda: self.open_study(sid), on_stay=self._restore_choice)
+
+    def _restore_choice(self) -> None:
+        """Stay: the lists point at the study still open again (without reopening it)."""
+        self._restoring = True
+        try:
+            self.worklist.selected_study_id = self.study_id
+            self.search.selected_patient_id = self.patient_id
+        finally:
+            self._restoring = False
+
+    def _record_changed(self, record) -> None:
+        """Every change to the record refreshes every view of that patient (banner first: allergies)."""
+        if record is not None and record.patient.patient_id == self.patient_id:
+            self.banner.show(record)
+
+    def _saved_boxes(self):
+        """(saved boxes, the version shown, unsaved edits?) of the open study, for the sign-off."""
+        if self.study_id is None:
+            return (), 0, False
+        return self.store.annotations(self.study_id).boxes, self.editor.based_on, bool(self.viewer.dirty)
+
+    def _override_triage(self, level: str, reason: str) -> str | None:
+        if self.study_id is None:
+            return "Open a study first."
+        try:
+            self.store.override_triage(self.study_id, level, reason, self.actor)
+        except LungDxError as exc:
+            return str(exc)
+        prediction = self.store.latest_prediction(self.study_id)
+        self.findings.show(view_from_prediction(prediction))
+        self.worklist.refresh()
+        return None
+
+    def _reset_for_patient(self) -> None:
+        """A patient switch resets every form and message (nothing of the last patient stays on screen)."""
+        self.upload.reset()
+        self.record.reset()
+        self.findings.triage_form.reset()
+        self.report.set_study(None)
+        self.unsaved.stay()
+        self.viewer.show_message("", "info")
 
     # ------------------------------------------------------------------ actions
     def open_patient(self, patient_id: str, *, show_record: bool = True) -> bool:
@@ -124,6 +187,8 @@ class Dashboard(w.VBox):
         record = self.record.show(patient_id)
         if record is None:
             return False
+        if patient_id != self.patient_id:
+            self._reset_for_patient()
         self.patient_id = patient_id
         self.banner.show(record)
         self.upload.patient_id = patient_id
@@ -149,6 +214,9 @@ class Dashboard(w.VBox):
             self._clear_study(f"Cannot open this study: {exc}")
             return False
         self.study_id = study.id
+        self._restore_choice()
+        self.report.set_study(study.id)
+        self.findings.triage_form.reset()
         self._recompute_heatmaps(prediction)
         view = view_from_prediction(prediction) if prediction else None
         if view is None:
@@ -184,6 +252,7 @@ class Dashboard(w.VBox):
     def _clear_study(self, note: str) -> None:
         """No study open: an empty viewer (never the previous patient's image) and a note why."""
         self.study_id = None
+        self.report.set_study(None)
         self.editor.study_id = None
         with self.viewer.hold_trait_notifications():
             self.viewer.heatmaps = {}
@@ -199,7 +268,11 @@ class Dashboard(w.VBox):
 
     def _on_uploaded(self, outcome: UploadOutcome) -> None:
         study = outcome.study
+        if outcome.duplicate:  # already on file: open what is stored (a signed result is never redone)
+            self.open_study(study.id)
+            return
         self.study_id = study.id
+        self.report.set_study(study.id)
         findings = outcome.findings
         self.editor.open_study(study.id, radiograph=outcome.radiograph,
                                heatmaps=findings.heatmaps if findings else None,

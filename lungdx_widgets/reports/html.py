@@ -34,7 +34,7 @@ def finding_rows(ctx: StudyContext) -> list[FindingRow]:
     """One row per model label: probability, threshold, AI call, the clinician's verdict if signed."""
     if ctx.prediction is None:
         return []
-    agreement = ctx.signoff.agreement if ctx.signoff else {}
+    verdicts = ctx.verdicts
     rows = []
     for label, p in ctx.prediction.probabilities.items():
         t = ctx.prediction.thresholds.get(label)
@@ -44,10 +44,22 @@ def finding_rows(ctx: StudyContext) -> list[FindingRow]:
             call, css = "no threshold", ""
         else:
             call, css = ("positive", "positive") if p >= t else ("negative", "")
-        verdict = {True: "agrees", False: "disagrees"}.get(agreement.get(label), "—")  # type: ignore[arg-type]
+        verdict = verdicts.get(label, "—")
         rows.append(FindingRow(label, "—" if p is None else f"{p:.2f}", "—" if t is None else f"{t:.2f}",
                                call, verdict, css))
     return rows
+
+
+def report_status(ctx: StudyContext) -> str:
+    """Which signed version the report shows, in one phrase (the title says it)."""
+    if not ctx.signed:
+        return "preliminary, not signed"
+    status = f"final: annotation version {ctx.annotations.version} as signed"
+    if len(ctx.signoffs) > 1:
+        status += f", with {len(ctx.signoffs) - 1} addendum(s)"
+    if ctx.unsigned_changes:
+        status += f"; later changes (version {ctx.latest_version}) are not signed"
+    return status
 
 
 @lru_cache(maxsize=1)
@@ -63,13 +75,16 @@ def render_html(ctx: StudyContext, heatmap: np.ndarray | None = None, heatmap_no
     boxes = ctx.boxes
     if ctx.annotations.version > 0:
         box_caption = f"{len(boxes)} box(es) from clinician-reviewed annotations v{ctx.annotations.version}"
+        if ctx.signed:
+            box_caption += " (the signed version)"
     else:
         box_caption = f"{len(boxes)} box(es) proposed by the model, not yet reviewed"
     heatmap_caption = heatmap_note or ("AI heatmap overlaid (blue→red = more attention)"
                                        if heatmap is not None else "no heatmap")
     png = overlay_png(ctx.pixels, heatmap, boxes)
     return _template().render(
-        notice=RESEARCH_NOTICE, status="final" if ctx.signed else "preliminary",
+        notice=RESEARCH_NOTICE, status=report_status(ctx), signoffs=ctx.signoffs,
+        unsigned_changes=ctx.latest_version if ctx.unsigned_changes else 0, allergies=ctx.record.allergies,
         patient=ctx.patient, age=ctx.patient.age(), study=ctx.study, triage=ctx.triage,
         rows=finding_rows(ctx), boxes=boxes, box_caption=box_caption, heatmap_caption=heatmap_caption,
         image_b64=base64.b64encode(png).decode("ascii"),

@@ -209,6 +209,9 @@ class WorklistItem:
     signed: bool
     study: Study
     prediction: Prediction | None = field(default=None, compare=False)
+    patient_sex: str = ""
+    patient_birth_date: str = ""
+    signed_by: str = ""
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,8 @@ class StudiesMixin(StoreBase):
                 FROM latest
             )
             SELECT leveled.study_id, leveled.prediction_id, p.name AS patient_name,
+                   p.sex AS patient_sex, p.birth_date AS patient_birth_date,
+                   (SELECT signed_by FROM signoffs WHERE study_id = s.id ORDER BY id LIMIT 1) AS signed_by,
                    EXISTS (SELECT 1 FROM signoffs WHERE study_id = s.id) AS signed
             FROM leveled JOIN studies s ON s.id = leveled.study_id JOIN patients p ON p.patient_id = s.patient_id
             ORDER BY {_RANK_SQL}, s.acquired, s.id LIMIT ?""", (day.isoformat(), int(limit)))
@@ -130,7 +132,9 @@ class StudiesMixin(StoreBase):
                 study_id=study.id, patient_id=study.patient_id, patient_name=r["patient_name"],
                 acquired=study.acquired, uploaded_at=study.uploaded_at, view=study.view,
                 triage_level=pred.level if pred else None, triage_reasons=pred.triage_reasons if pred else (),
-                top_label=top[0], top_probability=top[1], signed=bool(r["signed"]), study=study, prediction=pred))
+                top_label=top[0], top_probability=top[1], signed=bool(r["signed"]), study=study, prediction=pred,
+                patient_sex=r["patient_sex"] or "", patient_birth_date=r["patient_birth_date"] or "",
+                signed_by=r["signed_by"] or ""))
         return items
 
     def unanalysed_studies(self) -> list[Study]:

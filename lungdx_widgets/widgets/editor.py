@@ -165,3 +165,83 @@ class AnnotationEditor:
         if self.study_id is None:
             raise NoStudyOpen("Open a study before saving annotations.")
         return self.study_id
+
+
+UNSAVED_TEXT = "Unsaved box changes on this study. Save them, discard them, or stay on this study?"
+
+
+class UnsavedPrompt:
+    """Asks save / discard / stay before an action would drop the viewer's unsaved box edits.
+
+    Why: opening another study or patient used to replace the boxes silently. ``guard(action)``
+    runs ``action`` at once when nothing is unsaved; otherwise it shows the question and runs it
+    only after Save succeeded or Discard was chosen. Stay runs ``on_stay`` (e.g. re-select the
+    open study in a list) and keeps the edits.
+    """
+
+    def __init__(self, editor: AnnotationEditor) -> None:
+        import ipywidgets as w
+
+        self.editor = editor
+        self._pending: tuple[Callable[[], object], Callable[[], None]] | None = None
+        self.text = w.HTML()
+        self.save_button = w.Button(description="Save", layout=w.Layout(width="80px"))
+        self.discard_button = w.Button(description="Discard", layout=w.Layout(width="80px"))
+        self.stay_button = w.Button(description="Stay", layout=w.Layout(width="80px"))
+        for b, cls in ((self.save_button, "lx-unsaved-save"), (self.discard_button, "lx-unsaved-discard"),
+                       (self.stay_button, "lx-unsaved-stay")):
+            b.add_class(cls)
+        self.save_button.on_click(lambda _b: self.save())
+        self.discard_button.on_click(lambda _b: self.discard())
+        self.stay_button.on_click(lambda _b: self.stay())
+        self.widget = w.HBox([self.text, self.save_button, self.discard_button, self.stay_button],
+                             layout=w.Layout(display="none", align_items="center", width="100%"))
+        self.widget.add_class("lx-unsaved-prompt")
+
+    @property
+    def asking(self) -> bool:
+        return self._pending is not None
+
+    def guard(self, action: Callable[[], object], on_stay: Callable[[], None] = lambda: None) -> bool:
+        """Run ``action`` now (True) or ask first (False)."""
+        if not (self.editor.study_id is not None and self.editor.viewer.dirty):
+            self._hide()
+            action()
+            return True
+        self._pending = (action, on_stay)
+        from .theme import message_html
+
+        self.text.value = message_html(UNSAVED_TEXT, "warn")
+        self.widget.layout.display = None
+        return False
+
+    def save(self) -> bool:
+        """Save the edits, then continue; a refused save (conflict) stays here with the store's message."""
+        if self._pending is None:
+            return False
+        if self.editor.save() is None:
+            self._hide()
+            return False
+        return self._continue()
+
+    def discard(self) -> bool:
+        if self._pending is None:
+            return False
+        self.editor.viewer.dirty = False
+        return self._continue()
+
+    def stay(self) -> None:
+        pending, self._pending = self._pending, None
+        self._hide()
+        if pending is not None:
+            pending[1]()
+
+    def _continue(self) -> bool:
+        (action, _stay), self._pending = self._pending, None  # type: ignore[misc]
+        self._hide()
+        action()
+        return True
+
+    def _hide(self) -> None:
+        self.widget.layout.display = "none"
+        self.text.value = ""

@@ -13,6 +13,7 @@ import ipywidgets as w
 import plotly.graph_objects as go
 import traitlets as t
 
+from ..types import TRIAGE_ORDER
 from .theme import ACCENT, MUTED, RESEARCH_NOTICE, esc, message_html, triage_badge
 
 ANY_ABNORMALITY = "abnormal"
@@ -29,6 +30,11 @@ class FindingsView:
     triage_level: str | None
     triage_reasons: Sequence[str]
     model_version: str
+    #: The model's guard said the film is unlike its training films: its findings may be unreliable.
+    out_of_distribution: bool = False
+    ood_score: float | None = None
+    #: A clinician's triage override (level, reason, who) when there is one.
+    override: tuple[str, str, str] | None = None
 
     @property
     def assessed(self) -> list[str]:
@@ -44,6 +50,43 @@ class FindingsView:
         p, thr = self.probabilities.get(label), self.thresholds.get(label)
         return p is not None and thr is not None and p >= thr
 
+    def likelihood(self, label: str) -> str:
+        """The finding in words against its own operating point (see :func:`likelihood`)."""
+        return likelihood(self.probabilities.get(label), self.thresholds.get(label))
+
+
+#: Words for a finding, judged against that label's own operating point (thresholds differ per label).
+LIKELY, POSSIBLE, UNLIKELY, NOT_ASSESSED = "likely", "possible", "unlikely", "not assessed"
+#: "possible" from this fraction of the operating point up to it.
+POSSIBLE_FROM = 0.5
+OOD_WARNING = ("This film differs from the films the model learned from; AI findings may be unreliable — "
+               "read it yourself.")
+LIKELIHOOD_HINT = ("likely: at or above the label's operating point · possible: at least half of it · "
+                   "unlikely: below that. Hover a finding for the model's probability.")
+
+
+def likelihood(p: float | None, threshold: float | None) -> str:
+    """likely (p ≥ operating point), possible (≥ half of it), unlikely, or not assessed."""
+    if p is None or threshold is None:
+        return NOT_ASSESSED
+    if p >= threshold:
+        return LIKELY
+    return POSSIBLE if p >= POSSIBLE_FROM * threshold else UNLIKELY
+
+
+def findings_words_html(view: FindingsView) -> str:
+    """One line per finding in words; the probability and operating point on hover."""
+    rows = []
+    for label in view.assessed + view.not_assessed:
+        word = view.likelihood(label)
+        p, thr = view.probabilities.get(label), view.thresholds.get(label)
+        tip = "the model was not trained on this finding" if p is None else (
+            f"probability {p:.2f} · operating point {thr:.2f}" if thr is not None else f"probability {p:.2f}")
+        rows.append(f"<li class='lx-finding lx-finding-{word.replace(' ', '-')}' title='{esc(tip)}'>"
+                    f"<span class='lx-finding-label'>{esc(label)}</span> "
+                    f"<span class='lx-finding-word'>{esc(word)}</span></li>")
+    return f"<ul class='lx-findings-words'>{''.join(rows)}</ul>"
+
 
 def view_from_findings(findings, triage) -> FindingsView:
     """From a fresh ``Findings`` + ``Triage``."""
@@ -53,6 +96,8 @@ def view_from_findings(findings, triage) -> FindingsView:
         triage_level=triage.level if triage else None,
         triage_reasons=tuple(triage.reasons) if triage else (),
         model_version=findings.model_version,
+        out_of_distribution=bool(getattr(findings, "out_of_distribution", False)),
+        ood_score=getattr(findings, "ood_score", None),
     )
 
 
@@ -65,6 +110,10 @@ def view_from_prediction(prediction, thresholds: Mapping[str, float | None] | No
         triage_level=prediction.triage_level,
         triage_reasons=tuple(getattr(prediction, "triage_reasons", ()) or ()),
         model_version=prediction.model_version,
+        out_of_distribution=bool(getattr(prediction, "out_of_distribution", False)),
+        ood_score=getattr(prediction, "ood_score", None),
+        override=((prediction.override_level, prediction.override_reason, prediction.override_by)
+                  if getattr(prediction, "override_level", None) else None),
     )
 
 
@@ -120,8 +169,13 @@ class FindingsPanel(w.VBox):
         self._message.add_class("lx-findings-message")
         self._meta = w.HTML()
         self._meta.add_class("lx-model-version")
+        self.ood_banner = w.HTML(layout=w.Layout(display="none"))
+        self.ood_banner.add_class("lx-ood-banner")
+        self.words = w.HTML()
+        self.words.add_class("lx-findings-list")
         self._chart_slot = w.Box()
-        self._body = w.VBox([self._triage, self._chart_slot, self._meta],
+        self.triage_form = TriageOverrideForm()
+        self._body = w.VBox([self.ood_banner, self._triage, self.triage_form, self.words, self._chart_slot, self._meta],
                             layout=w.Layout(display="none"))
         notice = w.HTML(f"<div class='lx-notice-box'>{esc(RESEARCH_NOTICE)}</div>")
         super().__init__([self._message, self._body, notice])
@@ -132,13 +186,24 @@ class FindingsPanel(w.VBox):
         self.view = view
         draw(self._ensure_chart(), view)
         reasons = "; ".join(view.triage_reasons) or "no rule fired"
-        self._triage.value = (f"<div class='lx-triage-line'>Triage {triage_badge(view.triage_level)} "
-                              f"<span class='lx-triage-reason'>{esc(reasons)}</span></div>")
+        if view.override:
+            level, why, who = view.override
+            self._triage.value = (f"<div class='lx-triage-line'>Triage {triage_badge(level)} "
+                                  f"<span class='lx-triage-reason'>{esc(f'set by {who}: {why}')}</span></div>"
+                                  f"<div class='lx-muted lx-triage-ai'>AI triage was {esc(view.triage_level)}: "
+                                  f"{esc(reasons)}</div>")
+        else:
+            self._triage.value = (f"<div class='lx-triage-line'>Triage {triage_badge(view.triage_level)} "
+                                  f"<span class='lx-triage-reason'>{esc(reasons)}</span></div>")
+        self.ood_banner.value = message_html(OOD_WARNING, "warn") if view.out_of_distribution else ""
+        self.ood_banner.layout.display = None if view.out_of_distribution else "none"
+        self.words.value = findings_words_html(view)
         positives = [k for k in view.assessed if view.is_positive(k)]
-        summary = ("Above threshold: " + ", ".join(positives)) if positives else "No finding above its threshold."
-        self._meta.value = (f"<div>{esc(summary)}</div><div class='lx-muted'>Model {esc(view.model_version)}"
-                            f" · {len(view.not_assessed)} label(s) not assessed · bar = probability, "
-                            f"tick = operating threshold · click a bar to see its heatmap</div>")
+        summary = ("Likely: " + ", ".join(positives)) if positives else "No finding is likely."
+        self._meta.value = (f"<div>{esc(summary)}</div><div class='lx-muted'>{esc(LIKELIHOOD_HINT)}</div>"
+                            f"<div class='lx-muted'>Model {esc(view.model_version)}: bars are the model's "
+                            f"probability per finding, tick = that finding's operating point · "
+                            f"{len(view.not_assessed)} finding(s) not assessed · click a bar to see its heatmap</div>")
         if self.selected_label not in view.assessed:
             self.selected_label = ANY_ABNORMALITY
         self._message.value = ""
@@ -166,3 +231,47 @@ class FindingsPanel(w.VBox):
     def _on_bar_click(self, trace, points, _state) -> None:
         if points.point_inds:
             self.select(trace.y[points.point_inds[0]])
+
+
+MSG_CHOOSE_LEVEL = "Choose the triage level first."
+MSG_OVERRIDDEN = "Triage changed; the worklist shows it as overridden."
+
+
+class TriageOverrideForm(w.VBox):
+    """Level + reason + "Change triage" (the store audits it; the worklist shows it as overridden)."""
+
+    def __init__(self) -> None:
+        self.level = w.Dropdown(options=[("Change level…", "")] + [(lvl, lvl) for lvl in TRIAGE_ORDER], value="",
+                                layout=w.Layout(width="130px"))
+        self.level.add_class("lx-override-level")
+        self.reason = w.Text(placeholder="Reason (required)", layout=w.Layout(flex="1 1 auto", min_width="0"))
+        self.reason.add_class("lx-override-reason")
+        self.apply = w.Button(description="Change triage", layout=w.Layout(width="110px"))
+        self.apply.add_class("lx-override-apply")
+        self.message = w.HTML()
+        self._handler = None
+        self.apply.on_click(lambda _b: self.submit())
+        row = w.HBox([self.level, self.reason, self.apply], layout=w.Layout(width="100%"))
+        super().__init__([row, self.message], layout=w.Layout(width="100%", display="none"))
+        self.add_class("lx-override")
+
+    def on_submit(self, handler) -> None:
+        """``handler(level, reason) -> error message or None``."""
+        self._handler = handler
+        self.layout.display = None
+
+    def submit(self) -> None:
+        if self._handler is None:
+            return
+        if not self.level.value:
+            self.message.value = message_html(MSG_CHOOSE_LEVEL, "warn")
+            return
+        error = self._handler(self.level.value, self.reason.value.strip())
+        if error:
+            self.message.value = message_html(error, "error")
+        else:
+            self.reset()
+            self.message.value = message_html(MSG_OVERRIDDEN, "ok")
+
+    def reset(self) -> None:
+        self.level.value, self.reason.value, self.message.value = "", "", ""

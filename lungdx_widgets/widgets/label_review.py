@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import ipywidgets as w
 
 from ..errors import LungDxError
-from .editor import AnnotationEditor
+from .editor import AnnotationEditor, UnsavedPrompt
 from .theme import esc
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -59,7 +59,7 @@ class LabelReview(w.VBox):
         self.viewer.height = height
         self.study_ids = list(study_ids) if study_ids is not None else studies_with_proposals(store)
         self.index = -1
-        self._discard_armed = False
+        self.unsaved = UnsavedPrompt(self.editor)
 
         self.prev_button = w.Button(description="◀ Previous", layout=w.Layout(width="120px"))
         self.next_button = w.Button(description="Next ▶", layout=w.Layout(width="120px"))
@@ -76,7 +76,7 @@ class LabelReview(w.VBox):
         nav = w.HBox([self.prev_button, self.next_button, self.position, self.heatmap_button],
                      layout=w.Layout(align_items="center"))
         nav.add_class("ldx-review-nav")  # spacing lives in viewer.css
-        self.children = (nav, self.viewer)
+        self.children = (nav, self.unsaved.widget, self.viewer)
         if self.study_ids:
             self.go(0)
         else:
@@ -89,15 +89,12 @@ class LabelReview(w.VBox):
         return self.study_ids[self.index] if 0 <= self.index < len(self.study_ids) else None
 
     def go(self, index: int) -> bool:
-        """Open the study at ``index``; with unsaved edits, the first press only warns."""
+        """Open the study at ``index``; with unsaved edits, ask save / discard / stay first."""
         if not 0 <= index < len(self.study_ids):
             return False
-        if self.viewer.dirty and not self._discard_armed:
-            self._discard_armed = True
-            self.viewer.show_message("Unsaved changes: press Save, or press the button again to discard them.",
-                                     "warning")
-            return False
-        self._discard_armed = False
+        return self.unsaved.guard(lambda: self._open(index)) and self.index == index
+
+    def _open(self, index: int) -> bool:
         try:
             self.editor.open_study(self.study_ids[index])
         except LungDxError as exc:

@@ -62,9 +62,12 @@ def record_html(record, *, show_contact: bool) -> str:
     parts.append("<h3>Chronic conditions</h3>" + _table(
         ("Condition", "Since", "Status"), [(c.name, c.since, c.status) for c in record.conditions],
         "No chronic conditions recorded."))
+    parts.append("<h3>Medications</h3>" + _table(
+        ("Medication", "Dose", "Since"), [(m.name, m.dose, m.since) for m in record.medications],
+        "No medications recorded."))
     parts.append("<h3>Encounters</h3>" + _table(
-        ("Date", "Reason", "Diagnosis"),
-        [(e.date, e.reason, e.diagnosis) for e in record.encounters],  # newest first, as the store returns them
+        ("Date", "Reason", "Diagnosis", "Notes"),
+        [(e.date, e.reason, e.diagnosis, e.notes) for e in record.encounters],  # newest first, as the store returns them
         "No prior encounters."))
     notes = list(record.notes)[:5]  # newest first, as the store returns them
     parts.append("<h3>Notes</h3>" + (
@@ -108,6 +111,7 @@ class AddToRecordForm(w.VBox):
                     ("reaction", "Reaction", None), ("severity", "Severity", ALLERGY_SEVERITIES)),
         "condition": (("name", "Condition", None), ("since", "Since (YYYY-MM-DD)", None),
                       ("status", "Status", CONDITION_STATUSES)),
+        "medication": (("name", "Medication", None), ("dose", "Dose", None), ("since", "Since (YYYY-MM-DD)", None)),
         "note": (("text", "Note", None),),
     }
 
@@ -125,6 +129,14 @@ class AddToRecordForm(w.VBox):
         self._build()
         super().__init__([w.HBox([self.kind, self.save]), self._fields, self.message])
         self.add_class("lx-form")
+
+    def reset(self) -> None:
+        """Back to an empty note form with no message (a patient switch must not carry values over)."""
+        self.message.value = ""
+        if self.kind.value != "note":
+            self.kind.value = "note"  # rebuilds the fields empty
+        else:
+            self._build()
 
     def _build(self) -> None:
         self._inputs = {}
@@ -162,11 +174,12 @@ class PatientRecordPanel(w.VBox):
         self._store = store
         self._actor = actor
         self._role = role
+        self._changed: list[Callable[[object], None]] = []
         self.record = None
         self._html = w.HTML("<div class='lx-empty'>Select a patient to see the record.</div>")
         self._html.add_class("lx-record")
         self.form = AddToRecordForm(self._add) if role in EDITOR_ROLES else None
-        self._form_box = w.Accordion(children=[self.form], titles=("Add encounter, allergy, condition or note",),
+        self._form_box = w.Accordion(children=[self.form], titles=("Add encounter, allergy, condition, medication or note",),
                                      selected_index=None, layout=w.Layout(display="none")) if self.form else None
         super().__init__([self._html] + ([self._form_box] if self._form_box else []))
         self.add_class("lx-record-panel")
@@ -189,7 +202,8 @@ class PatientRecordPanel(w.VBox):
         """Write one addition through the store; returns an error message or None."""
         if not self.patient_id:
             return "Select a patient first."
-        required = {"encounter": "reason", "allergy": "substance", "condition": "name", "note": "text"}[kind]
+        required = {"encounter": "reason", "allergy": "substance", "condition": "name", "medication": "name",
+                    "note": "text"}[kind]
         if not values.get(required):
             return f"Please fill in '{required}'."
         pid, actor = self.patient_id, self._actor
@@ -202,9 +216,23 @@ class PatientRecordPanel(w.VBox):
                                         values["reaction"], values["severity"])
             elif kind == "condition":
                 self._store.add_condition(pid, actor, values["name"], values["since"], values["status"])
+            elif kind == "medication":
+                self._store.add_medication(pid, actor, values["name"], values["dose"], values["since"])
             else:
                 self._store.add_note(pid, actor, values["text"])
         except LungDxError as exc:
             return str(exc)
-        self.show(pid)
+        record = self.show(pid)
+        for handler in list(self._changed):
+            handler(record)
         return None
+
+    def on_changed(self, handler: Callable[[object], None]) -> None:
+        """Call ``handler(record)`` after every change to the record, so every view of the patient follows."""
+        self._changed.append(handler)
+
+    def reset(self) -> None:
+        """A patient switch: the add form starts empty, without the last patient's message."""
+        if self.form is not None:
+            self.form.reset()
+            self._form_box.selected_index = None

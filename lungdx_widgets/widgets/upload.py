@@ -11,17 +11,23 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import anywidget
 import ipywidgets as w
 import traitlets as t
 
+from ..config import get_settings
 from ..errors import LungDxError
 from ..imaging.names import display_filename
 from ..services import IngestResult, ModelService, ingest, shared_model_service
+from ..services import duplicate_message as _duplicate_message
 from ..store.errors import IdentityMismatch
 from .theme import esc, message_html
 
 log = logging.getLogger(__name__)
 ACCEPT = ".dcm,.dicom,.png,.jpg,.jpeg,application/dicom,image/png,image/jpeg"
+IDLE_HTML = "<span class='lx-muted'>PNG, JPEG or DICOM</span>"
+MSG_PATIENT_CHANGED = "The patient changed since that question; nothing was saved. Choose the file again."
+MSG_NOTHING_PENDING = "No file is waiting for confirmation; nothing was saved."
 
 
 #: Kept names for callers: the model service and the result type live in the core (``services.py``).
@@ -38,6 +44,28 @@ def attach_and_analyze(store, patient_id: str, data: bytes, filename: str | None
                   confirm_identity_mismatch=confirm_identity_mismatch, progress=progress)
 
 
+MSG_TOO_LARGE = "{name}: {size} is larger than the upload limit of {limit}; nothing was sent or saved."
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+class UploadGuard(anywidget.AnyWidget):
+    """Browser-side size check (upload_guard.js): a file above ``limit`` never reaches the websocket."""
+
+    _esm = Path(__file__).with_name("upload_guard.js")
+    limit = t.Int(0).tag(sync=True)
+    template = t.Unicode(MSG_TOO_LARGE).tag(sync=True)
+    #: Set by the browser when it refused a file: ``{"name", "size"}`` (shown again from Python).
+    refused = t.Dict().tag(sync=True)
+
+
+def duplicate_message(outcome: UploadOutcome) -> str:
+    """What the clinician reads when a film is uploaded twice (its stored result stays as it is)."""
+    return _duplicate_message(outcome.signoff)
+
+
 class UploadPanel(w.VBox):
     """File picker + progress + messages; calls ``on_done`` handlers with an :class:`UploadOutcome`."""
 
@@ -51,14 +79,15 @@ class UploadPanel(w.VBox):
         self._record_for = record_for
         self._analyzer = analyzer
         self._handlers: list[Callable[[UploadOutcome], None]] = []
-        self._pending: tuple[bytes, str] | None = None
+        #: A file waiting for an identity-mismatch confirmation: (bytes, name, patient it was offered for).
+        self._pending: tuple[bytes, str, str] | None = None
         # dashboard.css shows this label without ipywidgets' file count
         self.picker = w.FileUpload(accept=ACCEPT, multiple=False, description="Upload X-ray",
                                    layout=w.Layout(width="150px", min_width="150px"))
         self.picker.add_class("lx-upload-input")
         self.progress = w.FloatProgress(value=0, min=0, max=1, layout=w.Layout(width="120px", visibility="hidden"))
         self.progress.add_class("lx-upload-progress")
-        self.status = w.HTML("<span class='lx-muted'>PNG, JPEG or DICOM</span>", layout=w.Layout(flex="1 1 auto"))
+        self.status = w.HTML(IDLE_HTML, layout=w.Layout(flex="1 1 auto"))
         self.status.add_class("lx-upload-status")
         self.confirm = w.Button(description="Attach anyway", layout=w.Layout(display="none", width="120px"))
         self.confirm.add_class("lx-upload-confirm")
@@ -67,7 +96,10 @@ class UploadPanel(w.VBox):
         self.picker.observe(self._on_file, names="value")
         self.confirm.on_click(lambda _b: self._resolve_mismatch(attach=True))
         self.cancel.on_click(lambda _b: self._resolve_mismatch(attach=False))
-        row = w.HBox([self.picker, self.progress, self.status, self.confirm, self.cancel],
+        #: The limit the browser enforces: the imaging layer's own limit (below the websocket's cap).
+        self.guard = UploadGuard(limit=get_settings().max_upload_bytes)
+        self.guard.observe(self._on_refused, names="refused")
+        row = w.HBox([self.picker, self.progress, self.status, self.confirm, self.cancel, self.guard],
                      layout=w.Layout(align_items="center", width="100%"))
         row.add_class("lx-gap")
         super().__init__([row])
@@ -100,7 +132,7 @@ class UploadPanel(w.VBox):
                 record=self._record_for(self.patient_id), analyzer=self._analyzer,
                 confirm_identity_mismatch=confirm_identity_mismatch, progress=self._step)
         except IdentityMismatch as exc:
-            self._pending = (data, filename)
+            self._pending = (data, filename, self.patient_id)
             self._say(f"{exc} Attach it to this patient anyway?", "warn")
             self.confirm.layout.display = None
             self.cancel.layout.display = None
@@ -115,7 +147,9 @@ class UploadPanel(w.VBox):
         finally:
             self.busy = False
             self.progress.layout.visibility = "hidden"
-        if outcome.model_error:
+        if outcome.duplicate:
+            self._say(duplicate_message(outcome), "info")
+        elif outcome.model_error:
             self._say(f"Study saved. AI analysis unavailable: {outcome.model_error}", "warn")
         else:
             total = outcome.timings.get("total", 0.0)
@@ -124,15 +158,38 @@ class UploadPanel(w.VBox):
             handler(outcome)
         return outcome
 
+    def _on_refused(self, change) -> None:
+        info = change["new"] or {}
+        if info:
+            name = display_filename(str(info.get("name", "")))
+            self._say(MSG_TOO_LARGE.format(name=name, size=_mb(int(info.get("size", 0))),
+                                           limit=_mb(self.guard.limit)), "error")
+
     def _resolve_mismatch(self, *, attach: bool) -> None:
+        """The confirmation counts only for the (file, patient) pair it was asked about."""
         pending, self._pending = self._pending, None
         self._hide_confirm()
         if pending is None:
+            if attach:  # e.g. a click message on a button hidden by a patient switch
+                self._say(MSG_NOTHING_PENDING, "warn")
             return
-        if attach:
-            self.handle(*pending, confirm_identity_mismatch=True)
+        data, filename, patient_id = pending
+        if attach and patient_id != self.patient_id:
+            self._say(MSG_PATIENT_CHANGED, "warn")
+        elif attach:
+            self.handle(data, filename, confirm_identity_mismatch=True)
         else:
             self._say("Upload cancelled; nothing was saved.", "info")
+
+    @t.observe("patient_id")
+    def _patient_changed(self, _change) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """A patient switch: no pending confirmation, no message from the previous patient."""
+        self._pending = None
+        self._hide_confirm()
+        self.status.value = IDLE_HTML
 
     def _hide_confirm(self) -> None:
         self.confirm.layout.display = "none"

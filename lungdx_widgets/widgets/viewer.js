@@ -415,7 +415,7 @@ function render({ model, el }) {
     label = (label || "").trim();
     const i = selected(), b = boxes()[i];
     if (!label || !b || !editable() || b.label === label) return;
-    commit(replaceBox(i, edited({ ...b, label })), i);
+    commit(replaceBox(i, edited({ ...b, label, score: null })), i);  // the AI score was for the old label
   }
   function removeSelected() {
     const i = selected(), b = boxes()[i];
@@ -630,7 +630,11 @@ function render({ model, el }) {
     model.save_changes();
   });
 
-  on("change:image", loadImage);
+  on("change:image", () => {
+    labelSelect.value = "";  // another film: "Draw as" starts from the first label, not the last study's
+    loadImage();
+    renderList();
+  });
   on("change:image_width", () => { sizeWorld(); fit(); });
   on("change:image_height", () => { sizeWorld(); fit(); });
   on("change:heatmaps", fillHeatOptions);

@@ -20,6 +20,7 @@ import traitlets as t
 from ..errors import LungDxError
 from ..types import Box, Findings, Radiograph
 from .viewer_data import (
+    drop_relabelled_scores,
     BoxRejected,
     boxes_from_dicts,
     check_heatmap_aspect,
@@ -139,6 +140,8 @@ class ImageViewer(anywidget.AnyWidget):
             log.warning("viewer ignored browser changes to %s", ", ".join(foreign))
             self.send_state(foreign)
         allowed = {k: v for k, v in sync_data.items() if k not in foreign}
+        if isinstance(allowed.get("boxes"), list):  # a relabelled box loses its AI score
+            allowed["boxes"] = drop_relabelled_scores(list(self.boxes), allowed["boxes"])
         try:
             super().set_state(allowed)
         except t.TraitError as exc:

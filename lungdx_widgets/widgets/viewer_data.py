@@ -153,3 +153,14 @@ def check_heatmap_aspect(label: str, data: bytes, width: int, height: int) -> No
     if abs(hw / hh - width / height) > 0.03 * (width / height) + 1.0 / min(hw, hh):
         raise ValueError(f"heatmap '{label}' is {hw}×{hh}, which does not match the "
                          f"{width}×{height} image")
+
+
+def drop_relabelled_scores(old: list[dict], new: list[dict]) -> list[dict]:
+    """A box a person relabelled keeps no AI score: the model's number belonged to the old label."""
+    out = []
+    for i, box in enumerate(new):
+        before = old[i] if i < len(old) else None
+        if before is not None and box.get("score") is not None and before.get("label") != box.get("label"):
+            box = {**box, "score": None}
+        out.append(box)
+    return out

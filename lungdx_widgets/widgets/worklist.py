@@ -6,30 +6,89 @@ which study the clinician opened through the ``selected_study_id`` trait.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import ipywidgets as w
 import traitlets as t
 
 from ..errors import LungDxError
+from .findings import likelihood
 from .theme import esc, message_html, row_button
 
 
-def row_text(item) -> str:
-    """Two lines per study (rows are buttons, plain text): level, time, patient / top finding."""
+#: DICOM placeholder dates (e.g. 1901-01-01, 1900-01-01) say nothing about when a film was taken.
+PLACEHOLDER_BEFORE = "1902-01-01"
+DATE_UNKNOWN = "date unknown"
+FILTERS: tuple[tuple[str, str], ...] = (("All", "all"), ("Unsigned", "unsigned"), ("Emergent", "emergent"),
+                                        ("Mine", "mine"))
+
+
+def when_text(item, now: datetime | None = None) -> str:
+    """The film's time: "date unknown" for placeholder dates; never a time in the future.
+
+    A future acquisition time (wrong scanner clock) is not shown; the upload time is, marked so.
+    """
+    now = now or datetime.now()
+    stamp = str(item.acquired or "")
+    if not stamp or stamp[:10] < PLACEHOLDER_BEFORE:
+        return DATE_UNKNOWN
+    if stamp[:19] > now.isoformat(timespec="seconds"):
+        up = str(item.uploaded_at or "")
+        return f"uploaded {_clock(up, now)}" if up and up[:19] <= now.isoformat(timespec="seconds") else DATE_UNKNOWN
+    return _clock(stamp, now)
+
+
+def _clock(stamp: str, now: datetime) -> str:
+    """Today's times as HH:MM, other days as the date."""
+    if stamp[:10] == now.date().isoformat() and len(stamp) >= 16:
+        return stamp[11:16]
+    return stamp[:10]
+
+
+def state_words(item) -> list[str]:
+    """signed / unsigned, overridden, AI unreliable — what the reader must know before opening."""
+    pred = item.prediction
+    words = [f"signed {item.signed_by}".strip() if item.signed else "unsigned"]
+    if pred is not None and pred.override_level:
+        words.append("overridden")
+    if pred is not None and getattr(pred, "out_of_distribution", False):
+        words.append("AI unreliable")
+    return words
+
+
+def _patient_bits(item) -> str:
+    age = None
+    try:
+        born = date.fromisoformat(item.patient_birth_date[:10])
+        today = date.today()
+        age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    except ValueError:
+        pass
+    return " ".join(x for x in (item.patient_id, f"{age}y" if age is not None else "", item.patient_sex) if x)
+
+
+def row_text(item, now: datetime | None = None) -> str:
+    """Two lines per study (rows are buttons, plain text): level, time, patient, MRN/age/sex, state."""
     level = item.triage_level.upper() if item.triage_level else "—"
-    when = _clock(item.acquired or item.uploaded_at)
-    if item.top_label:
-        prob = f" {item.top_probability:.2f}" if item.top_probability is not None else ""
-        finding = f"top finding: {item.top_label}{prob}"
-    else:
-        finding = "not analysed yet" if item.triage_level is None else "no finding assessed"
-    return f"{level:<9}  {when}  {item.patient_name}\n{'':<9}  {finding}"
+    line2 = [_patient_bits(item), *state_words(item)]
+    pred = item.prediction
+    if item.triage_level is None:
+        line2.append("not analysed yet")
+    elif pred is not None and item.top_label and likelihood(item.top_probability,
+                                                            pred.thresholds.get(item.top_label)) != "unlikely":
+        line2.append(f"{item.top_label} {likelihood(item.top_probability, pred.thresholds.get(item.top_label))}")
+    return f"{level:<9}  {when_text(item, now)}  {item.patient_name}\n{' · '.join(x for x in line2 if x)}"
 
 
-def _clock(stamp: object) -> str:
-    text = str(stamp or "")
-    return text[11:16] if len(text) >= 16 else text[:10]
+def keep(item, flt: str, actor: str) -> bool:
+    """Whether a row passes the worklist filter (all, unsigned, emergent, mine)."""
+    if flt == "unsigned":
+        return not item.signed
+    if flt == "emergent":
+        return item.triage_level == "emergent"
+    if flt == "mine":
+        return actor in (item.study.uploaded_by, item.signed_by)
+    return True
 
 
 class Worklist(w.VBox):
@@ -38,16 +97,21 @@ class Worklist(w.VBox):
     selected_study_id = t.Int(None, allow_none=True, help="Study the clinician opened (not synced to the browser).")
     count = t.Int(0, help="Number of studies listed.")
 
-    def __init__(self, store, *, day: date | None = None, limit: int = 60) -> None:
+    def __init__(self, store, *, day: date | None = None, limit: int = 60, actor: str = "") -> None:
         self._store = store
         self._day = day
         self._limit = limit
+        self._actor = actor
         self._rows: dict[int, w.Button] = {}
         self._title = w.HTML("<div class='lx-h2'>Today's worklist</div>")
+        self.filter = w.ToggleButtons(options=list(FILTERS), value="all", style={"button_width": "58px"},
+                                      layout=w.Layout(width="100%"))
+        self.filter.add_class("lx-worklist-filter")
+        self.filter.observe(lambda _c: self.refresh(), names="value")
         self._list = w.VBox(layout=w.Layout(overflow="auto", flex="1 1 auto"))
         self._list.add_class("lx-scroll")
         self._list.add_class("lx-worklist-rows")
-        super().__init__([self._title, self._list], layout=w.Layout(flex="1 1 auto", min_height="0"))
+        super().__init__([self._title, self.filter, self._list], layout=w.Layout(flex="1 1 auto", min_height="0"))
         self.add_class("lx-worklist")
         self.refresh()
 
@@ -58,13 +122,18 @@ class Worklist(w.VBox):
         except LungDxError as exc:
             self._list.children = (w.HTML(message_html(str(exc), "error")),)
             return
+        items = [i for i in items if keep(i, self.filter.value, self._actor)]
         self.count = len(items)
         self._title.value = f"<div class='lx-h2'>Today's worklist · {len(items)}</div>"
         self._rows = {}
         buttons = []
+        now = datetime.now()
         for item in items:
-            btn = row_button(row_text(item), f"Open study of {item.patient_name}",
-                             ("lx-worklist-row", f"lx-level-{item.triage_level or 'none'}"),
+            classes = ["lx-worklist-row", f"lx-level-{item.triage_level or 'none'}",
+                       "lx-signed" if item.signed else "lx-unsigned"]
+            if item.prediction is not None and item.prediction.out_of_distribution:
+                classes.append("lx-ai-unreliable")
+            btn = row_button(row_text(item, now), f"Open study of {item.patient_name}", tuple(classes),
                              lambda sid=item.study_id: self.open_study(sid))
             self._rows[item.study_id] = btn
             buttons.append(btn)

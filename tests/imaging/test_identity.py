@@ -5,10 +5,12 @@ from __future__ import annotations
 from lungdx_widgets.imaging import check_identity, load_image
 
 
-def test_matching_id_passes_ignoring_padding_and_case(nema_j2k):
+def test_matching_id_passes_ignoring_padding_but_not_case(nema_j2k):
     rg = load_image(nema_j2k)
     assert check_identity(rg, "9RG1") is None
-    assert check_identity(rg, " 9rg1 ") is None
+    assert check_identity(rg, " 9RG1 ") is None
+    # store MRNs are case-sensitive: another case may be another patient
+    assert check_identity(rg, "9rg1") is not None
 
 
 def test_other_patient_gets_a_message_naming_both(nema_j2k):

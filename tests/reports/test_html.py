@@ -32,7 +32,9 @@ def test_signed_report_has_every_section(scenario):
     text = _text(html)
     assert RESEARCH_NOTICE in text
     assert ctx.patient.name in text and ctx.patient.patient_id in text and ctx.patient.birth_date in text
-    assert "(final)" in text and "Signed by Demo clinician" in text and "Right lower lobe pneumonia." in text
+    assert "(final: annotation version 1 as signed)" in text
+    assert "Signed by Demo clinician" in text and "Right lower lobe pneumonia." in text
+    assert "Allergies" in text
     for reason in ctx.triage.reasons:
         assert reason in html
     assert f"Version {MODEL_VERSION}" in text
@@ -44,9 +46,10 @@ def test_findings_table_says_calls_verdicts_and_not_assessed(scenario):
     ctx = scenario.context(scenario.reviewed[0])
     rows = {r.label: r for r in finding_rows(ctx)}
     assert len(rows) == len(ctx.prediction.probabilities)
-    assert (rows["Pneumonia"].call, rows["Pneumonia"].clinician) == ("positive", "agrees")
-    assert (rows["Atelectasis"].call, rows["Atelectasis"].clinician) == ("positive", "disagrees")
-    assert (rows["Effusion"].call, rows["Effusion"].clinician) == ("negative", "disagrees")
+    # agree/disagree with the AI call, as the old sign-off stored it, read as present/absent
+    assert (rows["Pneumonia"].call, rows["Pneumonia"].clinician) == ("positive", "present")
+    assert (rows["Atelectasis"].call, rows["Atelectasis"].clinician) == ("positive", "absent")
+    assert (rows["Effusion"].call, rows["Effusion"].clinician) == ("negative", "present")
     for label in NOT_ASSESSED:
         assert (rows[label].probability, rows[label].call) == ("—", "not assessed")
 
@@ -54,7 +57,7 @@ def test_findings_table_says_calls_verdicts_and_not_assessed(scenario):
 def test_unsigned_report_is_preliminary(scenario):
     unsigned = scenario.unsigned[0]
     text = _text(render_html(scenario.context(unsigned)))
-    assert "(preliminary)" in text and "Not signed." in text
+    assert "(preliminary, not signed)" in text and "Not signed." in text
     assert "proposed by the model, not yet reviewed" in text
 
 
@@ -94,3 +97,26 @@ def test_patient_text_is_escaped(scenario):
     ctx = replace(ctx, record=replace(ctx.record, patient=replace(ctx.patient, name="<script>alert(1)</script>")))
     html = render_html(ctx)
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_report_shows_the_signed_version_marks_addenda_and_lists_allergies(scenario, tmp_path):
+    from lungdx_widgets.reports.context import study_context
+    from lungdx_widgets.store import open_store
+
+    db = tmp_path / "copy.db"
+    with open_store(scenario.db) as source:
+        source.backup(db)
+    sid = scenario.reviewed[0]
+    with open_store(db) as store:
+        signer = store.signoff(sid).signed_by
+        signed_boxes = store.annotations(sid).boxes
+        store.add_allergy(store.get_study(sid).patient_id, signer, "Iodinated contrast", "drug", "anaphylaxis", "severe")
+        store.save_annotations(sid, list(signed_boxes[:1]), 1, signer)  # after signing: not signed yet
+        ctx = study_context(store, sid, "pytest")
+        text = _text(render_html(ctx))
+        assert ctx.annotations.version == 1 and ctx.boxes == tuple(b for b in signed_boxes if b.status != "rejected")
+        assert "later changes (version 2) are not signed" in text and "Iodinated contrast" in text
+        store.sign_study(sid, signer, verdicts={"Pneumonia": "present"}, impression="Smaller box.", addendum=True)
+        text = _text(render_html(study_context(store, sid, "pytest")))
+        assert "annotation version 2 as signed, with 1 addendum(s)" in text
+        assert "Addendum signed by" in text and "Smaller box." in text and "not signed" not in text.split("Chest")[1]

@@ -109,7 +109,10 @@ def test_worklist_orders_by_triage_then_time_and_opens_a_study(clinic, shared_da
     worklist = Worklist(clinic)
     assert [i for i in worklist._rows] == [emergent, urgent, routine]
     first = worklist._list.children[0]
-    assert first.description.startswith("EMERGENT") and "top finding: Pneumothorax 0.90" in first.description
+    assert first.description.startswith("EMERGENT") and "Pneumothorax likely" in first.description
+    assert "MRN-1001" in first.description and "unsigned" in first.description and " F" in first.description
+    routine_row = worklist._list.children[2].description
+    assert "Effusion" not in routine_row, "no 'top finding' on a routine study whose finding is unlikely"
     first.click()
     assert worklist.selected_study_id == emergent
     assert "lx-selected" in first._dom_classes
@@ -174,12 +177,53 @@ def test_signoff_requires_an_answer_per_finding_then_freezes(clinic, shared_data
     assert list(panel._choices) == ["Pneumonia", "Effusion"], "positive first, not-assessed never asked"
     assert panel.sign.disabled and not panel.submit()
     assert clinic.signoff(sid) is None
-    panel._choices["Pneumonia"].value = "agree"
-    panel._choices["Effusion"].value = "disagree"
+    panel._choices["Pneumonia"].value = "present"
+    panel._choices["Effusion"].value = "uncertain"
     panel.comment.value = "Effusion not seen."
+    panel.impression.value = "Right lower lobe pneumonia."
+    panel.diagnosis.value = "Community-acquired pneumonia"
     assert not panel.sign.disabled
-    assert panel.submit()
+    assert panel.click()
     signed = clinic.signoff(sid)
-    assert signed.signed_by == CLINICIAN and signed.agreement == {"Pneumonia": True, "Effusion": False}
-    assert signed.comment == "Effusion not seen."
+    assert signed.signed_by == CLINICIAN and signed.verdicts == {"Pneumonia": "present", "Effusion": "uncertain"}
+    assert signed.agreement == {"Pneumonia": True}, "uncertain is no agree/disagree"
+    assert (signed.comment, signed.impression, signed.diagnosis) == (
+        "Effusion not seen.", "Right lower lobe pneumonia.", "Community-acquired pneumonia")
     assert panel.sign.disabled and panel.signed
+    assert not panel.click() and "not available" in panel.message.value, "a click on the disabled button"
+    assert len(clinic.signoffs(sid)) == 1
+
+
+def test_a_second_clinician_with_the_form_open_cannot_sign_again(clinic, shared_data):
+    clinic.add_user("dr_bea", "pw-clinician-2", "clinician")
+    png = sorted((shared_data / "images").glob("*.png"))[0]
+    sid = _add_analysed_study(clinic, "MRN-1001", png, "urgent", {"Pneumonia": 0.8})
+    view = view_from_findings(clinic.latest_prediction(sid).to_findings(), Triage("urgent"))
+    first, second = SignoffPanel(clinic, CLINICIAN), SignoffPanel(clinic, "dr_bea")
+    first.show(sid, view)
+    second.show(sid, view)
+    first._choices["Pneumonia"].value = "present"
+    second._choices["Pneumonia"].value = "absent"
+    assert first.click()
+    assert not second.click() and "Already signed by dr_ada" in second.message.value
+    assert [s.verdicts for s in clinic.signoffs(sid)] == [{"Pneumonia": "present"}]
+
+
+def test_signoff_shows_conflicts_with_kept_boxes_before_signing(clinic, shared_data):
+    from lungdx_widgets.types import Box
+
+    png = sorted((shared_data / "images").glob("*.png"))[0]
+    sid = _add_analysed_study(clinic, "MRN-1001", png, "urgent", {"Pneumonia": 0.8, "Infiltration": 0.2})
+    kept = (Box("Infiltration", 10, 10, 50, 50, 0.2, "ai", "accepted"), Box("Nodule", 80, 80, 20, 20, None, "human", "edited"))
+    saved = clinic.save_annotations(sid, list(kept), 0, CLINICIAN)
+    panel = SignoffPanel(clinic, CLINICIAN, boxes_for=lambda: (saved.boxes, saved.version, False))
+    panel.show(sid, view_from_findings(clinic.latest_prediction(sid).to_findings(), Triage("urgent")))
+    assert "Nodule" in panel._choices, "a reader-drawn box's label is asked about too"
+    panel._choices["Pneumonia"].value = "present"
+    panel._choices["Infiltration"].value = "absent"
+    panel._choices["Nodule"].value = "present"
+    assert "Infiltration" in panel.message.value, "the conflict is shown while answering"
+    assert not panel.click() and "press Sign off again" in panel.message.value
+    assert clinic.signoff(sid) is None
+    assert panel.click(), "the second press signs, the answer wins"
+    assert clinic.signoff(sid).annotation_version == 1

@@ -156,13 +156,23 @@ def test_label_review_pages_through_studies_with_proposals_and_guards_unsaved_ed
 
     review.viewer.boxes = review.viewer.boxes[:1]
     review.viewer.dirty = True
-    assert review.go(1) is False  # first press warns
-    assert review.study_id == study_id and review.viewer.message_kind == "warning"
-    assert review.go(1) is True  # second press discards
+    assert review.go(1) is False  # unsaved edits: ask save / discard / stay
+    assert review.unsaved.asking and review.unsaved.widget.layout.display is None
+    assert review.go(1) is False and review.study_id == study_id, "pressing again never discards silently"
+    review.unsaved.stay()
+    assert review.study_id == study_id and review.viewer.dirty and len(review.viewer.boxes) == 1
+    assert review.go(1) is False
+    review.unsaved.save()  # saves, then opens the next study
+    assert store.annotations(study_id).version == 1 and review.study_id == plain.id
+    review.go(0)
+    review.viewer.boxes = []
+    review.viewer.dirty = True
+    review.go(1)
+    review.unsaved.discard()
+    assert store.annotations(study_id).version == 1, "discard writes nothing"
     assert review.study_id == plain.id and review.viewer.boxes == [] and review.next_button.disabled
 
     review.go(0)
-    review.editor.save()
     assert "reviewed: version 1 by an_alice" in review.position.value
 
 
