@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from .. import vocabulary
+from ..vocabulary import Kind
 from .base import StoreBase, now_iso
 from .errors import Conflict, NotFound, ValidationError
 from .search import build_query
@@ -39,6 +41,19 @@ def _iso_date(value: str, what: str, allow_empty: bool = False) -> str:
     except ValueError:
         raise ValidationError(f"{what} must be a date like 2024-05-31 (got '{value}').") from None
     return value
+
+
+def _coded(text: str, code: str, kind: Kind) -> tuple[str, dict[str, str]]:
+    """(text as stored, code columns): a picked code must be in the vocabulary; its term fills empty text."""
+    text = (text or "").strip()
+    if code:
+        found = vocabulary.concept(code)
+        if found is None or found.kind != kind:
+            raise ValidationError(f"'{code}' is not a {kind} code of the vocabulary; pick one from the list "
+                                  "or type the text without a code.")
+        return text or found.en, {"code": code, "coding": "coded"}
+    found_code, coding = vocabulary.code_text(text, kind)
+    return text, {"code": found_code, "coding": coding}
 
 
 #: Audit action noun of each patient-record table (``add_allergy``, not ``add_allergie``).
@@ -113,24 +128,28 @@ class PatientsMixin(StoreBase):
         return Encounter(id=row_id, patient_id=patient_id, **values)
 
     def add_allergy(self, patient_id: str, actor: str, substance: str, kind: str, reaction: str = "",
-                    severity: str = "") -> Allergy:
-        if not (substance or "").strip():
+                    severity: str = "", code: str = "") -> Allergy:
+        """``code``: a substance from the pick-list (vocabulary); without one, typed text is coded if exact."""
+        substance, coded = _coded(substance, code, "substance")
+        if not substance:
             raise ValidationError("An allergy needs a substance.")
         if kind not in ALLERGY_KINDS:
             raise ValidationError(f"Allergy kind must be one of {', '.join(ALLERGY_KINDS)}.")
         if severity not in ALLERGY_SEVERITIES:
             raise ValidationError(f"Severity must be one of {', '.join(s for s in ALLERGY_SEVERITIES if s)}.")
-        values = {"substance": substance.strip(), "kind": kind, "reaction": reaction or "", "severity": severity}
+        values = {"substance": substance, "kind": kind, "reaction": reaction or "", "severity": severity, **coded}
         row_id = self._add_child("allergies", patient_id, actor, values)
         return Allergy(id=row_id, patient_id=patient_id, **values)
 
     def add_condition(self, patient_id: str, actor: str, name: str, since: str = "",
-                      status: str = "active") -> Condition:
-        if not (name or "").strip():
+                      status: str = "active", code: str = "") -> Condition:
+        """``code``: a concept from the pick-list (vocabulary); without one, typed text is coded if exact."""
+        name, coded = _coded(name, code, "condition")
+        if not name:
             raise ValidationError("A condition needs a name.")
         if status not in CONDITION_STATUSES:
             raise ValidationError(f"Condition status must be one of {', '.join(CONDITION_STATUSES)}.")
-        values = {"name": name.strip(), "since": _iso_date(since, "'Since'", allow_empty=True), "status": status}
+        values = {"name": name, "since": _iso_date(since, "'Since'", allow_empty=True), "status": status, **coded}
         row_id = self._add_child("conditions", patient_id, actor, values)
         return Condition(id=row_id, patient_id=patient_id, **values)
 

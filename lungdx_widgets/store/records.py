@@ -61,6 +61,8 @@ class Allergy:
     kind: str  # drug / food / other
     reaction: str
     severity: str
+    code: str = ""  # SNOMED CT substance code (lungdx_widgets.vocabulary), "" for free text
+    coding: str = "free"  # coded / free / review
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ class Condition:
     name: str
     since: str
     status: str
+    code: str = ""  # SNOMED CT concept (lungdx_widgets.vocabulary), "" for free text
+    coding: str = "free"  # coded / free / review
 
 
 @dataclass(frozen=True)
@@ -158,7 +162,8 @@ class Prediction:
     def to_findings(self) -> Findings:
         """Findings without heatmaps (those are recomputed, not stored)."""
         results = {k: LabelResult(k, p, self.thresholds.get(k)) for k, p in self.probabilities.items()}
-        return Findings(results=results, boxes=list(self.boxes), model_version=self.model_version)
+        return Findings(results=results, boxes=list(self.boxes), model_version=self.model_version,
+                        out_of_distribution=self.out_of_distribution, ood_score=self.ood_score)
 
 
 @dataclass(frozen=True)

@@ -294,6 +294,26 @@ def _security_no_replace(db: Database) -> None:
             BEGIN SELECT RAISE(ABORT, '{table} rows are never replaced'); END""")
 
 
+@MIGRATIONS(name="0007_korean_vocabulary")
+def _korean_vocabulary(db: Database) -> None:
+    """Conditions and allergies carry a SNOMED CT code (lungdx_widgets/vocabulary.py) and how it was found.
+
+    Existing free text is coded where it is exactly a known term (English or Korean), flagged
+    "review" where it mentions concepts among other words, left "free" where it names none.
+    """
+    from ..vocabulary import CODINGS, code_text
+
+    checks = ", ".join(f"'{c}'" for c in CODINGS)
+    for table, kind, column in (("conditions", "condition", "name"), ("allergies", "substance", "substance")):
+        db.executescript(f"""
+        ALTER TABLE {table} ADD COLUMN code TEXT NOT NULL DEFAULT '';
+        ALTER TABLE {table} ADD COLUMN coding TEXT NOT NULL DEFAULT 'free' CHECK (coding IN ({checks}));
+        """)
+        rows = db.execute(f"SELECT id, {column} FROM {table}").fetchall()
+        db.conn.executemany(f"UPDATE {table} SET code = ?, coding = ? WHERE id = ?",
+                            [(*code_text(text, kind), row_id) for row_id, text in rows])
+
+
 def migration_names() -> list[str]:
     """Names in application order (the last one is the current schema version)."""
     return [m.name for m in MIGRATIONS._migrations]

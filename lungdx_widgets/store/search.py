@@ -24,38 +24,14 @@ import sqlite3
 import unicodedata
 from dataclasses import dataclass
 
+from ..hangul import INITIALS, fold, initials, is_syllable
 from .errors import ValidationError
 
 #: Longest query accepted (a name plus an MRN fits many times over); longer text is refused, not cut.
 MAX_QUERY_CHARS = 100
 #: Most words in one query; every word is one more index lookup.
 MAX_QUERY_WORDS = 8
-
-_SYLLABLE_FIRST, _SYLLABLE_LAST = 0xAC00, 0xD7A3
-_SYLLABLES_PER_INITIAL = 21 * 28
-#: The 19 initial consonants, as the compatibility jamo a Korean keyboard types (ㄱ U+3131 ...).
-INITIALS = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
-_INITIAL_SET = frozenset(INITIALS)
-_CONJOINING_TO_TYPED = {0x1100 + i: c for i, c in enumerate(INITIALS)}
-
-
-def fold(text: str) -> str:
-    """Letters and digits only, case- and accent-folded, Hangul kept composed ("José O'Brien" → "joseobrien")."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    kept = "".join(c for c in decomposed if c.isalnum() and not unicodedata.combining(c))
-    # NFKD turns a typed initial (ㄱ U+3131) into a conjoining one (U+1100) that NFC leaves alone: map it back
-    return unicodedata.normalize("NFC", kept).translate(_CONJOINING_TO_TYPED)
-
-
-def is_syllable(c: str) -> bool:
-    return _SYLLABLE_FIRST <= ord(c) <= _SYLLABLE_LAST
-
-
-def initials(text: str) -> str:
-    """The initial consonant of each Hangul syllable; other characters are left out ("김민준 Kim" → "ㄱㅁㅈ")."""
-    return "".join(INITIALS[(ord(c) - _SYLLABLE_FIRST) // _SYLLABLES_PER_INITIAL]
-                   for c in unicodedata.normalize("NFC", text) if is_syllable(c))
-
+_TYPED_INITIALS = frozenset(INITIALS)
 
 def _grams(key: str) -> list[str]:
     """Every bigram of ``key`` plus its last character, so a one-character prefix query reaches each position."""
@@ -94,8 +70,8 @@ def _word(word: str) -> tuple[list[str], str, list[str]] | None:
     key = fold(word)
     if not key:
         return None
-    if any(c in _INITIAL_SET for c in key):  # "ㄱㅁㅈ", or "김민ㅈ" while the keyboard is still composing
-        ini = "".join(c if c in _INITIAL_SET else initials(c) for c in key)
+    if any(c in _TYPED_INITIALS for c in key):  # "ㄱㅁㅈ", or "김민ㅈ" while the keyboard is still composing
+        ini = "".join(c if c in _TYPED_INITIALS else initials(c) for c in key)
         runs = [r for r in "".join(c if is_syllable(c) else " " for c in key).split() if r]
         where = " AND ".join(["instr(s.initials, ?)"] + ["instr(s.name_key, ?)"] * len(runs))
         return _terms(ini), f"({where})", [ini, *runs]

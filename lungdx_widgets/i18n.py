@@ -1,0 +1,180 @@
+"""Message catalogues (gettext, maintained with Babel): English source strings, Korean translations.
+
+- ``_("text")`` translates into the language of the person acting (:func:`use_language`, per user,
+  stored with the account; a context variable, so concurrent sessions never mix languages).
+- ``N_("text")`` only marks a string for the catalogue (constants translated where they are shown).
+- ``T_("possible {finding} in {who}")`` marks a *template*: stored text made from it (triage reasons are
+  stored in English) is translated later by :func:`translate`, which recognises the template and
+  translates each filled-in part too.
+
+The catalogues are ``lungdx_widgets/locale/<lang>/LC_MESSAGES/lungdx.po`` (the source of truth, in
+git). ``make setup`` compiles them to ``.mo`` (``pybabel compile``); when a ``.mo`` is missing or older
+than its ``.po`` the ``.po`` is compiled in memory, so a checkout never shows stale text.
+"""
+
+from __future__ import annotations
+
+import gettext as _gettext
+import io
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime, tzinfo
+from functools import lru_cache
+from pathlib import Path
+
+DOMAIN = "lungdx"
+LOCALE_DIR = Path(__file__).parent / "locale"
+#: Languages with a catalogue, source language first. A user's language is one of these.
+LANGUAGES: tuple[str, ...] = ("en", "ko")
+DEFAULT_LANGUAGE = "en"
+#: What each language is called in its own language (the language switch shows these).
+LANGUAGE_NAMES = {"en": "English", "ko": "한국어"}
+
+_current: ContextVar[str] = ContextVar("lungdx_language", default=DEFAULT_LANGUAGE)
+_TEMPLATES: dict[str, re.Pattern[str]] = {}
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogue without translating it here."""
+    return message
+
+
+def T_(template: str) -> str:
+    """Mark and register a ``str.format`` template whose filled-in text :func:`translate` can translate."""
+    if template not in _TEMPLATES:
+        parts = _FIELD.split(template)
+        pattern = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
+        _TEMPLATES[template] = re.compile(f"^{pattern}$", re.DOTALL)
+    return template
+
+
+def check_language(lang: str | None) -> str:
+    """``lang`` if it has a catalogue, else the default (an unknown code never breaks a page)."""
+    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def language() -> str:
+    """The language of the person acting now."""
+    return _current.get()
+
+
+def set_language(lang: str | None) -> str:
+    """Make ``lang`` the language of this context (a kernel serves one user); returns what was set."""
+    lang = check_language(lang)
+    _current.set(lang)
+    return lang
+
+
+@contextmanager
+def use_language(lang: str | None) -> Iterator[str]:
+    """Translate into ``lang`` inside the block (reports for a given reader, tests)."""
+    token = _current.set(check_language(lang))
+    try:
+        yield _current.get()
+    finally:
+        _current.reset(token)
+
+
+def _po_path(lang: str) -> Path:
+    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@lru_cache(maxsize=None)
+def translations(lang: str) -> _gettext.NullTranslations:
+    """The compiled catalogue of ``lang`` (English needs none: the source strings are English)."""
+    po, mo = _po_path(lang), _po_path(lang).with_suffix(".mo")
+    if lang == "en" or not po.is_file():
+        return _gettext.NullTranslations()
+    if mo.is_file() and mo.stat().st_mtime >= po.stat().st_mtime:
+        with mo.open("rb") as fp:
+            return _gettext.GNUTranslations(fp)
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    with po.open("rb") as fp:
+        catalog = read_po(fp, locale=lang)
+    buf = io.BytesIO()
+    write_mo(buf, catalog)
+    buf.seek(0)
+    return _gettext.GNUTranslations(buf)
+
+
+def gettext(message: str, lang: str | None = None) -> str:
+    """``message`` in ``lang`` (default: the acting person's language); untranslated text stays English."""
+    return translations(check_language(lang or language())).gettext(message)
+
+
+_ = gettext
+
+
+def translate(text: str, lang: str | None = None) -> str:
+    """Stored English text in ``lang``: a catalogue entry, or text made from a :func:`T_` template.
+
+    The parts filled into a template are translated the same way (a list "COPD, age 75" item by item;
+    a vocabulary term by its Korean term), so "raised from routine: COPD, age 75" reads
+    "일반에서 우선으로 상향: 만성 폐쇄성 폐질환, 75세" in Korean. Unknown text is returned as it is.
+    """
+    lang = check_language(lang or language())
+    if lang == DEFAULT_LANGUAGE or not text:
+        return text
+    found = translations(lang).gettext(text)
+    if found != text:
+        return found
+    # the most specific template first: "possible large {finding} (covers …" before "possible {finding} in …"
+    for template in sorted(_TEMPLATES, key=lambda t: -len(_FIELD.sub("", t))):
+        m = _TEMPLATES[template].match(text)
+        if m:
+            parts = {k: _translate_part(value, lang) for k, value in m.groupdict().items()}
+            return gettext(template, lang).format(**parts)
+    from .vocabulary import find_term
+
+    return find_term(text, lang) or text
+
+
+def _translate_part(value: str, lang: str) -> str:
+    """A filled-in part: as a whole if known, else as a list ("COPD, age 75") item by item."""
+    whole = translate(value, lang)
+    if whole != value or ", " not in value:
+        return whole
+    return ", ".join(translate(item, lang) for item in value.split(", "))
+
+
+def negotiate(accept_language: str | None) -> str:
+    """The best catalogue language for an ``Accept-Language`` header (``ko-KR,ko;q=0.9,en;q=0.8`` → ko)."""
+    from babel import Locale, UnknownLocaleError, negotiate_locale
+
+    wanted = []
+    for item in (accept_language or "").split(","):
+        tag, _sep, q = item.strip().partition(";q=")
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            continue
+        if tag:
+            wanted.append((weight, tag.strip().replace("_", "-")))
+    preferred = [tag for _w, tag in sorted(wanted, key=lambda p: -p[0])]
+    found = negotiate_locale(preferred, list(LANGUAGES), sep="-")
+    if found is None:  # "ko-KR" alone: match the language part
+        for tag in preferred:
+            try:
+                if Locale.parse(tag, sep="-").language in LANGUAGES:
+                    return Locale.parse(tag, sep="-").language
+            except (ValueError, UnknownLocaleError):
+                continue
+    return check_language(found)
+
+
+def format_datetime(value: datetime | str, lang: str | None = None, tz: tzinfo | None = None) -> str:
+    """A date-time in the reader's locale with its time zone shown ("2026년 12월 2일 오후 1:05 KST")."""
+    from babel.dates import format_datetime as babel_format
+
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.astimezone()
+    tz = tz or value.tzinfo
+    return babel_format(value, "medium", tzinfo=tz, locale=check_language(lang or language())) + \
+        " " + value.astimezone(tz).strftime("%Z")

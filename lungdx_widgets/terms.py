@@ -1,0 +1,49 @@
+"""Finding names as a clinician says them, for every model label (one place; Korean in the catalogue).
+
+Model labels ("Effusion", "Pleural_Thickening") are identifiers; people read "pleural effusion",
+"흉수". Triage reasons use these words, the dashboard and the reports show :func:`finding_name`.
+Exports keep using SNOMED CT (``reports.codes``).
+"""
+
+from __future__ import annotations
+
+from .i18n import N_, gettext
+
+#: model label → plain English term (lower case, as inside a sentence)
+FINDINGS: dict[str, str] = {
+    "Pneumonia": N_("pneumonia"),
+    "Lung Opacity": N_("lung opacity"),
+    "Consolidation": N_("consolidation"),
+    "Infiltration": N_("infiltration"),
+    "Atelectasis": N_("atelectasis"),
+    "Effusion": N_("pleural effusion"),
+    "Edema": N_("pulmonary oedema"),
+    "Pneumothorax": N_("pneumothorax"),
+    "Cardiomegaly": N_("cardiomegaly"),
+    "Nodule": N_("nodule"),
+    "Mass": N_("mass"),
+    "Emphysema": N_("emphysema"),
+    "Fibrosis": N_("fibrosis"),
+    "Pleural_Thickening": N_("pleural thickening"),
+    "Hernia": N_("hernia"),
+    "Tuberculosis": N_("tuberculosis"),
+    "COVID-19": N_("COVID-19"),
+    "Fracture": N_("fracture"),
+    "Lung Lesion": N_("lung lesion"),
+    "Enlarged Cardiomediastinum": N_("enlarged cardiomediastinum"),
+    "No Finding": N_("no finding"),
+    "Normal": N_("normal"),
+}
+
+
+def finding_term(label: str) -> str:
+    """The English term inside a sentence ("pleural effusion" for "Effusion"); unknown labels as words."""
+    return FINDINGS.get(label) or label.replace("_", " ").lower()
+
+
+def finding_name(label: str, lang: str | None = None) -> str:
+    """What a reader sees for a label: the label itself in English, the radiology term in Korean (폐렴, 흉수 …)."""
+    if (lang or "") == "en":
+        return label.replace("_", " ")
+    translated = gettext(finding_term(label), lang)
+    return label.replace("_", " ") if translated == finding_term(label) else translated
