@@ -14,16 +14,23 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
+import time
+from pathlib import Path
 from typing import Any
 
 from jupyter_server import CallContext
+from jupyter_server._tz import utcnow
 from jupyter_server.services.kernels.connection.base import (
     deserialize_binary_message,
     deserialize_msg_from_ws_v1,
 )
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from jupyter_server.utils import ensure_async
+from tornado import web
 
+from ..config import get_settings
 from ..session import KERNEL_USER_ENV, VOILA_USER_ENV
 from .identity import is_restricted
 
@@ -35,38 +42,119 @@ CLINICIAN_MESSAGE_TYPES = frozenset({
 _V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
 
 
-def _requesting_username() -> str | None:
+def private_kernel_dir() -> Path:
+    """A fresh folder only the server's Unix user can enter (0700), for kernels' IPC sockets.
+
+    Kept short (``$XDG_RUNTIME_DIR`` or the temp folder): a Unix socket path may not exceed ~107 bytes.
+    """
+    base = os.environ.get("XDG_RUNTIME_DIR", "")
+    path = Path(tempfile.mkdtemp(prefix="lungdx-k-", dir=base if os.path.isdir(base) else None))
+    path.chmod(0o700)
+    return path
+
+
+def _requesting_user() -> Any:
     handler = CallContext.get(CallContext.JUPYTER_HANDLER)
-    user = getattr(handler, "current_user", None)
-    return getattr(user, "username", None)
+    return getattr(handler, "current_user", None)
+
+
+class TooManyKernels(web.HTTPError):
+    """A clinician already has ``Settings.kernels_per_user`` dashboards open and connected."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(429, f"You already have {limit} open dashboards: close one (or wait a minute) "
+                              "and reload.", reason="Too many open dashboards")
 
 
 class OwnedKernelManager(AsyncMappingKernelManager):
-    """Remembers each kernel's owner; the authorizer and the route rules ask :meth:`owner_of`."""
+    """Remembers each kernel's owner; the authorizer and the route rules ask :meth:`owner_of`.
+
+    Each dashboard GET starts a kernel (~0.9 GB with the model) whether or not a page ever
+    connects to it. So clinicians hold at most ``Settings.kernels_per_user`` kernels (a new one
+    first shuts down their oldest kernels without a connection: a reload replaces the page it
+    reloads), and a kernel no websocket ever connected to is culled once it has been quiet for
+    ``Settings.kernel_unconnected_seconds`` (checked every ``cull_interval``).
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        # Connection files and IPC sockets (launch uses transport=ipc) where only this user can go.
+        self.connection_dir = str(private_kernel_dir())
         self._owners: dict[str, str] = {}
+        self._started: dict[str, float] = {}
+        self._ever_connected: set[str] = set()
 
     async def start_kernel(self, *, kernel_id: str | None = None, path: str | None = None,  # type: ignore[override]
                            **kwargs: Any) -> str:
-        owner = _requesting_username()
+        user = _requesting_user()
+        owner = getattr(user, "username", None)
         is_new = kernel_id is None or kernel_id not in self
         if owner and is_new:
+            if is_restricted(user):
+                await self._make_room_for(owner)
             env = dict(kwargs.get("env") or os.environ)
             env[KERNEL_USER_ENV] = env[VOILA_USER_ENV] = owner
             kwargs["env"] = env
         kernel_id = await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
         if owner and is_new:
             self._owners[kernel_id] = owner
+            self._started[kernel_id] = time.monotonic()
         return kernel_id
+
+    def kernels_of(self, owner: str) -> list[str]:
+        """The owner's running kernels, oldest first."""
+        mine = [k for k, o in self._owners.items() if o == owner and k in self]
+        return sorted(mine, key=lambda k: self._started.get(k, 0.0))
+
+    async def _make_room_for(self, owner: str) -> None:
+        """Shut down the owner's oldest unconnected kernels until one more fits; refuse if none may go."""
+        limit = get_settings().kernels_per_user
+        mine = self.kernels_of(owner)
+        spare = [k for k in mine if not self._kernel_connections.get(k, 0)]
+        while len(mine) >= limit and spare:
+            victim = spare.pop(0)
+            self.log.warning("Shutting down unconnected kernel %s of %s: at most %d per user", victim, owner, limit)
+            await ensure_async(self.shutdown_kernel(victim))
+            mine.remove(victim)
+        if len(mine) >= limit:
+            raise TooManyKernels(limit)
+
+    def notify_connect(self, kernel_id: str) -> None:
+        self._ever_connected.add(kernel_id)
+        super().notify_connect(kernel_id)
+
+    async def cull_kernel_if_idle(self, kernel_id: str) -> None:
+        """Also cull kernels that no page ever connected to once they are quiet (render finished)."""
+        kernel = self._kernels[kernel_id]
+        if (kernel_id in self._owners and kernel_id not in self._ever_connected
+                and getattr(kernel, "execution_state", None) != "busy"
+                and _quiet_seconds(kernel) > get_settings().kernel_unconnected_seconds):
+            self.log.warning("Culling kernel %s of %s: no page connected to it", kernel_id, self._owners[kernel_id])
+            await ensure_async(self.shutdown_kernel(kernel_id))
+            return
+        await super().cull_kernel_if_idle(kernel_id)
+
+    async def shutdown_all(self, now: bool = False) -> None:
+        await super().shutdown_all(now=now)
+        try:
+            os.rmdir(self.connection_dir)  # empty once every kernel has cleaned up its files
+        except OSError:
+            pass
 
     def owner_of(self, kernel_id: str) -> str | None:
         return self._owners.get(kernel_id) if kernel_id in self else None
 
     def remove_kernel(self, kernel_id: str) -> Any:
         self._owners.pop(kernel_id, None)
+        self._started.pop(kernel_id, None)
+        self._ever_connected.discard(kernel_id)
         return super().remove_kernel(kernel_id)
+
+
+def _quiet_seconds(kernel: Any) -> float:
+    """Seconds since the kernel's last message (jupyter_server records ``last_activity`` in UTC)."""
+    last = getattr(kernel, "last_activity", None)
+    return (utcnow() - last).total_seconds() if last is not None else 0.0
 
 
 def incoming_msg_type(ws_msg: str | bytes, subprotocol: str | None) -> str | None:

@@ -64,7 +64,11 @@ def server_argv(host: str, port: int) -> list[str]:
         # nbclient's default 4 s wait drops it and the clinician gets an empty dashboard.
         f"--VoilaExecutor.iopub_timeout={VOILA_IOPUB_TIMEOUT_S}",
         f"--MappingKernelManager.cull_idle_timeout={s.kernel_cull_seconds}",
-        "--MappingKernelManager.cull_interval=60",
+        # Never-connected kernels are culled after Settings.kernel_unconnected_seconds: check often.
+        "--MappingKernelManager.cull_interval=15",
+        # Kernel channels on Unix sockets in a 0700 folder (kernels.private_kernel_dir), not TCP
+        # ports that any local process can reach.
+        "--KernelManager.transport=ipc",
     ]
 
 
