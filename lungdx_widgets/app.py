@@ -23,6 +23,7 @@ from .widgets.signoff import SignoffPanel
 from .widgets.theme import RESEARCH_NOTICE, card, esc, message_html, stylesheet
 from .widgets.upload import ANALYZER, SharedAnalyzer, UploadOutcome, UploadPanel
 from .widgets.editor import AnnotationEditor, UnsavedPrompt
+from .widgets.patient_form import REGISTRAR_ROLES, PatientForm
 from .widgets.report import ReportDownload
 from .widgets.viewer import ImageViewer
 from .widgets.worklist import Worklist
@@ -90,7 +91,18 @@ class Dashboard(w.VBox):
                                     boxes_for=self._saved_boxes)
         self.report = ReportDownload(self.store, self.actor)
         self.signoff_tab = w.VBox([self.signoff, self.report])
-        self.tabs = w.Tab(children=[self.findings, self.record, self.priors, self.signoff_tab],
+        self.register = PatientForm(self.store, self.actor, "new", on_saved=self._registered)
+        self.demographics = PatientForm(self.store, self.actor, "edit", on_saved=self._demographics_saved)
+        can_register = role in REGISTRAR_ROLES
+        self.register_box = w.Accordion(children=[self.register], titles=("Register new patient",), selected_index=None,
+                                        layout=w.Layout(display=None if can_register else "none"))
+        self.register_box.add_class("lx-register")
+        self.demographics_box = w.Accordion(children=[self.demographics], titles=("Edit demographics",),
+                                            selected_index=None, layout=w.Layout(display="none"))
+        self.demographics_box.add_class("lx-demographics")
+        self._can_register = can_register
+        self.record_tab = w.VBox([self.record, self.demographics_box])
+        self.tabs = w.Tab(children=[self.findings, self.record_tab, self.priors, self.signoff_tab],
                           titles=("Findings", "Record", "Priors", "Sign-off"),
                           layout=w.Layout(flex="1 1 auto", min_height="0"))
         self.tabs.add_class("lx-tabs")
@@ -104,7 +116,7 @@ class Dashboard(w.VBox):
                    f"<a class='lx-logout' href='{LOGOUT_URL}' target='_top'>Log out</a>"),
         ], layout=w.Layout(width="100%"))
         header.add_class("lx-header")
-        left = w.VBox([card([self.search], "lx-search-card", flex="0 0 auto"),
+        left = w.VBox([card([self.search, self.register_box], "lx-search-card", flex="0 0 auto"),
                        card([self.worklist], "lx-worklist-card", flex="1 1 auto", min_height="0")],
                       layout=w.Layout(width=f"{LEFT_WIDTH}px", min_width=f"{LEFT_WIDTH}px", height="100%"))
         left.add_class("lx-col")
@@ -154,6 +166,14 @@ class Dashboard(w.VBox):
         if record is not None and record.patient.patient_id == self.patient_id:
             self.banner.show(record)
 
+    def _registered(self, patient_id: str) -> None:
+        self.register_box.selected_index = None
+        self.unsaved.guard(lambda: self.open_patient(patient_id))
+
+    def _demographics_saved(self, patient_id: str) -> None:
+        record = self.record.show(patient_id)
+        self._record_changed(record)
+
     def _saved_boxes(self):
         """(saved boxes, the version shown, unsaved edits?) of the open study, for the sign-off."""
         if self.study_id is None:
@@ -190,6 +210,9 @@ class Dashboard(w.VBox):
         if patient_id != self.patient_id:
             self._reset_for_patient()
         self.patient_id = patient_id
+        self.demographics.load(record.patient)
+        self.demographics_box.selected_index = None
+        self.demographics_box.layout.display = None if self._can_register else "none"
         self.banner.show(record)
         self.upload.patient_id = patient_id
         if not show_record:

@@ -1,4 +1,4 @@
-"""``lungdx patients search``, ``lungdx users add|list|disable``, ``lungdx backup``."""
+"""``lungdx patients search|add``, ``lungdx users add|list|disable``, ``lungdx backup``."""
 
 from __future__ import annotations
 
@@ -37,6 +37,14 @@ def _search(args: argparse.Namespace) -> int:
         print(f"no patient matches '{args.query}'")
     for p in [] if args.json else patients:
         print(f"{p.patient_id:<14} {p.name:<32} {p.sex or '-':<2} {p.birth_date or '-'}")
+    return 0
+
+
+def _patients_add(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        p = store.add_patient(args.mrn, args.name, _actor(), sex=args.sex or "", birth_date=args.birth_date or "",
+                              contact=args.contact or "")
+    print(f"patient {p.patient_id} registered: {p.name}")
     return 0
 
 
@@ -96,6 +104,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--offset", type=int, default=0)
     add_db_argument(p)
     p.set_defaults(func=_search)
+
+    p = patients.add_parser("add", help="register a new patient (MRN and name; sex, birth date, contact optional)")
+    p.add_argument("mrn", metavar="MRN")
+    p.add_argument("name", metavar="NAME", help='"Family, Given"')
+    p.add_argument("--sex", choices=("F", "M", "O"))
+    p.add_argument("--birth-date", metavar="YYYY-MM-DD")
+    p.add_argument("--contact")
+    add_db_argument(p)
+    p.set_defaults(func=_patients_add)
 
     users = sub.add_parser("users", help="manage logins").add_subparsers(dest="users_command", metavar="ACTION",
                                                                          required=True)

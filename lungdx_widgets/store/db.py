@@ -10,6 +10,7 @@ from sqlite_utils import Database
 from ..config import get_settings
 from .annotations import AnnotationsMixin
 from .audit import AuditMixin
+from .demographics import DemographicsMixin
 from .errors import StoreError
 from .patients import PatientsMixin
 from .predictions import PredictionsMixin
@@ -40,7 +41,7 @@ def connect(path: Path | str) -> Database:
 
 
 class Store(UsersMixin, AuditMixin, PatientsMixin, StudiesMixin, PredictionsMixin, AnnotationsMixin,
-            RegistryMixin, ThrottleMixin):
+            RegistryMixin, ThrottleMixin, DemographicsMixin):
     """The clinical record store (see ARCHITECTURE.md, "store"): every write is audited, in one transaction."""
 
     def schema_version(self) -> list[str]:

@@ -248,3 +248,40 @@ def test_worklist_dates_never_in_the_future_and_placeholders_unknown():
     assert when_text(item, now) == "08:15"
     item.acquired = "2025-12-01"
     assert when_text(item, now) == "2025-12-01"
+
+
+def test_register_a_patient_and_correct_demographics_from_the_dashboard(clinic):
+    d = _dashboard(clinic)
+    form = d.register
+    form.mrn.value, form.name.value = "MRN-2001", "Quill, Nora"
+    form.sex.value, form.birth_date.value = "F", "1988-02-30"
+    assert form.submit() is None and "Birth date" in form.message.value, "the store's validation is shown"
+    form.birth_date.value = "1988-02-03"
+    assert form.submit() == "MRN-2001"
+    assert d.patient_id == "MRN-2001" and "Quill, Nora" in d.banner._html.value
+    edit = d.demographics
+    assert edit.name.value == "Quill, Nora" and d.demographics_box.layout.display is None
+    edit.name.value = "Quill-Smith, Nora"
+    edit.submit()
+    assert clinic.get_patient("MRN-2001").name == "Quill-Smith, Nora"
+    assert "Quill-Smith, Nora" in d.banner._html.value and "Quill-Smith, Nora" in d.record._html.value
+    event = clinic.audit_events(1, action="update_patient")[0]
+    assert event.actor == DOC and "'Quill, Nora' -> 'Quill-Smith, Nora'" in event.detail
+    d.search.select("MRN-1001")
+    assert edit.name.value == "Harriet Quill" and edit.message.value == ""
+
+
+def test_patients_add_on_the_command_line(tmp_path):
+    import subprocess
+    import sys
+
+    db = str(tmp_path / "cli.db")
+    run = [sys.executable, "-m", "lungdx_widgets.cli", "patients", "add"]
+    done = subprocess.run([*run, "MRN-77", "Doe, Jane", "--sex", "F", "--birth-date", "1960-01-02", "--db", db],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "MRN-77 registered" in done.stdout
+    again = subprocess.run([*run, "MRN-77", "Doe, Jane", "--db", db], capture_output=True, text=True, timeout=300)
+    assert again.returncode != 0 and "already exists" in again.stderr and again.stderr.count("\n") == 1
+    with open_store(Path(db)) as store:
+        assert store.get_patient("MRN-77").birth_date == "1960-01-02"
