@@ -257,11 +257,13 @@ class LungDxIdentityProvider(IdentityProvider):
 
 
 def render_login(handler: web.RequestHandler, message: str = "", kind: str = "error",
-                 username: str = "", next_url: str | None = None) -> str:
+                 username: str = "", next_url: str | None = None, confirm_logout: bool = False) -> str:
+    """The login form, or (``confirm_logout``) the button that POSTs a logout with the ``_xsrf`` token."""
     base = _base_url(handler)
     return _templates.get_template("login.html").render(
         action=base + "login", next_url=next_url or handler.get_argument("next", base),
         message=message, message_kind=kind, username=username,
+        logout_action=base + "logout" if confirm_logout else "",
         xsrf_form_html=Markup(handler.xsrf_form_html()),
     )
 
@@ -274,9 +276,10 @@ class _AuthPage(LoginFormHandler):
         return self.identity_provider  # type: ignore[return-value]
 
     def show_form(self, message: str = "", kind: str = "error", username: str = "",
-                  next_url: str | None = None) -> None:
+                  next_url: str | None = None, confirm_logout: bool = False) -> None:
         self.set_header("Cache-Control", "no-store")
-        self.write(render_login(self, message, kind=kind, username=username, next_url=next_url))
+        self.write(render_login(self, message, kind=kind, username=username, next_url=next_url,
+                                confirm_logout=confirm_logout))
 
 
 class LoginHandler(_AuthPage):
@@ -306,11 +309,18 @@ class LoginHandler(_AuthPage):
 
 
 class LogoutHandler(_AuthPage):
-    """``/logout`` (GET or POST): end the session and show the login form again."""
+    """``/logout``: GET only asks (a cross-site link or image must not end anyone's sessions);
+    the POST it sends carries the ``_xsrf`` token, which tornado checks, and ends them."""
 
     @allow_unauthenticated
     async def get(self) -> None:
+        user = self.current_user
+        if user:
+            self.show_form(username=user.username, confirm_logout=True)
+        else:
+            self.show_form("You are logged out.", kind="info", next_url=self.base_url)
+
+    @allow_unauthenticated
+    async def post(self) -> None:
         await self.idp.logout(self)
         self.show_form("You are logged out.", kind="info", next_url=self.base_url)
-
-    post = get

@@ -142,7 +142,8 @@ def _walk(page, base: str, patient, allergies: list[str], shared_data: Path) -> 
 
     # Log out: the dashboard is closed again.
     page.click(".lx-logout")
-    page.wait_for_selector("#login-submit")  # /logout ends the session and shows the login form
+    page.click("#logout-submit")  # /logout asks; its button POSTs with the _xsrf token
+    page.wait_for_selector("#login-submit")  # the session has ended: the login form again
     page.goto(base + DASHBOARD_PATH)
     assert "/login" in page.url
 

@@ -116,12 +116,23 @@ def test_login_and_logout_are_audited(server):
     session = as_user(server, ANALYST)
     assert session.get(server.base + "/api/me", timeout=30).json()["identity"]["role"] == "analyst"
     copied_cookies = dict(session.cookies)
-    assert session.get(server.base + "/logout", timeout=30).status_code == 200
+    assert session.post(server.base + "/logout", data={"_xsrf": session.cookies["_xsrf"]}, timeout=30).status_code == 200
     # the logout voids the session itself, not only this browser's copy of the cookie
     assert requests.get(server.base + "/api/me", cookies=copied_cookies, timeout=30).status_code == 403
     with open_store(server.db) as store:
         actions = [(e.action, e.outcome) for e in store.audit_events(limit=10, actor=ANALYST[0])]
     assert actions[:2] == [("logout", "ok"), ("login", "ok")]
+
+
+def test_a_cross_site_link_or_form_cannot_log_anyone_out(server):
+    """Logout is a POST with the ``_xsrf`` token: a link (GET) only asks, a forged POST is refused."""
+    session = as_user(server, ANALYST)
+    page = session.get(server.base + "/logout", timeout=30)
+    assert page.status_code == 200 and 'id="logout-submit"' in page.text
+    assert session.post(server.base + "/logout", timeout=30).status_code == 403  # no token: another site's form
+    assert session.get(server.base + "/api/me", timeout=30).status_code == 200  # still logged in
+    with open_store(server.db) as store:
+        assert store.audit_events(limit=1, actor=ANALYST[0])[0].action != "logout"
 
 
 def test_wrong_passwords_are_rate_limited(server):

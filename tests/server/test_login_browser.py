@@ -33,7 +33,8 @@ def test_login_dashboard_logout(browser, server):
         page.wait_for_selector(".jp-OutputArea-output .jupyter-widgets", timeout=120_000)
         page.screenshot(path=str(ARTIFACTS / "server-dashboard-after-login.png"))
 
-        page.goto(server.base + "/logout")
+        page.goto(server.base + "/logout")  # asks first; the button POSTs with the _xsrf token
+        page.click("#logout-submit")
         assert page.inner_text("#login-message") == "You are logged out."
         page.goto(server.base + DASHBOARD_PATH)
         assert "/login" in page.url
