@@ -29,9 +29,10 @@ def _store(args: argparse.Namespace):
 
 
 def _user(args: argparse.Namespace) -> str:
-    from ..session import current_username
+    """``--user`` (a store user whose role a step needs), else the one CLI identity ``cli:<OS user>``."""
+    from ..session import cli_actor
 
-    return args.user or current_username()
+    return args.user or cli_actor()
 
 
 def _eval_set(args: argparse.Namespace):

@@ -9,9 +9,10 @@ from .common import add_db_argument, db_path
 
 
 def _actor() -> str:
-    from ..session import current_username
+    """The one CLI identity (``cli:<OS user>``); identity variables in the environment do not count."""
+    from ..session import cli_actor
 
-    return current_username()
+    return cli_actor()
 
 
 def _report(args: argparse.Namespace) -> int:

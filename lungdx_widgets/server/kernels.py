@@ -31,7 +31,7 @@ from jupyter_server.utils import ensure_async
 from tornado import web
 
 from ..config import get_settings
-from ..session import KERNEL_USER_ENV, VOILA_USER_ENV
+from ..session import KERNEL_USER_ENV, SERVER_KERNEL_ENV, VOILA_USER_ENV
 from .identity import is_restricted
 
 #: What a Voila page sends to its kernel; everything else (execute_request, complete, inspect,
@@ -94,6 +94,7 @@ class OwnedKernelManager(AsyncMappingKernelManager):
                 await self._make_room_for(owner)
             env = dict(kwargs.get("env") or os.environ)
             env[KERNEL_USER_ENV] = env[VOILA_USER_ENV] = owner
+            env[SERVER_KERNEL_ENV] = "1"
             kwargs["env"] = env
         kernel_id = await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
         if owner and is_new:

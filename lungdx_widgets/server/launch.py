@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from ..config import PROJECT_ROOT, get_settings
-from ..session import KERNEL_USER_ENV, VOILA_USER_ENV
+from ..session import KERNEL_USER_ENV, SERVER_KERNEL_ENV, VOILA_USER_ENV
 from .identity import IDENTITY_HEADER
 from .routes import DASHBOARD_PATH
 
@@ -89,7 +89,7 @@ def _has_users(db: Path) -> bool:
 def serve(db: Path, host: str, port: int) -> int:
     """Serve until stopped (does not return); the kernels find the database through ``LUNGDX_DB``."""
     env = dict(os.environ, LUNGDX_DB=str(Path(db).resolve()))
-    for inherited_identity in (KERNEL_USER_ENV, VOILA_USER_ENV):  # only the server names users
+    for inherited_identity in (KERNEL_USER_ENV, VOILA_USER_ENV, SERVER_KERNEL_ENV):  # only the server names users
         env.pop(inherited_identity, None)
     url = f"http://{host}:{port}/"
     print(f"LungDx Workbench: {url}  (log in, then the dashboard opens; analysts also have {url}lab)", flush=True)
