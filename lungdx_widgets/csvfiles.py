@@ -34,3 +34,36 @@ def csv_rows(path: Path) -> Iterator[csv.DictReader]:
                 raise LabelsFileError(f"{path.name}, line {reader.line_num}: {exc}.") from exc
     except OSError as exc:
         raise LabelsFileError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+
+
+def merge_datasets(images_dirs: list[Path], labels_csvs: list[Path], boxes_csvs: list[Path | None],
+                   out_dir: Path) -> tuple[Path, Path]:
+    """Several ``images/ + labels.csv + boxes.csv`` folders as one pair of CSVs whose ``file`` column
+    holds absolute paths (so ``images_dir / file`` still finds every image); returns (labels, boxes).
+
+    Training on ``cxr`` and ``cxr2`` together needs this; each row keeps its own source columns.
+    """
+    if not (len(images_dirs) == len(labels_csvs) and len(boxes_csvs) in (0, len(labels_csvs))):
+        raise LabelsFileError("give one --labels (and one --boxes, if any) per --images folder")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    label_rows, box_rows, label_cols = [], [], []
+    for i, (images, labels) in enumerate(zip(images_dirs, labels_csvs)):
+        root = Path(images).resolve()
+        with csv_rows(labels) as reader:
+            for c in reader.fieldnames or []:
+                if c not in label_cols:
+                    label_cols.append(c)
+            label_rows += [dict(r, file=str(root / r["file"])) for r in reader]
+        boxes = boxes_csvs[i] if boxes_csvs else None
+        if boxes is not None and Path(boxes).is_file():
+            with csv_rows(boxes) as reader:
+                box_rows += [dict(r, file=str(root / r["file"])) for r in reader]
+    labels_out, boxes_out = out_dir / "labels.csv", out_dir / "boxes.csv"
+    for path, cols, rows in ((labels_out, label_cols, label_rows),
+                             (boxes_out, ["file", "label", "x", "y", "w", "h", "source"], box_rows)):
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+    return labels_out, boxes_out

@@ -25,6 +25,9 @@ def _findings_json(path: Path, findings, triage) -> dict:
         "triage": None if triage is None else {"level": triage.level, "reasons": list(triage.reasons)},
         "timings": findings.timings,
         "warnings": list(findings.warnings),
+        "out_of_distribution": bool(findings.out_of_distribution),
+        "ood_score": findings.ood_score,
+        "lung_fraction": None if findings.lung_mask is None else round(float(findings.lung_mask.mean()), 4),
     }
 
 
@@ -113,19 +116,67 @@ def _analyze_into_store(args: argparse.Namespace, service) -> int:
     return 1 if failures else 0
 
 
+def _datasets(args: argparse.Namespace) -> tuple[Path, Path, Path | None]:
+    """One (images, labels, boxes) triple, merging several ``--images/--labels/--boxes`` folders."""
+    if len(args.images) == 1 and len(args.labels) == 1:
+        return args.images[0], args.labels[0], (args.boxes or [None])[0]
+    from ..csvfiles import merge_datasets
+
+    folder = Path(args.out).parent / f".{Path(args.out).stem}-data"
+    labels, boxes = merge_datasets(args.images, args.labels, args.boxes or [], folder)
+    return Path("/"), labels, boxes
+
+
+def _segment(args: argparse.Namespace) -> int:
+    """Lung masks for films: a JSON line (or text) per file, mask PNGs into ``--out``."""
+    import numpy as np
+    from PIL import Image
+
+    from ..imaging import load_image
+    from ..model.segment import LungSegmenter
+
+    segmenter = LungSegmenter.load(args.model)
+    failures = 0
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+    for path in map(Path, args.files):
+        try:
+            lungs = segmenter.segment(load_image(path, filename=path.name).pixels)
+        except LungDxError as exc:
+            print(f"lungdx: error: {path}: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        mask_file = None
+        if args.out:
+            mask_file = args.out / f"{path.stem}_lungs.png"
+            Image.fromarray((lungs.mask * 255).astype(np.uint8)).save(mask_file)
+        row = {"file": str(path), "lungs_found": lungs.found, "lung_fraction": round(lungs.area_fraction, 4),
+               "regions": lungs.components, "box": lungs.box(), "crop": lungs.crop_region(),
+               "mask": str(mask_file) if mask_file else None, "model_version": segmenter.version}
+        if args.json:
+            print(json.dumps(row), flush=True)
+        else:
+            state = "lungs found" if lungs.found else "NO LUNGS FOUND (not a frontal chest radiograph?)"
+            print(f"{path}: {state}; lung {lungs.area_fraction:.0%} of the film" + (f"; mask {mask_file}" if mask_file else ""))
+    return 1 if failures else 0
+
+
 def _train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..model.train import TrainConfig, train_model
 
-    config = TrainConfig(images_dir=args.images, labels_csv=args.labels, boxes_csv=args.boxes, out=args.out,
+    images, labels, boxes = _datasets(args)
+    config = TrainConfig(images_dir=images, labels_csv=labels, boxes_csv=boxes, out=args.out,
                          epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
                          weight_decay=args.weight_decay,
                          seed=args.seed, input_size=args.size, arch=args.arch, init=args.init,
                          init_from=args.init_from, freeze_backbone=args.freeze_backbone, fold=args.fold,
                          n_folds=args.folds, time_budget_s=args.time_budget, limit=args.limit,
                          hflip=not args.no_hflip, box_oversample=args.box_oversample,
-                         flip_tta=not args.no_flip_tta, lung_prior=not args.no_lung_prior)
+                         flip_tta=not args.no_flip_tta, lung_prior=args.lung_prior,
+                         lung_crop=not args.no_lung_crop, segmenter=args.segmenter,
+                         exclude_sources=tuple(args.exclude_source or ()), source_power=args.source_power)
     bar = tqdm(total=None, unit="step", desc="training", file=sys.stderr)
 
     def progress(event: dict) -> None:
@@ -150,9 +201,12 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     def run(model: Path) -> dict:
         return evaluate_model(model, args.images, args.labels, args.boxes, n_boot=args.bootstrap,
-                              limit=args.limit, baseline=not args.no_baseline)
+                              limit=args.limit, baseline=not args.no_baseline, masks_csv=args.masks)
 
     result = run(args.model)
+    if args.loso:  # models trained without one source each, scored on that source's films
+        from ..model.evaluate import leave_one_source_out
+        result["leave_one_source_out"] = leave_one_source_out(args.loso, args.images, args.labels, args.boxes)
     if args.folds:  # same recipe on other patient folds: reported next to this split, never instead of it
         result["cross_validation"] = cross_validation([result] + [run(m) for m in args.folds])
     if args.model_card:  # the shipped card + sidecar metrics come from the same run
@@ -200,9 +254,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_analyze)
 
     p = sub.add_parser("train", help="train a checkpoint (patient-grouped validation split, resumable)")
-    p.add_argument("--images", type=Path, default=data / "images", metavar="DIR")
-    p.add_argument("--labels", type=Path, default=data / "labels.csv", metavar="CSV")
-    p.add_argument("--boxes", type=Path, default=None, metavar="CSV")
+    p.add_argument("--images", type=Path, nargs="+", default=[data / "images"], metavar="DIR",
+                   help="image folder(s); several folders take one --labels (and --boxes) each")
+    p.add_argument("--labels", type=Path, nargs="+", default=[data / "labels.csv"], metavar="CSV")
+    p.add_argument("--boxes", type=Path, nargs="*", default=None, metavar="CSV")
     p.add_argument("--out", type=Path, required=True, metavar="weights/NAME.pt")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--max-steps", type=int, default=None)
@@ -223,7 +278,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--box-oversample", type=float, default=3.0, metavar="X",
                    help="sampling weight multiplier for images with reference boxes")
     p.add_argument("--no-flip-tta", action="store_true", help="checkpoint analyses without test-time flip averaging")
-    p.add_argument("--no-lung-prior", action="store_true", help="checkpoint localises without the lung-field prior")
+    p.add_argument("--lung-prior", action="store_true",
+                   help="model v1: weight maps by the fixed two-Gaussian lung-field prior (v2 uses the segmented lungs)")
+    p.add_argument("--no-lung-prior", action="store_true", help=argparse.SUPPRESS)  # v1 spelling; now the default
+    p.add_argument("--no-lung-crop", action="store_true",
+                   help="model v1: centred square crop without lung segmentation and histogram equalisation")
+    p.add_argument("--segmenter", type=Path, default=None, help=f"lung segmenter (default weights/{s.segmenter})")
+    p.add_argument("--exclude-source", action="append", metavar="SOURCE",
+                   help="leave this source_dataset out entirely (leave-one-source-out runs); repeatable")
+    p.add_argument("--source-power", type=float, default=0.5, metavar="P",
+                   help="draw each source in proportion to its size ** P (1 = as is, 0 = sources equally)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("evaluate", help="AUROC with CIs, calibration, per-view/source, localisation, pixel baseline")
@@ -239,7 +303,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write a model card here and the metrics into the checkpoint's JSON")
     p.add_argument("--folds", type=Path, nargs="*", default=[], metavar="PT",
                    help="checkpoints of the same recipe trained on other folds (cross-validation rows)")
+    p.add_argument("--masks", type=Path, default=None, metavar="CSV",
+                   help="lung masks (file,mask,source,license; paths relative to the CSV): adds lung_segmentation Dice")
+    p.add_argument("--loso", type=Path, nargs="*", default=[], metavar="PT",
+                   help="checkpoints trained with --exclude-source (leave-one-source-out rows)")
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("segment", help="lung masks: lungs found?, lung share of the film, mask PNGs")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="write FILE_lungs.png masks here")
+    p.add_argument("--model", type=Path, default=None, help=f"segmenter checkpoint (default weights/{s.segmenter})")
+    p.set_defaults(func=_segment)
 
     p = sub.add_parser("calibrate", help="re-derive a checkpoint's operating thresholds on its held-out patients")
     p.add_argument("--images", type=Path, default=data / "images", metavar="DIR")

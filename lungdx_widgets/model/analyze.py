@@ -12,13 +12,34 @@ import torch
 
 from ..config import get_settings
 from ..errors import LungDxError
-from ..imaging.transform import Geometry, to_model_input
+import torch.nn.functional as F
+from scipy import ndimage
+
 from ..types import Box, Findings, LabelResult, Radiograph
 from .localize import boxes_from_map, lung_field_prior, maps_to_original, upsample
 from .network import HamNet, NetConfig
+from .preprocess import FilmInput, prepare_films
+from .segment import LungSegmenter
 from .registry import LABELS, Checkpoint, default_model_path, load_checkpoint
 
 ABNORMAL = "abnormal"
+#: AI box proposals per finding: more than two per finding clutter the film without adding a place to look.
+MAX_BOXES_PER_LABEL = 2
+
+
+def widened(mask: np.ndarray, detail: int = 256) -> np.ndarray:
+    """A lung mask (original pixels) widened by ~2% of the film, as smooth [0, 1] heatmap weights.
+
+    Worked at ``detail`` pixels and enlarged bilinearly: a dilation at full size costs ~20x more.
+    """
+    rows, cols = mask.shape
+    t = torch.from_numpy(mask.astype(np.float32))[None, None]
+    small_size = (max(1, rows * detail // max(rows, cols)), max(1, cols * detail // max(rows, cols)))
+    small = F.interpolate(t, size=small_size, mode="area")[0, 0].numpy() > 0.5
+    grown = ndimage.binary_dilation(small, iterations=max(1, detail // 50)).astype(np.float32)
+    return F.interpolate(torch.from_numpy(grown)[None, None], size=(rows, cols), mode="bilinear",
+                         align_corners=False)[0, 0].numpy()
+
 
 #: Callables asked, in order, for the checkpoint ``Analyzer.load()`` uses when given no path (the
 #: learning loop registers "the registry's active version"); None from all → the shipped default.
@@ -43,9 +64,9 @@ def default_checkpoint() -> Path:
 class RawOutput:
     """Network outputs for a batch, as numpy: probabilities and sigmoid maps at feature resolution.
 
-    ``class_maps``/``abnormal_maps`` are the localisation maps (lung-field prior applied when the
-    checkpoint asks for it); ``evidence_maps`` are the class maps as the network made them, to see
-    where its evidence lies outside the lungs (shortcuts).
+    ``class_maps``/``abnormal_maps`` are the localisation maps (limited to the lung fields for a
+    lung-crop checkpoint, or weighted by the old lung-field prior); ``evidence_maps`` are the class
+    maps as the network made them, to see where its evidence lies outside the lungs (shortcuts).
     """
 
     probabilities: np.ndarray   # (B, C)
@@ -53,28 +74,48 @@ class RawOutput:
     class_maps: np.ndarray      # (B, C, h, w) in [0, 1]
     abnormal_maps: np.ndarray   # (B, h, w) in [0, 1]
     evidence_maps: np.ndarray   # (B, C, h, w) in [0, 1]
+    ood_scores: np.ndarray | None = None  # (B,) Mahalanobis distance from the training films, if guarded
+
+
+def lung_cells(lung_grids: np.ndarray | torch.Tensor, h: int, w: int) -> np.ndarray:
+    """(B, S, S) lung masks on the input grid → (B, h, w) share of each map cell that is lung."""
+    t = torch.as_tensor(np.asarray(lung_grids, dtype=np.float32))[:, None]
+    return F.adaptive_avg_pool2d(t, (h, w))[:, 0].numpy()
 
 
 @torch.inference_mode()
-def forward(model: HamNet, inputs: np.ndarray | torch.Tensor) -> RawOutput:
-    """The network's outputs as a checkpoint defines them: with its test-time flip and lung-field
-    prior when its config asks for them (training validates through this too, so thresholds are
-    chosen on the probabilities the dashboard will show)."""
+def forward(model: HamNet, inputs: np.ndarray | torch.Tensor, lung_grids: np.ndarray | None = None) -> RawOutput:
+    """The network's outputs as a checkpoint defines them: with its test-time flip, and its maps
+    limited to the lungs (``lung_grids``, lung-crop checkpoints) or weighted by the old prior (training
+    validates through this too, so thresholds are chosen on the probabilities the dashboard will show)."""
     config = model.config
     x = torch.as_tensor(inputs, dtype=torch.float32)
     n = x.shape[0]
     out = model(torch.cat([x, x.flip(-1)]) if config.flip_tta else x)
     probs, abnormal = torch.sigmoid(out.logits), torch.sigmoid(out.abnormal_logit)
     cams, abnormal_map = torch.sigmoid(out.cams), torch.sigmoid(out.abnormal_map)[:, 0]
+    embedding = out.embedding
     if config.flip_tta:
         probs, abnormal = (probs[:n] + probs[n:]) / 2, (abnormal[:n] + abnormal[n:]) / 2
         cams = (cams[:n] + cams[n:].flip(-1)) / 2
         abnormal_map = (abnormal_map[:n] + abnormal_map[n:].flip(-1)) / 2
+        embedding = (embedding[:n] + embedding[n:]) / 2 if embedding is not None else None
+    ood = model.ood_distance(embedding).numpy() if config.ood_threshold > 0 and embedding is not None else None
     evidence, localisation, abnormal_map = cams.numpy(), cams.numpy(), abnormal_map.numpy()
-    if config.lung_prior:
+    if config.lung_crop and lung_grids is not None:
+        weight = lung_cells(lung_grids, *evidence.shape[-2:])
+        localisation, abnormal_map = evidence * weight[:, None], abnormal_map * weight
+    elif config.lung_prior:
         prior = lung_field_prior(*evidence.shape[-2:])
         localisation, abnormal_map = evidence * prior, abnormal_map * prior
-    return RawOutput(probs.numpy(), abnormal.numpy(), localisation, abnormal_map, evidence)
+    return RawOutput(probs.numpy(), abnormal.numpy(), localisation, abnormal_map, evidence, ood)
+
+
+#: What the dashboard and the CLI say when the guard trips (one wording, used everywhere).
+OOD_WARNING = ("This film differs from the films the model learned from; AI findings may be unreliable "
+               "— read it yourself.")
+NO_LUNGS_WARNING = ("No lung fields were found: this does not look like a frontal chest radiograph. "
+                    "AI findings are not reliable for it.")
 
 
 class ModelOutOfMemory(LungDxError):
@@ -88,12 +129,15 @@ def _is_out_of_memory(exc: RuntimeError) -> bool:
 class Analyzer:
     """A loaded checkpoint ready to analyse radiographs. Decision support only."""
 
-    def __init__(self, checkpoint: Checkpoint) -> None:
+    def __init__(self, checkpoint: Checkpoint, segmenter: LungSegmenter | None = None) -> None:
         self.checkpoint = checkpoint
         self.config = NetConfig.from_dict(checkpoint.config)
         self.model = HamNet(self.config)
         self.model.load_state_dict(checkpoint.state_dict)
         self.model.eval()
+        if self.config.lung_crop and segmenter is None:
+            segmenter = LungSegmenter.load()
+        self.segmenter = segmenter
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> "Analyzer":
@@ -122,9 +166,13 @@ class Analyzer:
     def input_size(self) -> int:
         return self.config.input_size
 
-    def predict(self, inputs: np.ndarray | torch.Tensor) -> RawOutput:
+    def predict(self, inputs: np.ndarray | torch.Tensor, lung_grids: np.ndarray | None = None) -> RawOutput:
         """Batched forward on model inputs (B, 1, S, S) in [-1024, 1024]; see :func:`forward`."""
-        return forward(self.model, inputs)
+        return forward(self.model, inputs, lung_grids)
+
+    def prepare(self, films: list[np.ndarray]) -> list[FilmInput]:
+        """Segment, crop and standardise films as this checkpoint expects (:func:`prepare_films`)."""
+        return prepare_films(films, self.config, self.segmenter)
 
     def analyze(self, radiograph: Radiograph) -> Findings:
         """One radiograph; running out of memory becomes :class:`ModelOutOfMemory`, a message the UI can show."""
@@ -142,38 +190,63 @@ class Analyzer:
         ``heatmaps=False`` skips the original-size maps (the CLI prints none); boxes are still made.
         """
         t0 = time.perf_counter()
-        prepared = [to_model_input(r.pixels, size=self.input_size) for r in radiographs]
+        prepared = self.prepare([r.pixels for r in radiographs])
         t1 = time.perf_counter()
-        raw = self.predict(np.stack([p[0] for p in prepared])) if prepared else None
+        raw = None
+        if prepared:
+            grids = np.stack([p.lung_grid for p in prepared]) if self.config.lung_crop else None
+            raw = self.predict(np.stack([p.input for p in prepared]), grids)
         t2 = time.perf_counter()
         shared = {"preprocess": (t1 - t0) / max(len(radiographs), 1), "forward": (t2 - t1) / max(len(radiographs), 1)}
-        return [self._findings(raw, i, geo, shared, heatmaps) for i, (_, geo) in enumerate(prepared)]
+        return [self._findings(raw, i, film, shared, heatmaps) for i, film in enumerate(prepared)]
 
-    def _findings(self, raw: RawOutput, i: int, geo: Geometry, timings: dict[str, float], with_maps: bool) -> Findings:
+    def guard(self, raw: RawOutput, i: int, film: FilmInput) -> tuple[bool, float | None, list[str]]:
+        """(out of distribution?, score, warnings) for film ``i``: no lungs, or features unlike training."""
+        score = None if raw.ood_scores is None else float(raw.ood_scores[i])
+        if not film.lungs_found:
+            return True, score, [NO_LUNGS_WARNING]
+        if score is not None and score > self.config.ood_threshold:
+            return True, score, [OOD_WARNING]
+        return False, score, []
+
+    def _findings(self, raw: RawOutput, i: int, film: FilmInput, timings: dict[str, float], with_maps: bool) -> Findings:
         t0 = time.perf_counter()
+        geo = film.geometry
         results: dict[str, LabelResult] = {}
         for j, label in enumerate(self.labels):
             results[label] = LabelResult(label, float(raw.probabilities[i, j]), self.checkpoint.thresholds.get(label))
         for label in LABELS:
             results.setdefault(label, LabelResult(label, None, None))
         heatmaps: dict[str, np.ndarray] = {}
+        lung_mask = film.lungs.mask if film.lungs is not None and film.lungs.found else None
         if with_maps:
             stacked = maps_to_original(np.concatenate([raw.class_maps[i], raw.abnormal_maps[i][None]]), geo)
+            if lung_mask is not None:
+                stacked = stacked * widened(lung_mask)
             heatmaps = dict(zip((*self.labels, ABNORMAL), stacked))
-        boxes = self._boxes(raw, i, geo, results)
+        boxes = self._boxes(raw, i, film, results)
+        out_of_distribution, score, warnings = self.guard(raw, i, film)
         timings = dict(timings, maps=time.perf_counter() - t0)
         timings["total"] = sum(timings.values())
-        return Findings(results=results, heatmaps=heatmaps, boxes=boxes, model_version=self.version, timings=timings)
+        return Findings(results=results, heatmaps=heatmaps, boxes=boxes, model_version=self.version, timings=timings,
+                        warnings=warnings, out_of_distribution=out_of_distribution, ood_score=score,
+                        lung_mask=lung_mask)
 
-    def _boxes(self, raw: RawOutput, i: int, geo: Geometry, results: dict[str, LabelResult]) -> list[Box]:
-        """Proposed boxes for findings at or above their operating threshold."""
+    def _boxes(self, raw: RawOutput, i: int, film: FilmInput, results: dict[str, LabelResult]) -> list[Box]:
+        """Proposed boxes (at most :data:`MAX_BOXES_PER_LABEL`, inside the lungs) for positive findings."""
         boxes: list[Box] = []
+        geo = film.geometry
+        split = self.config.lung_prior or self.config.lung_crop
         for j, label in enumerate(self.labels):
             if not results[label].positive:
                 continue
             heat = upsample(raw.class_maps[i, j], self.input_size)
+            if film.lung_grid is not None:
+                heat = heat * film.lung_grid
             top = float(heat.max())
-            for x, y, w, h, region_peak in boxes_from_map(heat, split_midline=self.config.lung_prior):
+            if top <= 0:
+                continue
+            for x, y, w, h, region_peak in boxes_from_map(heat, split_midline=split, max_boxes=MAX_BOXES_PER_LABEL):
                 ox, oy, ow, oh = geo.to_original(x, y, w, h)
                 # the hottest region carries the label's probability, weaker ones their share of it
                 # (map values themselves are not probabilities, least of all after the lung-field prior)

@@ -20,7 +20,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..csvfiles import LabelsFileError, csv_rows
-from ..imaging.transform import Geometry, to_model_input
+from ..imaging.transform import Geometry, equalize
+from .network import NetConfig
+from .preprocess import prepare_films
+from .segment import LungSegmenter
 from ..types import Box
 
 NO_FINDING = "No Finding"
@@ -90,7 +93,10 @@ def read_records(labels_csv: Path, boxes_csv: Path | None = None) -> list[Record
                 labels, unlisted = {c[2:]: _parse_float(row[c]) for c in y_cols}, None
             else:
                 labels, unlisted = {f: 1.0 for f in positive}, 0.0
-            abnormal = 1.0 if positive else (0.0 if NO_FINDING in findings else None)
+            normal = NO_FINDING in findings or _parse_float(row.get(f"y_{NO_FINDING}")) == 1.0
+            abnormal = 1.0 if positive else (0.0 if normal else None)
+            if normal and not positive:  # a film read as normal is a known negative for every finding
+                labels = {k: (0.0 if v is None else v) for k, v in labels.items()}
             records.append(Record(
                 file=_required(row, "file"), patient_id=row.get("patient_id") or row["file"],
                 view=(row.get("view") or "unknown").strip() or "unknown",
@@ -142,8 +148,9 @@ def split_records(records: list[Record], fold: int, n_folds: int, seed: int) -> 
     return train, val
 
 
-def balanced_weights(records: list[Record], key_label: str = "Pneumonia") -> list[float]:
-    """Sampling weights that make view × label balanced *within* each source, keeping source sizes.
+def balanced_weights(records: list[Record], key_label: str = "Pneumonia", source_power: float = 1.0) -> list[float]:
+    """Sampling weights that make view × label balanced *within* each source; each source is drawn
+    in proportion to (its size) ** ``source_power`` (1 keeps source sizes, 0 draws sources equally).
 
     In this data AP/PA and source correlate with the label; equalising the (view, label) groups
     inside a source removes the view shortcut without inventing images the source lacks.
@@ -151,7 +158,8 @@ def balanced_weights(records: list[Record], key_label: str = "Pneumonia") -> lis
     groups = Counter((r.source, r.view, str(r.target(key_label))) for r in records)
     per_source = Counter(r.source for r in records)
     groups_in_source = Counter(src for src, _, _ in groups)
-    return [per_source[r.source] / (groups_in_source[r.source] * groups[(r.source, r.view, str(r.target(key_label)))])
+    return [per_source[r.source] ** source_power
+            / (groups_in_source[r.source] * groups[(r.source, r.view, str(r.target(key_label)))])
             for r in records]
 
 
@@ -174,6 +182,10 @@ class Prepared:
     has_box: torch.Tensor       # (N, C) bool
     geometries: list[Geometry] = field(default_factory=list)
     records: list[Record] = field(default_factory=list)
+    #: (N, S, S) uint8 lung masks on the model grid (lung-crop checkpoints), else None.
+    lung_grids: torch.Tensor | None = None
+    #: The crops are histogram-equalised on the way into the network (:func:`to_network_units`).
+    standardize: bool = False
 
 
 def box_mask(boxes: list[Box], geometry: Geometry) -> np.ndarray:
@@ -189,31 +201,94 @@ def box_mask(boxes: list[Box], geometry: Geometry) -> np.ndarray:
     return m
 
 
-def prepare(records: list[Record], images_dir: Path, labels: tuple[str, ...], size: int) -> Prepared:
-    """Decode, crop and resize every image once (training then only augments tensors)."""
+def prepare(records: list[Record], images_dir: Path, labels: tuple[str, ...], size: int,
+            config: NetConfig | None = None, segmenter: LungSegmenter | None = None) -> Prepared:
+    """Decode, crop and resize every image once (training then only augments tensors).
+
+    The crop is the one serving uses (:func:`~lungdx_widgets.model.preprocess.prepare_films`); the
+    crops are kept *before* histogram equalisation so that training can jitter the acquisition first.
+    """
+    config = config or NetConfig(labels=labels, input_size=size)
     n, c = len(records), len(labels)
     images = torch.zeros(n, 1, size, size, dtype=torch.uint8)
     masks = torch.zeros(n, c, size, size, dtype=torch.uint8)
+    grids = torch.zeros(n, size, size, dtype=torch.uint8) if config.lung_crop else None
     has_box = torch.zeros(n, c, dtype=torch.bool)
     geometries = []
-    for i, r in enumerate(records):
-        model_in, geo = to_model_input(read_grayscale(Path(images_dir) / r.file), size=size)
-        images[i, 0] = torch.from_numpy(np.clip((model_in[0] + 1024.0) / 2048.0 * 255.0 + 0.5, 0, 255).astype(np.uint8))
-        geometries.append(geo)
-        for j, label in enumerate(labels):
-            boxes = [b for b in r.boxes if b.label == label]
-            if boxes:
-                masks[i, j] = torch.from_numpy(box_mask(boxes, geo))
-                has_box[i, j] = True
+    for start in range(0, n, 32):
+        chunk = records[start:start + 32]
+        films = [read_grayscale(Path(images_dir) / r.file) for r in chunk]
+        for i, (r, film) in enumerate(zip(chunk, prepare_films(films, config, segmenter, standardize=False)),
+                                      start=start):
+            images[i, 0] = torch.from_numpy(np.clip((film.input[0] + 1024.0) / 2048.0 * 255.0 + 0.5, 0, 255)
+                                            .astype(np.uint8))
+            if grids is not None and film.lung_grid is not None:
+                grids[i] = torch.from_numpy(film.lung_grid.astype(np.uint8))
+            geo = film.geometry
+            geometries.append(geo)
+            for j, label in enumerate(labels):
+                boxes = [b for b in r.boxes if b.label == label]
+                if boxes:
+                    masks[i, j] = torch.from_numpy(box_mask(boxes, geo))
+                    has_box[i, j] = True
     targets = torch.tensor([[np.nan if r.target(l) is None else r.target(l) for l in labels] for r in records],
                            dtype=torch.float32).reshape(n, c)
     abnormal = torch.tensor([np.nan if r.abnormal is None else r.abnormal for r in records], dtype=torch.float32)
-    return Prepared(images, targets, abnormal, masks, has_box, geometries, list(records))
+    return Prepared(images, targets, abnormal, masks, has_box, geometries, list(records), grids, config.lung_crop)
 
 
-def to_network_units(images_u8: torch.Tensor) -> torch.Tensor:
-    """uint8 crops → torchxrayvision's [-1024, 1024]."""
-    return images_u8.float() / 255.0 * 2048.0 - 1024.0
+def to_network_units(images_u8: torch.Tensor, standardize: bool = False) -> torch.Tensor:
+    """uint8 crops (or [0,1] floats) → torchxrayvision's [-1024, 1024], equalised when ``standardize``."""
+    images = images_u8.float() / 255.0 if images_u8.dtype == torch.uint8 else images_u8
+    if standardize:
+        images = equalize(images)
+    return images * 2048.0 - 1024.0
+
+
+def within_source_targets(data: Prepared, min_each: int = 5) -> tuple[torch.Tensor, torch.Tensor, dict[str, list[str]]]:
+    """Label and abnormality targets with NaN where a film's source lacks one of the two classes.
+
+    A source with only positives (a COVID archive, TBX11K) would teach "this archive = disease":
+    its films then teach a label only through their boxes and the maps, never through the
+    image-level loss. Returns (targets, abnormal, {label: sources that teach it}).
+    """
+    targets, abnormal = data.targets.clone(), data.abnormal.clone()
+    sources = [r.source for r in data.records]
+    taught: dict[str, list[str]] = {}
+    columns = [(f"label:{j}", data.targets[:, j], targets[:, j]) for j in range(data.targets.shape[1])]
+    columns.append(("abnormal", data.abnormal, abnormal))
+    for key, values, out in columns:
+        ok = []
+        for source in sorted(set(sources)):
+            rows = torch.tensor([s == source for s in sources])
+            v = values[rows]
+            if int((v == 1).sum()) >= min_each and int((v == 0).sum()) >= min_each:
+                ok.append(source)
+            else:
+                out[rows] = float("nan")
+        taught[key] = ok
+    return targets, abnormal, taught
+
+
+def acquisition_jitter(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """What differs between hospitals' films besides contrast: blur, down-up resampling, noise, and
+    burned-in markers; on (B, 1, S, S) [0, 1] images."""
+    b, s = images.shape[0], images.shape[-1]
+    rnd = lambda *shape: torch.rand(*shape, generator=generator)  # noqa: E731
+    images = images.clone()
+    for i in range(b):
+        kind = rnd(1).item()
+        if kind < 0.25:
+            images[i] = F.avg_pool2d(images[i:i + 1], 3, 1, 1)[0]
+        elif kind < 0.5:
+            f = int(s * (0.35 + 0.4 * rnd(1).item()))
+            images[i] = F.interpolate(F.interpolate(images[i:i + 1], size=(f, f), mode="area"), size=(s, s),
+                                      mode="bilinear", align_corners=False)[0]
+        if rnd(1).item() < 0.3:
+            h, w = int(s * 0.05 + s * 0.08 * rnd(1).item()), int(s * 0.05 + s * 0.15 * rnd(1).item())
+            y, x = int(rnd(1).item() * (s - h)), int(rnd(1).item() * (s - w))
+            images[i, :, y:y + h, x:x + w] = 1.0
+    return (images + torch.randn(images.shape, generator=generator) * 0.03 * rnd(b, 1, 1, 1)).clamp(0, 1)
 
 
 def augment(images: torch.Tensor, masks: torch.Tensor, generator: torch.Generator,

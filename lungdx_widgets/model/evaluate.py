@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -92,8 +93,51 @@ def label_report(y: np.ndarray, p: np.ndarray, records: list[Record], n_boot: in
 
 
 def infer(analyzer: Analyzer, data: Prepared, batch: int = 32) -> RawOutput:
-    parts = [analyzer.predict(to_network_units(data.images[i:i + batch])) for i in range(0, len(data.images), batch)]
-    return RawOutput(*(np.concatenate([getattr(p, f) for p in parts]) for f in RawOutput.__dataclass_fields__))
+    """Batched :func:`~lungdx_widgets.model.analyze.forward` over prepared films (serving's crops and maps)."""
+    parts = []
+    for i in range(0, len(data.images), batch):
+        grids = data.lung_grids[i:i + batch].numpy() if data.lung_grids is not None else None
+        parts.append(analyzer.predict(to_network_units(data.images[i:i + batch], data.standardize), grids))
+
+    def joined(name: str) -> np.ndarray | None:
+        values = [getattr(p, name) for p in parts]
+        return None if any(v is None for v in values) else np.concatenate(values)
+
+    return RawOutput(*(joined(f) for f in RawOutput.__dataclass_fields__))
+
+
+def guard_flags(analyzer: Analyzer, raw: RawOutput, data: Prepared) -> np.ndarray:
+    """(N,) bool: the out-of-distribution guard as the dashboard applies it (no lungs, or unlike training)."""
+    flags = np.zeros(len(data.records), dtype=bool)
+    if raw.ood_scores is not None:
+        flags |= raw.ood_scores > analyzer.config.ood_threshold
+    if data.lung_grids is not None:
+        flags |= data.lung_grids.flatten(1).float().mean(1).numpy() >= 1.0  # no lungs: the whole grid was kept
+    return flags
+
+
+def guard_report(analyzer: Analyzer, raw: RawOutput, data: Prepared, labels: tuple[str, ...]) -> dict:
+    """How often the guard flags films, per source, and what normal films are shown.
+
+    ``normals_shown_positive`` is the share of films read as normal ("No Finding") that a label calls
+    positive *without* the out-of-distribution warning — the confident wrong answers a clinician sees.
+    """
+    flags = guard_flags(analyzer, raw, data)
+    sources = [r.source for r in data.records]
+    normal = data.abnormal.numpy() == 0
+    by_source = {}
+    for src in sorted(set(sources)):
+        m = np.array([x == src for x in sources])
+        entry = {"n": int(m.sum()), "flagged": float(flags[m].mean()), "n_normal": int((m & normal).sum())}
+        if (m & normal).any():
+            entry["normals_shown_positive"] = {
+                label: float(((raw.probabilities[:, j] >= analyzer.thresholds.get(label, 0.5)) & ~flags)[m & normal].mean())
+                for j, label in enumerate(labels)}
+        by_source[src] = entry
+    shown = {label: float(((raw.probabilities[:, j] >= analyzer.thresholds.get(label, 0.5)) & ~flags)[normal].mean())
+             for j, label in enumerate(labels)} if normal.any() else {}
+    return {"threshold": analyzer.config.ood_threshold or None, "flagged": float(flags.mean()) if len(flags) else None,
+            "n": int(len(flags)), "n_normal": int(normal.sum()), "normals_shown_positive": shown, "by_source": by_source}
 
 
 def localization_report(raw: RawOutput, data: Prepared, labels: tuple[str, ...], size: int,
@@ -212,7 +256,7 @@ def _training_records(meta: dict, records: list[Record]) -> tuple[list[Record], 
 
 def evaluate_model(model_path: Path | str | None, images_dir: Path | str, labels_csv: Path | str,
                    boxes_csv: Path | str | None = None, *, n_boot: int = 1000, limit: int | None = None,
-                   baseline: bool = True, seed: int = 0) -> dict:
+                   baseline: bool = True, seed: int = 0, masks_csv: Path | str | None = None) -> dict:
     """The JSON of ``lungdx evaluate``; training patients of the checkpoint are never evaluated."""
     started = time.monotonic()
     analyzer = Analyzer.load(model_path)
@@ -224,7 +268,7 @@ def evaluate_model(model_path: Path | str | None, images_dir: Path | str, labels
     evaluated = [r for r in records if r.patient_id not in train_patients]
     if limit:
         evaluated = evaluated[::max(1, len(evaluated) // limit)][:limit]
-    data = prepare(evaluated, Path(images_dir), labels, size)
+    data = prepare(evaluated, Path(images_dir), labels, size, analyzer.config, analyzer.segmenter)
     raw = infer(analyzer, data)
 
     result: dict = {
@@ -249,14 +293,22 @@ def evaluate_model(model_path: Path | str | None, images_dir: Path | str, labels
     known = ~np.isnan(ab)
     result["abnormal"] = {"auroc": auroc(ab[known], raw.abnormal[known]), "n_pos": int((ab == 1).sum()),
                           "n_neg": int((ab == 0).sum())}
+    result["out_of_distribution"] = guard_report(analyzer, raw, data, labels)
     if boxes_csv:
         # boxes as the dashboard proposes them (split at the midline when maps follow the lung fields)
-        result["localization"] = localization_report(raw, data, labels, size, split_midline=analyzer.config.lung_prior)
-        if analyzer.config.lung_prior:  # what the prior adds, measured on the same images
+        split = analyzer.config.lung_prior or analyzer.config.lung_crop
+        result["localization"] = localization_report(raw, data, labels, size, split_midline=split)
+        if split:  # what the lung limit / prior adds, measured on the same images
             result["localization_network_maps"] = localization_report(raw, data, labels, size, raw.evidence_maps)
     result["heatmap_peaks"] = peak_report(raw, data, labels)
+    if masks_csv and analyzer.segmenter is not None:
+        from .train_segment import evaluate_segmenter, read_masks
+        result["lung_segmentation"] = evaluate_segmenter(analyzer.segmenter, Path(images_dir),
+                                                         read_masks(Path(masks_csv), Path(labels_csv)))
     if baseline and train_records:
-        train = prepare(train_records, train_dir or Path(images_dir), labels, BASELINE_SIZE)
+        # the baseline sees the model's own crop (lung crop for v2), before standardisation
+        train = prepare(train_records, train_dir or Path(images_dir), labels, BASELINE_SIZE,
+                        replace(analyzer.config, input_size=BASELINE_SIZE), analyzer.segmenter)
         scores = baseline_scores(train, data, labels)
         rep = {}
         for j, label in enumerate(labels):
@@ -290,7 +342,7 @@ def recalibrate_thresholds(model_path: Path | str, images_dir: Path | str, label
     records = sorted(read_records(Path(labels_csv)), key=lambda r: r.file)
     train_patients = {r.patient_id for r in _training_records(meta, records)[0]}
     held_out = [r for r in records if r.patient_id not in train_patients]
-    data = prepare(held_out, Path(images_dir), analyzer.labels, analyzer.input_size)
+    data = prepare(held_out, Path(images_dir), analyzer.labels, analyzer.input_size, analyzer.config, analyzer.segmenter)
     probs = infer(analyzer, data).probabilities
     thresholds = {}
     for j, label in enumerate(analyzer.labels):
@@ -330,6 +382,31 @@ def cross_validation(results: list[dict], label: str = KEY_LABEL) -> dict:
             "mean_hit_rate": mean("hit_rate"), "pooled_hit_rate": pooled_hits / boxes if boxes else None,
             "pooled_fixed_point_hit_rate": fixed_hits / boxes if boxes and has_fixed else None,
             "pooled_n_boxes": boxes}
+
+
+def leave_one_source_out(models: list[Path], images_dir: Path | str, labels_csv: Path | str,
+                         boxes_csv: Path | str | None = None, n_boot: int = 0) -> list[dict]:
+    """One row per checkpoint trained with ``--exclude-source``: how it reads the source it never saw.
+
+    The film-level numbers of that source only (AUROC per label, against the pixel baseline trained
+    on the same training films), the share the guard flags, and the normals shown positive unflagged.
+    """
+    rows = []
+    for model in models:
+        meta = read_sidecar(Path(model))
+        excluded = list(meta.get("recipe", {}).get("exclude_sources") or [])
+        if not excluded:
+            raise ValueError(f"{model} was not trained with --exclude-source: it has no left-out source")
+        r = evaluate_model(model, images_dir, labels_csv, boxes_csv, n_boot=n_boot)
+        for source in excluded:
+            guard = r["out_of_distribution"]["by_source"].get(source, {})
+            labels = {k: v["by_source"][source] for k, v in r["labels"].items() if source in v["by_source"]}
+            base = {k: v["by_source"][source]["auroc"] for k, v in r.get("baseline", {}).get("labels", {}).items()
+                    if source in v["by_source"]}
+            rows.append({"source": source, "model": r["model"]["version"], "n_images": guard.get("n", 0),
+                         "labels": labels, "baseline_auroc": base, "ood_flagged": guard.get("flagged"),
+                         "normals_shown_positive": guard.get("normals_shown_positive", {})})
+    return rows
 
 
 def summary_lines(result: dict) -> list[str]:

@@ -49,17 +49,16 @@ def maps_to_original(maps: np.ndarray, geometry: Geometry, detail: int = HEATMAP
     for all maps in one pass.
     """
     t = torch.as_tensor(np.asarray(maps, dtype=np.float32))[None]
-    crop = geometry.crop
-    if crop > detail:
+    top, left, h, w = geometry.region
+    if max(h, w) > detail:
         t = F.interpolate(t, size=(detail, detail), mode="bilinear", align_corners=False)
-        up = F.interpolate(t, size=(crop, crop), mode="nearest")[0].numpy()
+        up = F.interpolate(t, size=(h, w), mode="nearest")[0].numpy()
     else:
-        up = F.interpolate(t, size=(crop, crop), mode="bilinear", align_corners=False)[0].numpy()
-    if (geometry.rows, geometry.cols) == (crop, crop):
+        up = F.interpolate(t, size=(h, w), mode="bilinear", align_corners=False)[0].numpy()
+    if (geometry.rows, geometry.cols) == (h, w):
         return up
     out = np.zeros((up.shape[0], geometry.rows, geometry.cols), dtype=np.float32)
-    top, left = geometry.offset
-    out[:, top:top + crop, left:left + crop] = up
+    out[:, top:top + h, left:left + w] = up
     return out
 
 

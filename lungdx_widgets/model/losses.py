@@ -5,7 +5,10 @@
 * ``box``: MSE between class maps (and the abnormality map) and reference box masks, only on
   images that have boxes — the supervision that pulls evidence onto the lesion;
 * ``inside``: class maps must lie inside the abnormality map (relu(cam_c - abn)²);
-* ``cover``: the abnormality map must be covered by the union of class maps (relu(abn - max_c cam_c)²).
+* ``cover``: the abnormality map must be covered by the union of class maps (relu(abn - max_c cam_c)²);
+* ``negative_map``: on a film known negative for a label, that label's map is low everywhere —
+  with the box loss, the only teacher of labels whose sources have a single class (tuberculosis);
+* ``outside_lung``: class maps are low outside the lung fields (lung-crop models).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ class LossWeights:
     box: float = 2.0
     inside: float = 0.1
     cover: float = 0.1
+    negative_map: float = 0.0
+    outside_lung: float = 0.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -41,8 +46,10 @@ def _masked_bce(logits: torch.Tensor, targets: torch.Tensor, pos_weight: torch.T
 
 def ham_loss(out: HamOutput, targets: torch.Tensor, abnormal: torch.Tensor, box_masks: torch.Tensor,
              has_box: torch.Tensor, weights: LossWeights = LossWeights(),
-             pos_weight: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-    """Total loss and its parts. ``box_masks`` (B, C, S, S) at input resolution, in [0, 1]."""
+             pos_weight: torch.Tensor | None = None, negatives: torch.Tensor | None = None,
+             lung_masks: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """Total loss and its parts. ``box_masks`` (B, C, S, S) at input resolution, in [0, 1];
+    ``negatives`` (B, C) bool: known-negative labels; ``lung_masks`` (B, 1, S, S) in [0, 1]."""
     parts: dict[str, torch.Tensor] = {}
     if weights.labels:
         parts["labels"] = _masked_bce(out.logits, targets, pos_weight)
@@ -57,6 +64,11 @@ def ham_loss(out: HamOutput, targets: torch.Tensor, abnormal: torch.Tensor, box_
         any_box = has_box.any(dim=1)
         abn_err = ((abn - union) ** 2).mean(dim=(1, 2, 3))[any_box]
         parts["box"] = (per_map[has_box].sum() + abn_err.sum()) / (has_box.sum() + any_box.sum())
+    if weights.negative_map and negatives is not None and negatives.any():
+        parts["negative_map"] = (cam ** 2).mean(dim=(2, 3))[negatives].mean()
+    if weights.outside_lung and lung_masks is not None:
+        outside = 1.0 - F.adaptive_avg_pool2d(lung_masks.float(), cam.shape[-2:])
+        parts["outside_lung"] = ((cam ** 2) * outside).mean()
     if weights.inside:
         parts["inside"] = (F.relu(cam - abn) ** 2).mean()
     if weights.cover:

@@ -41,6 +41,13 @@ class NetConfig:
     #: Inference: weight the localisation maps by the anatomical lung-field prior
     #: (:func:`lungdx_widgets.model.localize.lung_field_prior`), so peaks and boxes fall in the lungs.
     lung_prior: bool = False
+    #: Model v2: the input is the lung fields found by the segmenter (with a margin), histogram-
+    #: equalised; localisation maps are zeroed outside the lungs (replaces ``lung_prior``).
+    lung_crop: bool = False
+    #: Model v2: the network carries the statistics of its training films' features (buffers
+    #: ``ood_mean``/``ood_precision``); a film whose Mahalanobis distance exceeds this is flagged
+    #: out of distribution. 0 = no guard.
+    ood_threshold: float = 0.0
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -64,6 +71,7 @@ class HamOutput(NamedTuple):
     abnormal_logit: torch.Tensor  # (B,) LSE pooling of the abnormality map
     cams: torch.Tensor            # (B, C, h, w) class map logits
     abnormal_map: torch.Tensor    # (B, 1, h, w) abnormality map logits
+    embedding: torch.Tensor | None = None  # (B, D) mean feature vector (out-of-distribution guard)
 
 
 class ChannelAttention(nn.Module):
@@ -160,6 +168,9 @@ class HamNet(nn.Module):
         self.attention = ForegroundAttention(channels)
         self.class_maps = nn.Conv2d(channels, len(config.labels), 1)
         self.abnormal = nn.Conv2d(channels, 1, 1)
+        if config.ood_threshold > 0 or config.lung_crop:
+            self.register_buffer("ood_mean", torch.zeros(channels))
+            self.register_buffer("ood_precision", torch.eye(channels))
         self._masks: dict[tuple[int, int], torch.Tensor] = {}
 
     def _mask(self, h: int, w: int, device: torch.device) -> torch.Tensor | None:
@@ -177,4 +188,9 @@ class HamNet(nn.Module):
         mask = self._mask(cams.shape[2], cams.shape[3], cams.device)
         logits = lse_pool(cams, self.config.lse_r, mask)
         abnormal_logit = lse_pool(abn, self.config.lse_r, mask)[:, 0]
-        return HamOutput(logits, abnormal_logit, cams, abn)
+        return HamOutput(logits, abnormal_logit, cams, abn, f.mean(dim=(2, 3)))
+
+    def ood_distance(self, embedding: torch.Tensor) -> torch.Tensor:
+        """Mahalanobis distance of each (B, D) embedding from the training films' features."""
+        d = embedding - self.ood_mean
+        return torch.sqrt(torch.clamp(((d @ self.ood_precision) * d).sum(dim=1), min=0.0))

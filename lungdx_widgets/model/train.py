@@ -20,7 +20,9 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from ..config import get_settings
 from ..errors import LungDxError
-from .data import Prepared, augment, balanced_weights, prepare, read_records, split_records, supported_labels, to_network_units
+from .data import (Prepared, acquisition_jitter, augment, balanced_weights, prepare, read_records, split_records,
+                   supported_labels, to_network_units, within_source_targets)
+from .segment import LungSegmenter
 from .analyze import forward
 from .losses import LossWeights, ham_loss
 from .network import DENSENET121, HamNet, NetConfig
@@ -74,10 +76,29 @@ class TrainConfig:
     #: Sampling weight multiplier for images with reference boxes: they are the only pixel-level
     #: supervision (~5% of images), so the box loss would otherwise see about one per batch.
     box_oversample: float = 3.0
+    #: Each source is drawn in proportion to (its size) ** this (0.5: a 600-film single-label archive
+    #: does not fill most batches); see :func:`balanced_weights`.
+    source_power: float = 0.5
     #: Inference behaviour stored in the checkpoint (see :class:`NetConfig`).
     flip_tta: bool = True
-    lung_prior: bool = True
-    loss: LossWeights = field(default_factory=LossWeights)
+    #: The old fixed two-Gaussian map prior (model v1); v2 limits maps to the segmented lungs instead.
+    lung_prior: bool = False
+    #: Model v2: read the segmented lung fields (crop + histogram equalisation), maps inside the lungs.
+    lung_crop: bool = True
+    #: Lung-segmentation checkpoint for the crop (default ``weights/<Settings.segmenter>``).
+    segmenter: Path | None = None
+    #: Image-level losses only from sources that hold both classes of a label (see
+    #: :func:`~lungdx_widgets.model.data.within_source_targets`).
+    within_source: bool = True
+    #: Blur, down-up resampling, noise and burned-in markers (see :func:`acquisition_jitter`).
+    acquisition: bool = True
+    #: Fit the out-of-distribution guard (feature statistics of the training films) after training.
+    ood_guard: bool = True
+    #: Share of held-out in-distribution films the guard may flag (its threshold is their quantile).
+    ood_flag_rate: float = 0.05
+    #: Leave these sources out entirely (leave-one-source-out runs).
+    exclude_sources: tuple[str, ...] = ()
+    loss: LossWeights = field(default_factory=lambda: LossWeights(negative_map=0.5, outside_lung=0.5))
     #: Use only N images, evenly spaced in file-name order (covers every source) — for smoke runs.
     limit: int | None = None
     resume: bool = True
@@ -159,11 +180,49 @@ def validation_metrics(probs: np.ndarray, data: Prepared, labels: tuple[str, ...
     return out
 
 
-def _predict(model: HamNet, data: Prepared, batch: int = 32) -> np.ndarray:
+def predict_prepared(model: HamNet, data: Prepared, batch: int = 32) -> list:
+    """:func:`forward` over prepared films in batches (the same crops and maps as serving)."""
     model.eval()
-    outs = [forward(model, to_network_units(data.images[i:i + batch])).probabilities
-            for i in range(0, len(data.images), batch)]
+    outs = []
+    for i in range(0, len(data.images), batch):
+        grids = data.lung_grids[i:i + batch].numpy() if data.lung_grids is not None else None
+        outs.append(forward(model, to_network_units(data.images[i:i + batch], data.standardize), grids))
+    return outs
+
+
+def _predict(model: HamNet, data: Prepared, batch: int = 32) -> np.ndarray:
+    outs = [o.probabilities for o in predict_prepared(model, data, batch)]
     return np.concatenate(outs) if outs else np.zeros((0, len(model.config.labels)))
+
+
+def fit_ood_guard(model: HamNet, train: Prepared, val: Prepared, flag_rate: float) -> tuple[HamNet, dict]:
+    """Feature statistics of the training films (mean, Ledoit-Wolf precision) and the distance that
+    flags ``flag_rate`` of the held-out in-distribution films; returns the guarded model and a report."""
+    from dataclasses import replace as dc_replace
+
+    from sklearn.covariance import LedoitWolf
+
+    def embeddings(data: Prepared) -> np.ndarray:
+        feats = []
+        with torch.inference_mode():
+            for i in range(0, len(data.images), 32):
+                x = to_network_units(data.images[i:i + 32], data.standardize)
+                out = model(torch.cat([x, x.flip(-1)]))
+                n = x.shape[0]
+                feats.append(((out.embedding[:n] + out.embedding[n:]) / 2).numpy())
+        return np.concatenate(feats)
+
+    model.eval()
+    lw = LedoitWolf().fit(embeddings(train))
+    model.ood_mean.copy_(torch.as_tensor(lw.location_, dtype=torch.float32))
+    model.ood_precision.copy_(torch.as_tensor(lw.precision_, dtype=torch.float32))
+    reference = val if len(val.images) else train
+    distances = model.ood_distance(torch.as_tensor(embeddings(reference))).numpy()
+    threshold = float(np.quantile(distances, 1.0 - flag_rate))
+    model.config = dc_replace(model.config, ood_threshold=threshold)
+    return model, {"threshold": threshold, "flag_rate_target": flag_rate, "n_reference": int(len(distances)),
+                   "reference": "validation split" if len(val.images) else "training split",
+                   "flagged_reference": float(np.mean(distances > threshold))}
 
 
 def _build_model(cfg: TrainConfig, records) -> tuple[HamNet, NetConfig]:
@@ -183,7 +242,7 @@ def _build_model(cfg: TrainConfig, records) -> tuple[HamNet, NetConfig]:
         raise TrainingError(f"torchxrayvision weights '{xrv_name}' fit only --arch densenet121, not '{cfg.arch}'")
     net_cfg = NetConfig(labels=tuple(labels), input_size=cfg.input_size, stride16=cfg.stride16,
                         pool_margin=cfg.pool_margin, flip_tta=cfg.flip_tta, lung_prior=cfg.lung_prior,
-                        **ARCHITECTURES[cfg.arch])
+                        lung_crop=cfg.lung_crop, **ARCHITECTURES[cfg.arch])
     return HamNet(net_cfg, xrv_weights=xrv_name), net_cfg
 
 
@@ -193,6 +252,8 @@ def train_model(config: TrainConfig, progress: Callable[[dict], None] | None = N
     torch.set_num_threads(max(1, cfg.threads or get_settings().torch_threads))
     torch.manual_seed(cfg.seed)
     records = sorted(read_records(Path(cfg.labels_csv), cfg.boxes_csv), key=lambda r: r.file)
+    if cfg.exclude_sources:
+        records = [r for r in records if r.source not in set(cfg.exclude_sources)]
     if cfg.limit:
         records = records[::max(1, len(records) // cfg.limit)][:cfg.limit]
     model, net_cfg = _build_model(cfg, records)
@@ -200,8 +261,11 @@ def train_model(config: TrainConfig, progress: Callable[[dict], None] | None = N
     train_recs, val_recs = split_records(records, cfg.fold, cfg.n_folds, cfg.seed)
     if not train_recs:
         raise TrainingError("the training split is empty; use more images or fewer folds")
-    train = prepare(train_recs, Path(cfg.images_dir), labels, net_cfg.input_size)
-    val = prepare(val_recs, Path(cfg.images_dir), labels, net_cfg.input_size)
+    segmenter = LungSegmenter.load(cfg.segmenter) if net_cfg.lung_crop else None
+    train = prepare(train_recs, Path(cfg.images_dir), labels, net_cfg.input_size, net_cfg, segmenter)
+    val = prepare(val_recs, Path(cfg.images_dir), labels, net_cfg.input_size, net_cfg, segmenter)
+    bce_targets, bce_abnormal, taught = (within_source_targets(train) if cfg.within_source
+                                         else (train.targets, train.abnormal, {}))
 
     if cfg.freeze_backbone:
         for p in model.features.parameters():
@@ -211,7 +275,8 @@ def train_model(config: TrainConfig, progress: Callable[[dict], None] | None = N
     steps_per_epoch = max(1, math.ceil(len(train_recs) / cfg.batch_size))
     total_steps = cfg.max_steps or cfg.epochs * steps_per_epoch
     generator = torch.Generator().manual_seed(cfg.seed)
-    weights = torch.tensor(balanced_weights(train_recs) if cfg.balanced else [1.0] * len(train_recs))
+    weights = torch.tensor(balanced_weights(train_recs, source_power=cfg.source_power) if cfg.balanced
+                           else [1.0] * len(train_recs))
     weights = weights * torch.where(train.has_box.any(dim=1), cfg.box_oversample, 1.0)
     step, history, elapsed_before = 0, [], 0.0
     state_file = resume_path(cfg.out)
@@ -246,10 +311,16 @@ def train_model(config: TrainConfig, progress: Callable[[dict], None] | None = N
             idx = torch.multinomial(weights, cfg.batch_size, replacement=True, generator=generator)
             images = train.images[idx].float() / 255.0
             masks = train.box_masks[idx].float()
+            if train.lung_grids is not None:
+                masks = torch.cat([masks, train.lung_grids[idx, None].float()], 1)
             if cfg.augment:
                 images, masks = augment(images, masks, generator, hflip=cfg.hflip)
-            out = model(images * 2048.0 - 1024.0)
-            loss, parts = ham_loss(out, train.targets[idx], train.abnormal[idx], masks, train.has_box[idx], cfg.loss)
+            if cfg.acquisition:
+                images = acquisition_jitter(images, generator)
+            lungs = masks[:, len(labels):] if train.lung_grids is not None else None
+            out = model(to_network_units(images, train.standardize))
+            loss, parts = ham_loss(out, bce_targets[idx], bce_abnormal[idx], masks[:, :len(labels)],
+                                   train.has_box[idx], cfg.loss, negatives=train.targets[idx] == 0, lung_masks=lungs)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -276,6 +347,10 @@ def train_model(config: TrainConfig, progress: Callable[[dict], None] | None = N
     val_probs = _predict(model, val)
     metrics = validation_metrics(val_probs, val, labels) if len(val_recs) else {}
     thresholds = {label: metrics.get(label, {}).get("threshold", 0.5) for label in labels}
+    ood_report = None
+    if cfg.ood_guard and net_cfg.lung_crop:
+        model, ood_report = fit_ood_guard(model, train, val, cfg.ood_flag_rate)
+        net_cfg = model.config
     meta = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "recipe": cfg.recipe(),
@@ -287,6 +362,10 @@ def train_model(config: TrainConfig, progress: Callable[[dict], None] | None = N
                   "val_patients": sorted({r.patient_id for r in val_recs})},
         "validation": metrics, "history": history, "steps": step, "stopped_early": stopped_early,
         "threshold_policy": THRESHOLD_POLICY,
+        "taught_by_sources": {(labels[int(k.split(":")[1])] if k.startswith("label:") else k): v
+                              for k, v in taught.items()},
+        "ood_guard": ood_report,
+        "segmenter": segmenter.version if segmenter is not None else None,
     }
     save_checkpoint(Path(cfg.out), net_cfg.as_dict(), model.state_dict(), thresholds, meta)
     state_file.unlink(missing_ok=True)  # an interrupted run (exception, Ctrl-C) keeps it for resuming
