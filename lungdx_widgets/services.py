@@ -152,15 +152,16 @@ def _get_analyzer(analyzer: AnalyzerLike) -> _Analyzes:
 def ingest(store: "Store", patient_id: str, data: bytes, actor: str, *, filename: str | None = None,
            source: str = "upload", analyzer: AnalyzerLike | None = None, confirm_identity_mismatch: bool = False,
            record: "PatientRecord | None" = None, acquired: str | None = None, radiograph: Radiograph | None = None,
+           before_filing: Callable[[Radiograph], None] | None = None,
            on_filed: Callable[["Study", Radiograph], None] | None = None,
            progress: Progress = lambda _s, _f: None) -> IngestResult:
     """load → ``store.add_study`` → analyse → ``triage.assess(findings, record)`` → ``store.add_prediction``.
 
     Raises the imaging layer's ``LungDxError`` (or ``IdentityMismatch``) before anything is written.
     ``analyzer`` None files the image without analysis (``lungdx import``). A model that cannot run
-    leaves the study filed, unanalysed, with ``model_error`` set. ``on_filed`` runs inside the
-    study's transaction (the PACS pull records the SOP Instance UID there, so both or neither are
-    written). ``record`` defaults to the patient's record, read (and audited) as ``actor``.
+    leaves the study filed, unanalysed, with ``model_error`` set. ``before_filing`` and ``on_filed``
+    run inside the study's transaction (the PACS pull creates a stub patient before and records the
+    SOP Instance UID after, so all or none are written). ``record`` defaults to the patient's record, read (and audited) as ``actor``.
     ``radiograph``: these bytes already decoded by the caller (who read the DICOM header to match
     the patient, or completed the view), so they are not decoded twice.
     """
@@ -174,6 +175,8 @@ def ingest(store: "Store", patient_id: str, data: bytes, actor: str, *, filename
     sha = hashlib.sha256(data).hexdigest()
     already = any(s.sha256 == sha for s in store.studies_for_patient(patient_id))
     with store.transaction():
+        if before_filing is not None:
+            before_filing(radiograph)
         study = store.add_study(patient_id, radiograph, data, actor, filename=filename,
                                 confirm_identity_mismatch=confirm_identity_mismatch, acquired=acquired)
         if on_filed is not None:

@@ -15,7 +15,7 @@ from .. import __version__
 from ..errors import LungDxError
 
 #: Command modules, in the order their commands appear in ``--help``.
-COMMAND_MODULES = ("setup", "store", "imaging", "model", "reports", "learning")
+COMMAND_MODULES = ("setup", "store", "imaging", "model", "reports", "learning", "pacs")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,7 +26,30 @@ def _init(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from ..server.launch import serve
 
-    return serve(db=db_path(args), host=args.host, port=args.port)
+    poller = _start_pacs_poller(db_path(args), args.pacs_poll)
+    try:
+        return serve(db=db_path(args), host=args.host, port=args.port)
+    finally:
+        if poller is not None:
+            poller.stop()
+
+
+def _start_pacs_poller(db: Path, seconds: int | None):
+    """Poll the PACS in the background when an interval is set (``--pacs-poll`` or ``[pacs] poll_seconds``)."""
+    from dataclasses import replace
+
+    from ..pacs.settings import load_pacs_settings
+
+    settings = load_pacs_settings()
+    if seconds is not None:
+        settings = replace(settings, poll_seconds=seconds)
+    if settings.poll_seconds <= 0 or not settings.configured:
+        return None
+    from ..pacs.pull import PacsPoller
+    from ..services import ModelService, registry_resolver
+
+    print(f"polling the PACS at {settings.url} every {settings.poll_seconds} s", flush=True)
+    return PacsPoller(db, settings, ModelService(resolver=registry_resolver(db))).start()
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,4 +65,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_db_argument(p)
     p.add_argument("--host", default=s.host)
     p.add_argument("--port", type=int, default=s.port)
+    p.add_argument("--pacs-poll", type=int, default=None, metavar="SECONDS",
+                   help="pull from the PACS every SECONDS (default: [pacs] poll_seconds; 0 = off)")
     p.set_defaults(func=_serve)

@@ -12,6 +12,7 @@ from .annotations import AnnotationsMixin
 from .audit import AuditMixin
 from .demographics import DemographicsMixin
 from .errors import StoreError
+from .pacs import PacsMixin
 from .patients import PatientsMixin
 from .predictions import PredictionsMixin
 from .registry import RegistryMixin
@@ -41,7 +42,7 @@ def connect(path: Path | str) -> Database:
 
 
 class Store(UsersMixin, AuditMixin, PatientsMixin, StudiesMixin, PredictionsMixin, AnnotationsMixin,
-            RegistryMixin, ThrottleMixin, DemographicsMixin):
+            RegistryMixin, ThrottleMixin, DemographicsMixin, PacsMixin):
     """The clinical record store (see ARCHITECTURE.md, "store"): every write is audited, in one transaction."""
 
     def schema_version(self) -> list[str]:

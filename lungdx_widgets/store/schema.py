@@ -314,6 +314,56 @@ def _korean_vocabulary(db: Database) -> None:
                             [(*code_text(text, kind), row_id) for row_id, text in rows])
 
 
+@MIGRATIONS(name="0008_pacs_instances")
+def _pacs_instances(db: Database) -> None:
+    """PACS links: which study each pulled SOP Instance became (the pull's idempotency key), patients
+    created from a PACS header awaiting review, and every result sent back (an addendum's SR names
+    the SR it supersedes)."""
+    db.executescript("""
+    CREATE TABLE pacs_instances (
+        sop_instance_uid TEXT PRIMARY KEY CHECK (length(sop_instance_uid) > 0),
+        study_id INTEGER NOT NULL REFERENCES studies(id),
+        study_instance_uid TEXT NOT NULL,
+        series_instance_uid TEXT NOT NULL,
+        sop_class_uid TEXT NOT NULL DEFAULT '',
+        issuer TEXT NOT NULL DEFAULT '',
+        pulled_by TEXT NOT NULL,
+        pulled_at TEXT NOT NULL
+    );
+    CREATE INDEX pacs_instances_study ON pacs_instances(study_id);
+    CREATE TABLE pacs_patient_stubs (
+        patient_id TEXT PRIMARY KEY REFERENCES patients(patient_id),
+        source_patient_id TEXT NOT NULL,
+        issuer TEXT NOT NULL DEFAULT '',
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        reviewed_by TEXT NOT NULL DEFAULT '',
+        reviewed_at TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE pacs_exports (
+        id INTEGER PRIMARY KEY,
+        study_id INTEGER NOT NULL REFERENCES studies(id),
+        signoff_id INTEGER REFERENCES signoffs(id),
+        study_instance_uid TEXT NOT NULL,
+        sr_series_uid TEXT NOT NULL,
+        sr_sop_instance_uid TEXT NOT NULL UNIQUE,
+        sc_series_uid TEXT NOT NULL,
+        sc_sop_instance_uid TEXT NOT NULL,
+        previous_sr_uid TEXT NOT NULL DEFAULT '',
+        sent_by TEXT NOT NULL,
+        sent_at TEXT NOT NULL
+    );
+    CREATE INDEX pacs_exports_study ON pacs_exports(study_id, id);
+    """)
+    _append_only(db, "pacs_exports", "pacs_exports rows are never changed")
+
+
+@MIGRATIONS(name="0007_korean_user_language")
+def _korean_user_language(db: Database) -> None:
+    """Each account's interface language (lungdx_widgets/i18n.py LANGUAGES); '' = follow the browser."""
+    db.execute("ALTER TABLE users ADD COLUMN language TEXT NOT NULL DEFAULT ''")
+
+
 def migration_names() -> list[str]:
     """Names in application order (the last one is the current schema version)."""
     return [m.name for m in MIGRATIONS._migrations]
