@@ -31,6 +31,10 @@ LANGUAGES: tuple[str, ...] = ("en", "ko")
 DEFAULT_LANGUAGE = "en"
 #: What each language is called in its own language (the language switch shows these).
 LANGUAGE_NAMES = {"en": "English", "ko": "한국어"}
+#: CSS font stack with Hangul glyphs first (Debian's fonts-noto-cjk, installed by ``make setup``), so
+#: Korean never renders as boxes; dashboard.css declares the same stack.
+FONT_STACK = ('"Noto Sans CJK KR", "Noto Sans KR", "Apple SD Gothic Neo", "Malgun Gothic", system-ui, '
+              '-apple-system, "Segoe UI", sans-serif')
 
 _current: ContextVar[str] = ContextVar("lungdx_language", default=DEFAULT_LANGUAGE)
 _TEMPLATES: dict[str, re.Pattern[str]] = {}
@@ -167,12 +171,34 @@ def negotiate(accept_language: str | None) -> str:
     return check_language(found)
 
 
+def page_language(accept_language: str | None, lang: str | None = None) -> dict[str, object]:
+    """Template variables for a page: ``lang`` (for ``<html lang>``), ``_`` and ``fonts``.
+
+    ``lang`` is the account's language when known, else the browser's ``Accept-Language``.
+    """
+    chosen = check_language(lang) if lang else negotiate(accept_language)
+    return {"lang": chosen, "_": lambda message: gettext(message, chosen), "fonts": FONT_STACK}
+
+
 def format_datetime(value: datetime | str, lang: str | None = None, tz: tzinfo | None = None) -> str:
-    """A date-time in the reader's locale with its time zone shown ("2026년 12월 2일 오후 1:05 KST")."""
+    """A date-time in the reader's locale with its time zone shown ("2026. 12. 2. 오후 1:05:00 KST").
+
+    A stored ISO date without a time is shown as a date; text that is not a date is returned as it is.
+    """
+    from babel.dates import format_date
     from babel.dates import format_datetime as babel_format
 
     if isinstance(value, str):
-        value = datetime.fromisoformat(value)
+        if len(value.strip()) <= 10:  # a date alone ("2024-05-31"): no time to invent, no zone to show
+            try:
+                return format_date(datetime.fromisoformat(value.strip()).date(), "medium",
+                                   locale=check_language(lang or language()))
+            except ValueError:
+                return value
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
     if value.tzinfo is None:
         value = value.astimezone()
     tz = tz or value.tzinfo

@@ -9,6 +9,18 @@ from __future__ import annotations
 
 from .i18n import N_, gettext
 
+#: Triage levels as read in a worklist ("응급 / 우선 / 일반" in Korean reading-room usage).
+LEVELS: dict[str, str] = {"emergent": N_("emergent"), "urgent": N_("urgent"), "routine": N_("routine")}
+
+#: Stored enumerations shown as words (allergy kinds and severities, box sources and states, verdicts,
+#: AI calls): the catalogue translates them where they are shown.
+WORDS: tuple[str, ...] = (
+    N_("drug"), N_("food"), N_("other"), N_("mild"), N_("moderate"), N_("severe"), N_("life-threatening"),
+    N_("ai"), N_("human"), N_("proposed"), N_("accepted"), N_("rejected"), N_("edited"),
+    N_("present"), N_("absent"), N_("uncertain"), N_("positive"), N_("negative"), N_("not assessed"),
+    N_("no threshold"), N_("active"), N_("resolved"), N_("inactive"),
+)
+
 #: model label → plain English term (lower case, as inside a sentence)
 FINDINGS: dict[str, str] = {
     "Pneumonia": N_("pneumonia"),
@@ -47,3 +59,8 @@ def finding_name(label: str, lang: str | None = None) -> str:
         return label.replace("_", " ")
     translated = gettext(finding_term(label), lang)
     return label.replace("_", " ") if translated == finding_term(label) else translated
+
+
+def level_name(level: str, lang: str | None = None) -> str:
+    """A triage level in the reader's language (emergent → 응급)."""
+    return gettext(LEVELS.get(level, level), lang)

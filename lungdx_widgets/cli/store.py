@@ -9,6 +9,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from ..i18n import LANGUAGES
 from ..session import cli_actor
 from ..store.errors import ValidationError
 from ..store.records import ROLES
@@ -61,7 +62,8 @@ def _read_password(args: argparse.Namespace) -> str:
 def _users_add(args: argparse.Namespace) -> int:
     password = _read_password(args)
     with _open(args) as store:
-        user = store.add_user(args.name, password, args.role, display_name=args.display_name, actor=_actor())
+        user = store.add_user(args.name, password, args.role, display_name=args.display_name, actor=_actor(),
+                              language=args.lang)
     print(f"user {user.username} added ({user.role})")
     return 0
 
@@ -118,6 +120,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     p.add_argument("--role", required=True, choices=ROLES)
     p.add_argument("--display-name", default=None)
+    p.add_argument("--lang", default="", choices=("", *LANGUAGES),
+                   help="interface language (default: the browser's Accept-Language)")
     p.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     add_db_argument(p)
     p.set_defaults(func=_users_add)

@@ -33,6 +33,7 @@ from tornado import web
 from traitlets import Bool, Type, default
 
 from ..config import get_settings
+from ..i18n import page_language
 from . import routes
 from .accounts import Accounts, clean_username
 from .throttle import ThrottlePolicy, account_key, wait_message
@@ -265,6 +266,7 @@ def render_login(handler: web.RequestHandler, message: str = "", kind: str = "er
         message=message, message_kind=kind, username=username,
         logout_action=base + "logout" if confirm_logout else "",
         xsrf_form_html=Markup(handler.xsrf_form_html()),
+        **page_language(handler.request.headers.get("Accept-Language")),  # <html lang>, _() (i18n)
     )
 
 

@@ -21,6 +21,7 @@ class User:
     role: str
     disabled: bool
     created: str
+    language: str = ""  # interface language chosen for the account; "" = follow the browser
 
 
 @dataclass(frozen=True)

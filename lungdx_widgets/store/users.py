@@ -15,12 +15,22 @@ MIN_PASSWORD_LENGTH = 8
 
 def _user(row: dict[str, Any]) -> User:
     return User(username=row["username"], display_name=row["display_name"], role=row["role"],
-                disabled=bool(row["disabled"]), created=row["created"])
+                disabled=bool(row["disabled"]), created=row["created"], language=row.get("language", ""))
+
+
+def _language(language: str) -> str:
+    """A language with a message catalogue, or "" (follow the browser)."""
+    from ..i18n import LANGUAGES
+
+    language = (language or "").strip().lower()
+    if language and language not in LANGUAGES:
+        raise ValidationError(f"Unknown language '{language}': choose one of {', '.join(LANGUAGES)}.")
+    return language
 
 
 class UsersMixin(StoreBase):
     def add_user(self, username: str, password: str, role: str, display_name: str | None = None,
-                 actor: str = "system") -> User:
+                 actor: str = "system", language: str = "") -> User:
         username = (username or "").strip()
         if not username or any(c.isspace() for c in username):
             raise ValidationError("A username must be non-empty and contain no spaces.")
@@ -28,13 +38,14 @@ class UsersMixin(StoreBase):
             raise ValidationError(f"Unknown role '{role}': choose one of {', '.join(ROLES)}.")
         if len(password or "") < MIN_PASSWORD_LENGTH:
             raise ValidationError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+        language = _language(language)
         pw_hash = hash_password(password)  # slow on purpose: outside the write lock
         with self.transaction():
             if self.get_user(username) is not None:
                 raise Conflict(f"User '{username}' already exists.")
             self._insert("users", {"username": username, "display_name": display_name or username,
                                    "role": role, "password_hash": pw_hash, "created": now_iso(),
-                                   "disabled": 0})
+                                   "disabled": 0, **({"language": language} if language else {})})
             self.audit(actor, "add_user", f"user:{username}", detail=f"role={role}")
         return self.get_user(username)  # type: ignore[return-value]
 
@@ -56,6 +67,16 @@ class UsersMixin(StoreBase):
         ok = ok and row is not None and not row["disabled"]
         self.audit(username or "", "login", f"user:{username}", outcome="ok" if ok else "denied")
         return _user(row) if ok and row else None
+
+    def set_user_language(self, username: str, language: str, actor: str) -> User:
+        """Keep ``language`` ("" = follow the browser) with the account; audited."""
+        language = _language(language)
+        with self.transaction():
+            if self.get_user(username) is None:
+                raise NotFound(f"No user '{username}'.")
+            self.conn.execute("UPDATE users SET language = ? WHERE username = ?", (language, username))
+            self.audit(actor, "set_language", f"user:{username}", detail=f"language={language or 'browser'}")
+        return self.get_user(username)  # type: ignore[return-value]
 
     def set_user_disabled(self, username: str, disabled: bool, actor: str) -> User:
         with self.transaction():
