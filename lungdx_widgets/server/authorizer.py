@@ -6,7 +6,8 @@ also held to a path allowlist in :mod:`.identity`. This is the second, independe
 
 * admin — everything;
 * analyst — everything except server administration (shutting the server down);
-* clinician — only reading from and talking to kernels they started themselves (the dashboard's).
+* clinician — only reading from and talking to kernels they started themselves (the dashboard's),
+  and reporting Content-Security-Policy violations.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class RoleAuthorizer(Authorizer):
             return True
         if role == "analyst":
             return resource != "server"
+        if resource == "csp" and action == "write":
+            return True  # any logged-in page may report a Content-Security-Policy violation (it is logged)
         if not is_restricted(user) or resource != "kernels" or action not in ("read", "execute"):
             return False
         kernel_id = _kernel_id(handler)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ IDENTITY_HEADER = "X-LungDx-User"
 #: Roles trusted with the whole server (see SECURITY.md); every other role, known or not, gets the
 #: clinicians' dashboard-only allowlist and websocket filter.
 TRUSTED_ROLES = frozenset({"analyst", "admin"})
+#: Query parameters Voila turns into folder names, and what such a name may look like.
+_FOLDER_PARAMS = ("template", "theme")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: How long a browser stays "known" to an account after a successful login (see throttle.py).
 DEVICE_COOKIE_DAYS = 90
 
@@ -94,6 +98,17 @@ def _refuse(handler: web.RequestHandler) -> None:
     raise web.HTTPError(403)
 
 
+def _check_query(handler: web.RequestHandler) -> None:
+    """Voila picks a template/theme folder from ``?template=``/``?theme=``: only plain names pass
+    (``../..`` gave an unhandled 500); launch also turns the overrides off, so a name is ignored."""
+    for name in _FOLDER_PARAMS:
+        for value in handler.request.query_arguments.get(name, []):
+            if not _PLAIN_NAME.fullmatch(value.decode("utf-8", "replace")):
+                handler.current_user = None
+                handler._jupyter_current_user = None  # type: ignore[attr-defined]
+                raise web.HTTPError(400, f"No such {name}.")
+
+
 def _allows_anonymous(handler: web.RequestHandler) -> bool:
     method = getattr(handler, (handler.request.method or "").lower(), None)
     return bool(getattr(method, "__allow_unauthenticated", False))
@@ -131,6 +146,7 @@ class LungDxIdentityProvider(IdentityProvider):
         if cached is not None:
             return cached
         _replace_identity_header(handler, None)
+        _check_query(handler)
         username = self._session_username(handler)
         record = self.accounts.lookup(username) if username else None
         if record is None or record.disabled:

@@ -33,6 +33,7 @@ from tornado import web
 from ..config import get_settings
 from ..session import KERNEL_USER_ENV, SERVER_KERNEL_ENV, VOILA_USER_ENV
 from .identity import is_restricted
+from .tracebacks import scrub
 
 #: What a Voila page sends to its kernel; everything else (execute_request, complete, inspect,
 #: history, input_reply, debug_request, ...) is dropped for clinicians.
@@ -192,3 +193,35 @@ class RoleFilteredConnection(ZMQChannelsWebsocketConnection):
                                  getattr(user, "username", "?"), self.kernel_id)
                 return
         super().handle_incoming_message(incoming_msg)
+
+    def _on_zmq_reply(self, stream: Any, msg_list: Any) -> None:
+        """Clinicians get a message instead of a traceback; the log keeps the traceback."""
+        if is_restricted(self.websocket_handler.current_user):
+            msg_list = self._without_traceback(msg_list)
+        super()._on_zmq_reply(stream, msg_list)
+
+    def _without_traceback(self, msg: Any) -> Any:
+        """The message as sent, or with its traceback replaced (JSON dict or v1 frame list)."""
+        if isinstance(msg, dict):
+            msg_type, content = msg["header"].get("msg_type", ""), msg.get("content") or {}
+        else:
+            msg_type = self.session.unpack(_as_bytes(msg[0])).get("msg_type", "")
+            if msg_type not in _MAY_CARRY_TRACEBACK and not msg_type.endswith("_reply"):
+                return msg
+            content = self.session.unpack(_as_bytes(msg[3]))
+        result = scrub(msg_type, content)
+        if result is None:
+            return msg
+        safe, original = result
+        self.log.warning("Kernel %s: %s for %s shown as a message; original:\n%s", self.kernel_id, msg_type,
+                         getattr(self.websocket_handler.current_user, "username", "?"), original)
+        if isinstance(msg, dict):
+            return {**msg, "content": safe}
+        return [msg[0], msg[1], msg[2], self.session.pack(safe), *msg[4:]]
+
+
+_MAY_CARRY_TRACEBACK = frozenset({"error", "stream"})
+
+
+def _as_bytes(frame: Any) -> bytes:
+    return frame.bytes if hasattr(frame, "bytes") else bytes(frame)

@@ -60,6 +60,9 @@ def server_argv(host: str, port: int) -> list[str]:
         f"--ServerApp.jpserver_extensions={{'{_PKG}.extension': True}}",
         # The kernel learns who is logged in from this header, which only the server sets.
         f"--VoilaConfiguration.http_header_envs={[IDENTITY_HEADER]!r}",
+        # ?template= / ?theme= would pick folders on the server: the configured ones only.
+        "--VoilaConfiguration.allow_template_override=NO",
+        "--VoilaConfiguration.allow_theme_override=NO",
         # A cell's output may arrive well after its reply when many sessions start at once on few cores;
         # nbclient's default 4 s wait drops it and the clinician gets an empty dashboard.
         f"--VoilaExecutor.iopub_timeout={VOILA_IOPUB_TIMEOUT_S}",

@@ -44,6 +44,8 @@ CLINICIAN_ROUTES: tuple[Route, ...] = (
     _route("GET HEAD", rf"/voila/templates/[A-Za-z0-9_-]+/static/{_ASSET}"),
     _route("GET", rf"/api/kernels/{_KERNEL_ID}(?:/channels)?", owned_kernel=True),
     _route("POST", rf"/voila/api/shutdown/{_KERNEL_ID}", owned_kernel=True),
+    # The pages' Content-Security-Policy reports violations here (logged by jupyter_server).
+    _route("POST", r"/api/security/csp-report"),
 )
 
 #: What anyone may fetch without a session: the login page and the server's own static assets.

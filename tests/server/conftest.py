@@ -14,6 +14,7 @@ from lungdx_widgets.server.routes import DASHBOARD_PATH
 from lungdx_widgets.store import open_store
 
 from ..support import login_session, running_server
+from . import kernel_ws
 
 #: (username, password, role). Passwords are distinctive so the log scan can look for them.
 CLINICIAN = ("dr_ines", "Ines-pw-7f3Qx!", "clinician")
@@ -73,4 +74,6 @@ def clinician_dashboard(server: Server) -> tuple[requests.Session, str]:
     r = session.get(server.base + DASHBOARD_PATH, timeout=180,
                     headers={"X-LungDx-User": ADMIN[0], "X_LungDx_User": ADMIN[0]})
     assert r.status_code == 200
-    return session, kernel_id_of(r.text)
+    kernel_id = kernel_id_of(r.text)
+    kernel_ws.connect(server.base, session, kernel_id).close()  # as the page does: never-connected kernels are culled
+    return session, kernel_id
