@@ -19,7 +19,8 @@ from ..config import get_settings
 from ..csvfiles import csv_rows
 from ..errors import LungDxError
 from .db import Store, open_store
-from .demo_data import ALLERGIES, CONDITIONS, FIRST_NAMES, NOTES, PAST_VISITS, REASONS, SURNAMES
+from . import demo_data as words
+from .demo_data import FIRST_NAMES, SURNAMES
 
 #: role → demo username; each demo account's password is its username (other areas rely on this).
 DEMO_USERS = {"clinician": "demo-clinician", "analyst": "demo-analyst", "admin": "demo-admin"}
@@ -28,6 +29,39 @@ DEMO_ACTOR = "demo-setup"
 DEMO_DICOMS = ("nih_gcp_covid0000.dcm", "siim_6904_1517875201.dcm")
 SHARE_OF_MULTI_IMAGE_PATIENTS = 0.6
 SHARE_SEEN_TODAY = 0.4
+#: Every third demo patient is Korean (name, problem list, allergies, visits and notes in Korean).
+KOREAN_EVERY = 3
+
+
+@dataclass(frozen=True)
+class DemoWords:
+    """The word lists one demo patient's chart is written with (English or Korean)."""
+
+    conditions: tuple
+    allergies: tuple
+    reasons: tuple
+    past_visits: tuple
+    notes: tuple
+    request_note: str
+    korean: bool = False
+
+
+ENGLISH = DemoWords(words.CONDITIONS, words.ALLERGIES, words.REASONS, words.PAST_VISITS, words.NOTES,
+                    "Chest radiograph requested.")
+KOREAN = DemoWords(words.KOREAN_CONDITIONS, words.KOREAN_ALLERGIES, words.KOREAN_REASONS, words.KOREAN_PAST_VISITS,
+                   words.KOREAN_NOTES, "흉부 X선 촬영 의뢰함.", korean=True)
+
+
+def demo_words(index: int) -> DemoWords:
+    return KOREAN if index % KOREAN_EVERY == 2 else ENGLISH
+
+
+def demo_name(index: int, sex: str) -> str:
+    """A fictional name: deliberately odd English ones, or a Korean one for every third patient."""
+    if demo_words(index).korean:
+        names = words.KOREAN_NAMES[sex]
+        return names[(index // KOREAN_EVERY) % len(names)]
+    return f"{FIRST_NAMES[sex][index % len(FIRST_NAMES[sex])]} {SURNAMES[index % len(SURNAMES)]}"
 
 
 @dataclass(frozen=True)
@@ -132,18 +166,20 @@ def _add_demo_patient(store: Store, index: int, images: list[SourceImage], image
     first = images[0]
     sex = first.sex or rng.choice("FM")
     age = first.age or rng.randint(25, 90)
-    name = f"{FIRST_NAMES[sex][index % len(FIRST_NAMES[sex])]} {SURNAMES[index % len(SURNAMES)]}"
+    name = demo_name(index, sex)
+    lang = demo_words(index)
     birth = date.today() - timedelta(days=age * 365 + rng.randint(30, 330))
     times = _study_times(index, len(images), rng)
     with store.transaction():
         store.add_patient(mrn, name, DEMO_ACTOR, sex=sex, birth_date=birth.isoformat(),
                           contact=f"+00 555 {index:04d} (fictional)",
-                          notes=f"Fictional demo patient; radiographs from {first.dataset} (public data).")
-        _add_history(store, mrn, rng, times[0][:10])
+                          notes=(f"가상 환자 (Fictional demo patient); 공개 데이터 {first.dataset}의 영상." if lang.korean
+                                 else f"Fictional demo patient; radiographs from {first.dataset} (public data)."))
+        _add_history(store, mrn, rng, times[0][:10], lang)
         for image, acquired in zip(images, times):
-            reason = next(r for r in REASONS if r[0] in image.findings or r[0] == "No Finding")
+            reason = next(r for r in lang.reasons if r[0] in image.findings or r[0] == "No Finding")
             store.add_encounter(mrn, DEMO_ACTOR, acquired[:10], reason[1], diagnosis=reason[2],
-                                notes="Chest radiograph requested.")
+                                notes=lang.request_note)
             path = _demo_image(image_dir / image.file)
             data = path.read_bytes()
             radiograph = load_image(data, filename=image.file)
@@ -155,20 +191,20 @@ def _add_demo_patient(store: Store, index: int, images: list[SourceImage], image
     return True
 
 
-def _add_history(store: Store, mrn: str, rng: random.Random, before: str) -> None:
+def _add_history(store: Store, mrn: str, rng: random.Random, before: str, lang: DemoWords = ENGLISH) -> None:
     """Varied context: chronic conditions (+ their medication), drug and food allergies, visits, notes."""
     first_film = date.fromisoformat(before)
-    for cond, med, dose in rng.sample(CONDITIONS, rng.randint(0, 3)):
+    for cond, med, dose in rng.sample(lang.conditions, rng.randint(0, 3)):
         since = (first_film - timedelta(days=rng.randint(200, 4000))).isoformat()
         store.add_condition(mrn, DEMO_ACTOR, cond, since=since, status="active" if rng.random() < 0.9 else "resolved")
         if med:
             store.add_medication(mrn, DEMO_ACTOR, med, dose=dose, since=since)
-    for substance, kind, reaction, severity in rng.sample(ALLERGIES, rng.choice((0, 1, 1, 2, 3))):
+    for substance, kind, reaction, severity in rng.sample(lang.allergies, rng.choice((0, 1, 1, 2, 3))):
         store.add_allergy(mrn, DEMO_ACTOR, substance, kind, reaction=reaction, severity=severity)
-    for reason, diagnosis, notes in rng.sample(PAST_VISITS, rng.randint(1, 3)):
+    for reason, diagnosis, notes in rng.sample(lang.past_visits, rng.randint(1, 3)):
         when = first_film - timedelta(days=rng.randint(10, 1500))
         store.add_encounter(mrn, DEMO_ACTOR, when.isoformat(), reason, diagnosis=diagnosis, notes=notes)
-    store.add_note(mrn, DEMO_ACTOR, rng.choice(NOTES))
+    store.add_note(mrn, DEMO_ACTOR, rng.choice(lang.notes))
 
 
 def _add_dicom_patient(store: Store, index: int, dicom: Path) -> bool:
@@ -187,10 +223,10 @@ def _add_dicom_patient(store: Store, index: int, dicom: Path) -> bool:
     sex = sex if sex in ("M", "F") else "F"
     acquired = datetime.now().replace(hour=8, minute=5 + index, second=0, microsecond=0).astimezone()
     with store.transaction():
-        store.add_patient(mrn, f"{FIRST_NAMES[sex][index % 12]} {SURNAMES[index % len(SURNAMES)]}", DEMO_ACTOR,
+        store.add_patient(mrn, demo_name(index, sex), DEMO_ACTOR,
                           sex=sex, birth_date=(date.today() - timedelta(days=rng.randint(40, 85) * 365)).isoformat(),
                           notes=f"Fictional demo patient; DICOM file {dicom.name} (public data).")
-        _add_history(store, mrn, rng, acquired.date().isoformat())
+        _add_history(store, mrn, rng, acquired.date().isoformat(), demo_words(index))
         store.add_encounter(mrn, DEMO_ACTOR, acquired.date().isoformat(), "Cough for three weeks",
                             diagnosis="Chest radiograph requested")
         ingest(store, mrn, data, DEMO_ACTOR, filename=dicom.name, source="demo",

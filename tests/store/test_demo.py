@@ -9,14 +9,16 @@ from collections import defaultdict
 
 from lungdx_widgets.store import open_store
 from lungdx_widgets.store.demo import DEMO_DICOMS, DEMO_USERS, create_demo_database
-from lungdx_widgets.store.demo_data import SURNAMES
+from lungdx_widgets.store.demo_data import KOREAN_NAMES, SURNAMES
 
 
 def test_fifty_fictional_patients_with_context(demo_db):
     with open_store(demo_db) as s:
         patients = s.search_patients("demo", limit=500)
         assert len(patients) >= 50
-        assert all(p.patient_id.startswith("DEMO-") and p.name.split()[-1] in SURNAMES for p in patients)
+        korean_names = {n for names in KOREAN_NAMES.values() for n in names}
+        assert all(p.patient_id.startswith("DEMO-") and (p.name.split()[-1] in SURNAMES or p.name in korean_names)
+                   for p in patients)
         assert all("Fictional" in p.notes for p in patients)
         kinds = {r[0] for r in s.conn.execute("SELECT DISTINCT kind FROM allergies")}
         assert {"drug", "food"} <= kinds
@@ -86,3 +88,22 @@ def test_no_demo_film_is_dated_in_the_future(demo_db):
         acquired = [datetime.fromisoformat(st.acquired) for p in s.search_patients("demo", limit=500)
                     for st in s.studies_for_patient(p.patient_id) if st.source_format != "dicom"]
     assert acquired and all(a <= now for a in acquired)
+
+
+def test_some_demo_patients_are_korean_and_found_as_korean_clinicians_search(demo_db):
+    from lungdx_widgets.hangul import initials
+    from lungdx_widgets.triage import patient_facts
+
+    korean_names = {n for names in KOREAN_NAMES.values() for n in names}
+    with open_store(demo_db) as s:
+        korean = [p for p in s.search_patients("demo", limit=500) if p.name in korean_names]
+        assert len(korean) >= 10
+        for p in korean[:5]:
+            assert p.patient_id in {q.patient_id for q in s.search_patients(p.name[1:], limit=100)}  # given name
+            assert p.patient_id in {q.patient_id for q in s.search_patients(initials(p.name), limit=100)}
+        rows = s.conn.execute("SELECT name, code, coding FROM conditions WHERE name = '만성 폐쇄성 폐질환'").fetchall()
+        assert rows and all(code == "13645005" and coding == "coded" for _name, code, coding in rows)
+        notes = [n.text for p in korean for n in s.patient_record(p.patient_id, "pytest").notes]
+        assert notes and all(any("\uac00" <= ch <= "\ud7a3" for ch in text) for text in notes)
+        facts = [patient_facts(s.patient_record(p.patient_id, "pytest")) for p in korean]
+        assert any(problem.codes for f in facts for problem in f.problems), "Korean problems count for triage"
