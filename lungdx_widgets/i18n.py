@@ -35,6 +35,8 @@ LANGUAGE_NAMES = {"en": "English", "ko": "한국어"}
 #: Korean never renders as boxes; dashboard.css declares the same stack.
 FONT_STACK = ('"Noto Sans CJK KR", "Noto Sans KR", "Apple SD Gothic Neo", "Malgun Gothic", system-ui, '
               '-apple-system, "Segoe UI", sans-serif')
+#: The same font as a file, for pictures drawn in Python (report overlays); face 1 of the collection is KR.
+CJK_FONT_FILE, CJK_FONT_FACE = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"), 1
 
 _current: ContextVar[str] = ContextVar("lungdx_language", default=DEFAULT_LANGUAGE)
 _TEMPLATES: dict[str, re.Pattern[str]] = {}

@@ -103,7 +103,7 @@ def _render(ctx: StudyContext, heatmap: np.ndarray | None, heatmap_note: str, ge
         box_caption = _("{count} box(es) proposed by the model, not yet reviewed", count=len(boxes))
     heatmap_caption = translate(heatmap_note) if heatmap_note else (
         _("AI heatmap overlaid (blue→red = more attention)") if heatmap is not None else _("no heatmap"))
-    png = overlay_png(ctx.pixels, heatmap, boxes)
+    png = overlay_png(ctx.pixels, heatmap, boxes, label_text=finding_name)
     return _template().render(
         _=_, lang=lang, fonts=FONT_STACK, translate=translate, finding_name=finding_name, level_name=level_name,
         term=lambda code, text: vocabulary.term(code, text, lang), when=lambda t: format_datetime(t) if t else "",

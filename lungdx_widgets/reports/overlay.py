@@ -7,11 +7,12 @@ instead of being drawn by the browser like the interactive viewer does.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..i18n import CJK_FONT_FACE, CJK_FONT_FILE
 from ..types import Box
 
 #: The viewer's colour convention (widgets/viewer.js), so a report looks like the screen: an
@@ -35,9 +36,20 @@ def heat_rgba(heat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rgb.astype(np.float32), alpha.astype(np.float32)
 
 
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """Noto Sans CJK KR when installed (box tags in Korean), else Pillow's own font (Latin only)."""
+    try:
+        return ImageFont.truetype(str(CJK_FONT_FILE), size, index=CJK_FONT_FACE)
+    except OSError:
+        return ImageFont.load_default(size=size)
+
+
 def overlay_png(pixels: np.ndarray, heatmap: np.ndarray | None = None, boxes: Iterable[Box] = (),
-                max_side: int = 1024) -> bytes:
-    """Grey radiograph ([0,1], rows×cols) + heatmap (same shape, [0,1]) + boxes in original pixels."""
+                max_side: int = 1024, label_text: Callable[[str], str] = str) -> bytes:
+    """Grey radiograph ([0,1], rows×cols) + heatmap (same shape, [0,1]) + boxes in original pixels.
+
+    ``label_text`` names a box's label in the reader's language (``terms.finding_name``).
+    """
     grey = np.clip(pixels.astype(np.float32), 0, 1)
     rgb = np.repeat(grey[..., None], 3, axis=2)
     if heatmap is not None:
@@ -51,12 +63,12 @@ def overlay_png(pixels: np.ndarray, heatmap: np.ndarray | None = None, boxes: It
         image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
     draw = ImageDraw.Draw(image)
     width = max(2, round(max(image.size) / 300))
-    font = ImageFont.load_default(size=max(12, round(max(image.size) / 45)))
+    font = _font(max(12, round(max(image.size) / 45)))
     for n, b in enumerate(boxes, start=1):
         colour = HUMAN_COLOUR if b.source == "human" or b.status in ("accepted", "edited") else AI_COLOUR
         x0, y0, x1, y1 = (v * scale for v in (b.x, b.y, b.x + b.w, b.y + b.h))
         draw.rectangle((x0, y0, x1, y1), outline=colour, width=width)
-        draw.text((x0 + width + 2, y0 + width + 1), f"{n} {b.label}", fill=colour, font=font)
+        draw.text((x0 + width + 2, y0 + width + 1), f"{n} {label_text(b.label)}", fill=colour, font=font)
     buf = io.BytesIO()
     image.save(buf, "PNG", optimize=False)
     return buf.getvalue()

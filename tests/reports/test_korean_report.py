@@ -49,3 +49,13 @@ def test_korean_pdf_embeds_a_hangul_font(scenario):
     if shutil.which("pdftoppm"):  # a picture to look at (tests/artifacts/report-ko-1.png)
         subprocess.run(["pdftoppm", "-png", "-r", "70", "-f", "1", "-l", "2", str(pdf), str(ARTIFACTS / "report-ko")],
                        check=True)
+
+
+@pytest.mark.skipif(not __import__("lungdx_widgets.i18n", fromlist=["x"]).CJK_FONT_FILE.is_file(),
+                    reason="fonts-noto-cjk not installed (make setup installs it)")
+def test_box_tags_are_drawn_with_a_korean_font():
+    from lungdx_widgets.reports.overlay import _font
+
+    font = _font(14)
+    assert font.getname()[0] == "Noto Sans CJK KR"
+    assert font.getbbox("흉수")[2] > 0 and font.getmask("흉수").getbbox() is not None
