@@ -178,8 +178,24 @@ def page_language(accept_language: str | None, lang: str | None = None) -> dict[
 
     ``lang`` is the account's language when known, else the browser's ``Accept-Language``.
     """
-    chosen = check_language(lang) if lang else negotiate(accept_language)
+    chosen = choose_language(lang, accept_language)
     return {"lang": chosen, "_": lambda message: gettext(message, chosen), "fonts": FONT_STACK}
+
+
+#: Environment variable Voila derives from the browser's ``Accept-Language`` header (server.launch passes it).
+ACCEPT_LANGUAGE_ENV = "HTTP_ACCEPT_LANGUAGE"
+
+
+def choose_language(account_language: str | None, accept_language: str | None = None) -> str:
+    """The account's language when it chose one, else the browser's (``Accept-Language``; in a Voila
+    kernel read from :data:`ACCEPT_LANGUAGE_ENV` when not given)."""
+    if account_language:
+        return check_language(account_language)
+    if accept_language is None:
+        import os
+
+        accept_language = os.environ.get(ACCEPT_LANGUAGE_ENV)
+    return negotiate(accept_language)
 
 
 def format_datetime(value: datetime | str, lang: str | None = None, tz: tzinfo | None = None) -> str:

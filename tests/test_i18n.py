@@ -117,3 +117,15 @@ def test_a_stale_compiled_catalogue_is_not_used(tmp_path, monkeypatch):
         assert gettext("Log in", "ko") == "로그인"
     finally:
         i18n.translations.cache_clear()
+
+
+def test_kernel_language_comes_from_the_account_else_the_browser(monkeypatch):
+    from lungdx_widgets.i18n import ACCEPT_LANGUAGE_ENV, choose_language
+    from lungdx_widgets.server.launch import server_argv
+
+    monkeypatch.setenv(ACCEPT_LANGUAGE_ENV, "ko-KR,ko;q=0.9")
+    assert choose_language("") == "ko" and choose_language("en") == "en"
+    monkeypatch.delenv(ACCEPT_LANGUAGE_ENV)
+    assert choose_language(None) == "en"
+    envs = next(a for a in server_argv("127.0.0.1", 8866) if a.startswith("--VoilaConfiguration.http_header_envs="))
+    assert "'Accept-Language'" in envs, "Voila passes the header on to the kernel"

@@ -59,7 +59,8 @@ def server_argv(host: str, port: int) -> list[str]:
         f"--ServerApp.kernel_websocket_connection_class={_PKG}.kernels.RoleFilteredConnection",
         f"--ServerApp.jpserver_extensions={{'{_PKG}.extension': True}}",
         # The kernel learns who is logged in from this header, which only the server sets.
-        f"--VoilaConfiguration.http_header_envs={[IDENTITY_HEADER]!r}",
+        # (and the browser's language: lungdx_widgets.i18n.choose_language, for accounts that chose none)
+        f"--VoilaConfiguration.http_header_envs={[IDENTITY_HEADER, 'Accept-Language']!r}",
         # ?template= / ?theme= would pick folders on the server: the configured ones only.
         "--VoilaConfiguration.allow_template_override=NO",
         "--VoilaConfiguration.allow_theme_override=NO",
