@@ -86,6 +86,16 @@ def _users_disable(args: argparse.Namespace) -> int:
     return 0
 
 
+def _users_unlock(args: argparse.Namespace) -> int:
+    """Forget the login throttle's counts for one account (the real user locked out by guessing)."""
+    from ..server.throttle import account_key
+
+    with _open(args) as store:
+        removed = store.clear_throttle(account_key(args.name), actor=_actor())
+    print(f"user {args.name}: {removed} counted login attempts forgotten")
+    return 0
+
+
 def _backup(args: argparse.Namespace) -> int:
     with _open(args) as store:
         dest = store.backup(args.dest, actor=_actor())
@@ -134,6 +144,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--enable", action="store_true")
     add_db_argument(p)
     p.set_defaults(func=_users_disable)
+    p = users.add_parser("unlock", help="clear the login throttle for a user locked out by wrong guesses")
+    p.add_argument("name")
+    add_db_argument(p)
+    p.set_defaults(func=_users_unlock)
 
     p = sub.add_parser("backup", help="copy the database safely while it is in use (SQLite online backup)")
     p.add_argument("dest", type=Path)

@@ -33,10 +33,11 @@ from markupsafe import Markup
 from tornado import web
 from traitlets import Bool, Type, default
 
-from ..config import get_settings
+from ..config import PROJECT_ROOT, get_settings
 from ..i18n import page_language
 from . import routes
 from .accounts import Accounts, clean_username
+from .file_audit import audited_read, patient_data_dirs
 from .throttle import ThrottlePolicy, account_key, wait_message
 
 #: Request header Voila turns into ``HTTP_X_LUNGDX_USER`` in the kernel (see launch.server_argv).
@@ -127,6 +128,7 @@ class LungDxIdentityProvider(IdentityProvider):
         self.session_seconds = s.session_seconds
         self.accounts = Accounts(s.db)
         self.throttle = ThrottlePolicy(s.login_max_failures, s.login_window_seconds)
+        self._data_dirs: list[str] | None = None
 
     # -- no Jupyter token: the only way in is a LungDx login ------------------------------
     @property
@@ -156,9 +158,23 @@ class LungDxIdentityProvider(IdentityProvider):
             return None
         user = _as_user(record)
         self._check_route(handler, user)
+        await self._audit_file_read(handler, user)
         _replace_identity_header(handler, user.username)
         handler._lungdx_user = user  # type: ignore[attr-defined]
         return user
+
+    async def _audit_file_read(self, handler: web.RequestHandler, user: LungDxUser) -> None:
+        """One ``read_file`` audit row when a request reads a file in a patient-data folder."""
+        path = routes.canonical_path(handler.request.path, _base_url(handler))
+        if path is None:
+            return
+        if self._data_dirs is None:
+            self._data_dirs = patient_data_dirs(Path(handler.settings.get("server_root_dir") or PROJECT_ROOT))
+        target = audited_read(handler.request.method or "", path, handler.get_query_argument("content", None),
+                              self._data_dirs)
+        if target:
+            await self.accounts.audit(user.username, "read_file", f"file:{target}",
+                                      detail=f"{handler.request.method} {path}")
 
     def session_still_valid(self, handler: web.RequestHandler) -> bool:
         """Re-check a long-lived connection (a kernel websocket) against logout, password change,

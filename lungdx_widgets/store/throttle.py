@@ -60,12 +60,17 @@ class ThrottleMixin(StoreBase):
             self.conn.executemany("DELETE FROM login_throttle WHERE id = ?", [(i,) for i in row_ids])
             self.conn.executemany("DELETE FROM login_throttle WHERE key = ?", [(k,) for k in clear_keys])
 
-    def clear_throttle(self, prefix: str, actor: str) -> int:
-        """Administrator's unlock: forget every counted attempt whose key starts with ``prefix``."""
+    def clear_throttle(self, account: str, actor: str) -> int:
+        """Administrator's unlock: forget every counted attempt on ``account`` (all addresses, devices)."""
+        patterns = [(f"pair:{account}|", True), (f"device:{account}:", True), (f"user:{account}", False)]
+        removed = 0
         with self.transaction():
-            cur = self.conn.execute("DELETE FROM login_throttle WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
-            self.audit(actor, "unlock_login", prefix, detail=f"rows={cur.rowcount}")
-        return int(cur.rowcount)
+            for key, is_prefix in patterns:
+                sql = ("DELETE FROM login_throttle WHERE substr(key, 1, ?) = ?" if is_prefix
+                       else "DELETE FROM login_throttle WHERE length(key) = ? AND key = ?")
+                removed += self.conn.execute(sql, (len(key), key)).rowcount
+            self.audit(actor, "unlock_login", f"user:{account}", detail=f"rows={removed}")
+        return removed
 
     # -- logout: sessions issued before it are void, also after a restart -------------------------
     def record_logout(self, username: str, at: float) -> None:

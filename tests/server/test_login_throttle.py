@@ -73,10 +73,12 @@ def test_the_real_users_browser_gets_in_while_an_attacker_is_locked_out(server: 
 
 
 def _jupyter_config(root: Path, trust_xheaders: bool) -> dict[str, str]:
-    """Environment for a server configured through a config file (``lungdx serve`` takes no flags)."""
+    """Environment for a server configured through a config file (``lungdx serve`` takes no flags),
+    as SECURITY.md tells a deployment behind a TLS proxy to do."""
     config_dir = root / "jupyter-config"
     config_dir.mkdir(parents=True, exist_ok=True)
-    (config_dir / "jupyter_server_config.json").write_text(json.dumps({"ServerApp": {"trust_xheaders": trust_xheaders}}))
+    config = {"ServerApp": {"trust_xheaders": trust_xheaders}, "IdentityProvider": {"secure_cookie": trust_xheaders}}
+    (config_dir / "jupyter_server_config.json").write_text(json.dumps(config))
     return {"JUPYTER_CONFIG_DIR": str(config_dir), "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
             "LUNGDX_LOGIN_MAX_FAILURES": "2"}
 
@@ -121,7 +123,10 @@ def test_client_address_headers_count_only_with_trust_xheaders(users_db: Path, t
         assert [post_login(s, base, "dr_a", f"g{i}", headers=at).status_code for i in range(3)] == [401, 401, 429]
         # the real user behind another address is not locked out by the one at .66
         other = {"X-Real-Ip": "10.0.0.7"}
-        assert post_login(requests.Session(), base, "dr_a", "dr_a-password", headers=other).status_code == 302
+        r = post_login(requests.Session(), base, "dr_a", "dr_a-password", headers=other)
+        assert r.status_code == 302
+        session_cookie = next(c for c in r.raw.headers.getlist("Set-Cookie") if c.startswith("lungdx-session-"))
+        assert "Secure" in session_cookie  # the config file's secure_cookie reached the identity provider
         # rotating the header: per-address limits are escaped, the account-wide limit (20 here) is not
         rotated = [post_login(s, base, "dr_b", f"g{i}", headers={"X-Real-Ip": f"10.1.0.{i}"}).status_code
                    for i in range(22)]

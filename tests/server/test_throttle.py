@@ -52,9 +52,23 @@ def test_a_known_device_is_counted_apart_from_everyone_else():
 
 
 def test_an_admin_unlock_clears_one_account_and_is_audited(store):
-    for key in ("pair:a|1", "user:a", "pair:ab|1"):
+    keys = ("pair:a|1.2.3.4", "device:a:d1", "user:a", "pair:ab|1.2.3.4", "user:ab", "ip:1.2.3.4")
+    for key in keys:
         store.claim_attempt([ThrottleLimit(key, 1, 60)], now=1000)
-    assert store.clear_throttle("pair:a|", actor="cli:root") == 1
+    assert store.clear_throttle("a", actor="cli:root") == 3
     left = {r[0] for r in store.conn.execute("SELECT key FROM login_throttle")}
-    assert left == {"user:a", "pair:ab|1"}
-    assert store.audit_events(limit=1)[0].action == "unlock_login"
+    assert left == {"pair:ab|1.2.3.4", "user:ab", "ip:1.2.3.4"}
+    assert (store.audit_events(limit=1)[0].action, store.audit_events(limit=1)[0].obj) == ("unlock_login", "user:a")
+
+
+def test_the_unlock_command_lets_a_locked_out_account_in_again(tmp_path):
+    from lungdx_widgets.cli import main
+
+    db = tmp_path / "u.db"
+    policy = ThrottlePolicy(max_failures=1, window_seconds=300)
+    with open_store(db) as s:
+        s.claim_attempt(policy.limits("dr_x", "1.2.3.4"), now=1000)
+        assert s.claim_attempt(policy.limits("dr_x", "1.2.3.4"), now=1001).retry_after > 0
+    assert main(["users", "unlock", "Dr_X", "--db", str(db)]) == 0  # accounts are throttled case-insensitively
+    with open_store(db) as s:
+        assert s.claim_attempt(policy.limits("dr_x", "1.2.3.4"), now=1002).retry_after == 0
