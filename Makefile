@@ -7,19 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DB ?= data/lungdx.db
 
-CATALOGUES := $(patsubst %.po,%.mo,$(wildcard lungdx_widgets/locale/*/LC_MESSAGES/lungdx.po))
+.PHONY: demo test setup chromium clean-data
 
-.PHONY: demo test setup chromium fonts clean-data
-
-setup: $(STAMP) $(CATALOGUES) fonts
-
-# Message catalogues (.po in git, .mo compiled here; lungdx_widgets/i18n.py compiles a stale one in memory).
-%.mo: %.po | $(STAMP)
-	$(BIN)/pybabel compile -i $< -o $@
-
-# Debian's Noto CJK fonts: Hangul in the dashboard and in PDF reports instead of boxes.
-fonts:
-	@test -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk; }
+setup: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,18 +18,29 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-$(DB): | $(STAMP) $(CATALOGUES)
+$(DB): | $(STAMP)
 	$(BIN)/lungdx init --demo --db $(DB)
 
-demo: setup $(DB)
+demo: $(STAMP) $(DB)
 	$(BIN)/lungdx serve --db $(DB)
 
 # Debian's Chromium for the browser tests; Playwright never downloads a browser here.
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
-test: setup chromium
+test: $(STAMP) chromium orthanc
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Debian's Orthanc + DICOMweb plugin: the real PACS of the PACS tests, benchmark and `make demo-pacs`
+# (the project writes its configuration and starts it; the system service stays off).
+orthanc:
+	@test -x /usr/sbin/Orthanc -a -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq orthanc orthanc-dicomweb; }
+
+# Demo with a PACS: a local Orthanc holding the shared DICOMs; the dashboard's worklist fills from it.
+demo-pacs: $(STAMP) orthanc $(DB)
+	$(BIN)/lungdx pacs demo --db $(DB)
+
+.PHONY: orthanc demo-pacs
 
 clean-data:
 	rm -rf data/lungdx.db* data/images data/demo

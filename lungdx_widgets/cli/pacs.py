@@ -102,6 +102,32 @@ def _orthanc(args: argparse.Namespace) -> int:
             return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    """``make demo-pacs``: Orthanc with the shared DICOMs, and the dashboard polling it."""
+    import os
+
+    from ..config import get_settings
+    from ..pacs.orthanc import OrthancServer
+    from ..server.launch import serve
+    from .setup import _start_pacs_poller
+
+    dicoms = sorted((get_settings().shared_data / "dicom").glob("*.dcm"))
+    with OrthancServer() as server:
+        for f in dicoms:
+            server.upload(f.read_bytes())
+        os.environ.update({"LUNGDX_PACS_URL": server.dicomweb_url, "LUNGDX_PACS_USERNAME": server.username,
+                           "LUNGDX_PACS_PASSWORD": server.password})
+        print(f"demo PACS (Orthanc) on {server.url} with {len(dicoms)} DICOM files; "
+              f"upload more with: curl -u {server.username}:*** {server.url}/instances --data-binary @FILE.dcm",
+              flush=True)
+        poller = _start_pacs_poller(db_path(args), args.poll)
+        try:
+            return serve(db=db_path(args), host=args.host, port=args.port)
+        finally:
+            if poller is not None:
+                poller.stop()
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this area's sub-commands."""
     pacs = sub.add_parser("pacs", help="pull studies from the PACS (DICOMweb) and send results back")
@@ -132,3 +158,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--load", action="append", metavar="DIR_OR_FILE", help="DICOM files to store in it first")
     p.add_argument("--env-file", metavar="FILE", help="write the LUNGDX_PACS_* settings here (mode 600)")
     p.set_defaults(func=_orthanc)
+
+    from ..config import get_settings
+
+    p = psub.add_parser("demo", help="demo with a PACS: Orthanc with the shared DICOMs, the dashboard polling it")
+    add_db_argument(p)
+    p.add_argument("--host", default=get_settings().host)
+    p.add_argument("--port", type=int, default=get_settings().port)
+    p.add_argument("--poll", type=int, default=10, metavar="SECONDS")
+    p.set_defaults(func=_demo)

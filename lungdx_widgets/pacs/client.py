@@ -8,6 +8,7 @@ are retried ``retries`` times with exponential back-off, the others (401/403/404
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -74,6 +75,16 @@ def _value(item: dict[str, Any], tag: str) -> str:
     return str(v.get("Alphabetic", "") if isinstance(v, dict) else v)
 
 
+def check_complete_multipart(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+    """A multipart answer must end with its closing boundary; a cut-off one is refused (and retried)."""
+    ctype = response.headers.get("content-type", "")
+    if response.ok and ctype.lower().startswith("multipart/related"):
+        match = re.search(r'boundary="?([^";]+)"?', ctype, re.I)
+        if match and not response.content.rstrip(b"\r\n").endswith(b"--" + match.group(1).encode() + b"--"):
+            raise PacsBadResponse("The PACS's answer was cut off (its multipart message ends before the last part).")
+    return response
+
+
 def classify(exc: BaseException, what: str, url: str) -> PacsError:
     """The PacsError (with a message) for an exception raised while doing ``what``."""
     if isinstance(exc, PacsError):
@@ -114,8 +125,10 @@ class PacsClient:
         if settings.username:
             session.auth = (settings.username, settings.password)
         session.verify = settings.ca_bundle or settings.verify_tls
+        session.hooks["response"].append(check_complete_multipart)
         self._session = session
         self._client = DICOMwebClient(url=settings.url.rstrip("/"), session=session, chunk_size=1 << 20)
+        self._client.set_http_retry_params(retry=False)  # one retry policy: ours (call), for every kind of fault
         # requests has no session-wide time-out: bound every request of this session
         original = session.request
 

@@ -10,6 +10,7 @@ never an overwrite. The export is written down only after the PACS accepted both
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -85,14 +86,20 @@ def build_results(store: "Store", study_id: int, actor: str, *, preliminary: boo
     if ctx.signoff is None:
         sr.SeriesDescription = "LungDx AI findings, PRELIMINARY, not signed (research use only)"
     sc_uid = generate_uid(entropy_srcs=[sr.SOPInstanceUID, "burned-in boxes"])
-    sc = hd.sc.SCImage.from_ref_dataset(
+    with warnings.catch_warnings():  # highdicom re-checks the source file's PatientName, which is not ours to fix
+        warnings.filterwarnings("ignore", message=".*unlikely to represent the intended person name")
+        sc = _boxes_image(store, ctx, source, sc_uid, MANUFACTURER)
+    return sr, sc, previous
+
+
+def _boxes_image(store: "Store", ctx, source: Dataset, sc_uid: str, manufacturer: str) -> Dataset:
+    return hd.sc.SCImage.from_ref_dataset(
         ref_dataset=source, pixel_array=burned_in(ctx.pixels, ctx.boxes), photometric_interpretation="RGB",
         bits_allocated=8, coordinate_system="PATIENT", series_instance_uid=generate_uid(
             entropy_srcs=[ctx.study.study_uid, "burned-in boxes series"]),
-        series_number=92, sop_instance_uid=sc_uid, instance_number=1 + len(store.pacs_exports(study_id)),
-        manufacturer=MANUFACTURER, patient_orientation=("L", "F"),
+        series_number=92, sop_instance_uid=sc_uid, instance_number=1 + len(store.pacs_exports(ctx.study.id)),
+        manufacturer=manufacturer, patient_orientation=("L", "F"),
         series_description="LungDx boxes burned in (research use only)")
-    return sr, sc, previous
 
 
 def push_results(store: "Store", client: PacsClient, study_id: int, actor: str, *,
