@@ -116,6 +116,19 @@ def gettext(message: str, lang: str | None = None) -> str:
 _ = gettext
 
 
+def untranslate(text: str, lang: str) -> str:
+    """The English source of ``text`` shown in ``lang`` (to re-show a label in another language), else ``text``."""
+    if lang == DEFAULT_LANGUAGE:
+        return text
+    return _reverse(lang).get(text, text)
+
+
+@lru_cache(maxsize=None)
+def _reverse(lang: str) -> dict[str, str]:
+    catalog = getattr(translations(lang), "_catalog", {})
+    return {msgstr: msgid for msgid, msgstr in catalog.items() if isinstance(msgid, str) and msgid}
+
+
 def translate(text: str, lang: str | None = None) -> str:
     """Stored English text in ``lang``: a catalogue entry, or text made from a :func:`T_` template.
 

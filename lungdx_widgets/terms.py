@@ -19,6 +19,8 @@ WORDS: tuple[str, ...] = (
     N_("ai"), N_("human"), N_("proposed"), N_("accepted"), N_("rejected"), N_("edited"),
     N_("present"), N_("absent"), N_("uncertain"), N_("positive"), N_("negative"), N_("not assessed"),
     N_("no threshold"), N_("active"), N_("resolved"), N_("inactive"),
+    N_("encounter"), N_("allergy"), N_("condition"), N_("medication"), N_("note"),
+    N_("clinician"), N_("analyst"), N_("admin"),
 )
 
 #: model label → plain English term (lower case, as inside a sentence)

@@ -109,6 +109,7 @@ CONCEPTS: tuple[Concept, ...] = (
 )
 
 _BY_CODE = {c.code: c for c in CONCEPTS}
+_PICKED = re.compile(r"(.+?) \((.+)\)")
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
@@ -150,6 +151,11 @@ def code_text(text: str, kind: Kind) -> tuple[str, Coding]:
     """The code that free text is exactly a name of: ("84114007", "coded"), else ("", "free") or ("", "review")."""
     key = fold(text)
     exact = {c.code for c in CONCEPTS if c.kind == kind and key and any(fold(n) == key for n in c.names)}
+    picked = _PICKED.fullmatch(text.strip())
+    if not exact and picked:  # a pick-list entry as :func:`choices` writes it: "심부전 (Heart failure)"
+        both = [{c.code for c in CONCEPTS if c.kind == kind and any(fold(n) == fold(part) for n in c.names)}
+                for part in picked.groups()]
+        exact = both[0] & both[1]
     if len(exact) == 1:
         return exact.pop(), "coded"
     return "", "review" if exact or concepts_named(text, kind) else "free"

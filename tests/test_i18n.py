@@ -129,3 +129,9 @@ def test_kernel_language_comes_from_the_account_else_the_browser(monkeypatch):
     assert choose_language(None) == "en"
     envs = next(a for a in server_argv("127.0.0.1", 8866) if a.startswith("--VoilaConfiguration.http_header_envs="))
     assert "'Accept-Language'" in envs, "Voila passes the header on to the kernel"
+
+
+def test_a_shown_label_can_be_shown_again_in_another_language():
+    assert i18n.untranslate("로그인", "ko") == "Log in"
+    assert i18n.untranslate("Log in", "en") == "Log in"
+    assert i18n.untranslate("not in any catalogue", "ko") == "not in any catalogue"

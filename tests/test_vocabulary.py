@@ -64,6 +64,13 @@ def test_migration_maps_existing_rows_where_unambiguous(tmp_path):
         assert s.conn.execute("SELECT code, coding FROM allergies").fetchall() == [("387458008", "coded")]
 
 
+def test_a_pick_list_entry_is_coded_when_typed_or_picked():
+    for lang in ("en", "ko"):
+        for label, code in v.choices("condition", lang) + v.choices("substance", lang):
+            assert v.code_text(label, v.concept(code).kind) == (code, "coded"), label
+    assert v.code_text("심부전 (asthma)", "condition") == ("", "review")
+
+
 def test_choices_are_bilingual():
     ko = dict(v.choices("condition", "ko"))
     assert ko["심부전 (Heart failure)"] == v.HEART_FAILURE
