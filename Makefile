@@ -7,9 +7,19 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DB ?= data/lungdx.db
 
-.PHONY: demo test setup chromium clean-data
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard lungdx_widgets/locale/*/LC_MESSAGES/lungdx.po))
 
-setup: $(STAMP)
+.PHONY: demo test setup chromium fonts clean-data
+
+setup: $(STAMP) $(CATALOGUES) fonts
+
+# Message catalogues (.po in git, .mo compiled here; lungdx_widgets/i18n.py compiles a stale one in memory).
+%.mo: %.po | $(STAMP)
+	$(BIN)/pybabel compile -i $< -o $@
+
+# Debian's Noto CJK fonts: Hangul in the dashboard and in PDF reports instead of boxes.
+fonts:
+	@test -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk; }
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,17 +28,17 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-$(DB): | $(STAMP)
+$(DB): | $(STAMP) $(CATALOGUES)
 	$(BIN)/lungdx init --demo --db $(DB)
 
-demo: $(STAMP) $(DB)
+demo: setup $(DB)
 	$(BIN)/lungdx serve --db $(DB)
 
 # Debian's Chromium for the browser tests; Playwright never downloads a browser here.
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
-test: $(STAMP) chromium orthanc
+test: setup chromium orthanc
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Debian's Orthanc + DICOMweb plugin: the real PACS of the PACS tests, benchmark and `make demo-pacs`
