@@ -291,7 +291,7 @@ def _security_no_replace(db: Database) -> None:
         db.execute(f"""
             CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table}
             WHEN NEW.id IS NOT NULL AND EXISTS (SELECT 1 FROM {table} WHERE id = NEW.id)
-            BEGIN SELECT RAISE(ABORT, '{table} rows are never replaced'); END""")
+            BEGIN SELECT RAISE(ABORT, '{table} is append-only: rows are never replaced'); END""")
 
 
 @MIGRATIONS(name="0007_korean_vocabulary")
