@@ -96,6 +96,16 @@ def _users_unlock(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_verify(args: argparse.Namespace) -> int:
+    """Exit 1 and name the rows when the audit log's hash chain does not hold."""
+    with _open(args) as store:
+        result = store.verify_audit()
+    for problem in result.problems:
+        print(problem)
+    print(f"{result.checked} audit rows checked: {'chain intact' if result.ok else f'{len(result.problems)} problems'}")
+    return 0 if result.ok else 1
+
+
 def _backup(args: argparse.Namespace) -> int:
     with _open(args) as store:
         dest = store.backup(args.dest, actor=_actor())
@@ -148,6 +158,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     add_db_argument(p)
     p.set_defaults(func=_users_unlock)
+
+    audit = sub.add_parser("audit", help="check the audit log").add_subparsers(dest="audit_command", metavar="ACTION",
+                                                                            required=True)
+    p = audit.add_parser("verify", help="recompute the audit log's hash chain; exit 1 naming rows that do not fit")
+    add_db_argument(p)
+    p.set_defaults(func=_audit_verify)
 
     p = sub.add_parser("backup", help="copy the database safely while it is in use (SQLite online backup)")
     p.add_argument("dest", type=Path)

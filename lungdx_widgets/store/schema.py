@@ -364,6 +364,26 @@ def _korean_user_language(db: Database) -> None:
     db.execute("ALTER TABLE users ADD COLUMN language TEXT NOT NULL DEFAULT ''")
 
 
+@MIGRATIONS(name="0005_security_audit_chain")
+def _security_audit_chain(db: Database) -> None:
+    """A SHA-256 chain over the audit log (store/audit.py, ``lungdx audit verify``); existing rows are chained now."""
+    from .audit import GENESIS, chain_hash
+
+    db.executescript("""
+    CREATE TABLE audit_chain (
+        audit_id INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL
+    );
+    """)
+    _append_only(db, "audit_chain", "the audit chain is append-only")
+    previous = GENESIS
+    cur = db.conn.execute("SELECT * FROM audit_log ORDER BY id")
+    names = [c[0] for c in cur.description]
+    for values in cur.fetchall():
+        previous = chain_hash(previous, dict(zip(names, values)))
+        db.conn.execute("INSERT INTO audit_chain (audit_id, hash) VALUES (?, ?)", (values[0], previous))
+
+
 def migration_names() -> list[str]:
     """Names in application order (the last one is the current schema version)."""
     return [m.name for m in MIGRATIONS._migrations]

@@ -66,3 +66,51 @@ def test_new_rows_still_append(db_with_history: Path):
         before = len(store.audit_events())
         store.audit("dr_a", "view", "patient:P3")
         assert len(store.audit_events()) == before + 1
+
+
+def _drop_triggers(db: Path) -> sqlite3.Connection:
+    """What someone with write access to the file can always do."""
+    conn = sqlite3.connect(db)
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'"):
+        conn.execute(f"DROP TRIGGER {name}")
+    return conn
+
+
+@pytest.mark.parametrize("tamper,problem", [
+    ("UPDATE audit_log SET actor = 'someone_else' WHERE id = {first}", "audit row {first}: changed"),
+    ("DELETE FROM audit_log WHERE id = {first}", "audit row {first}: deleted"),
+    ("INSERT INTO audit_log (time, actor, action, object) VALUES ('t', 'ghost', 'view', 'patient:P9')",
+     "not in the chain"),
+])
+def test_audit_verify_finds_rows_changed_deleted_or_added_around_the_store(tmp_path: Path, tamper: str, problem: str):
+    from lungdx_widgets.cli import main
+
+    db = tmp_path / "chain.db"
+    with open_store(db) as store:
+        for i in range(3):
+            store.audit("dr_a", "view", f"patient:P{i}")
+        first = store.audit_events(limit=10)[-1].id
+        assert store.verify_audit().ok and store.verify_audit().checked == 3
+    assert main(["audit", "verify", "--db", str(db)]) == 0
+    conn = _drop_triggers(db)
+    conn.execute(tamper.format(first=first))
+    conn.commit()
+    conn.close()
+    with open_store(db) as store:
+        result = store.verify_audit()
+    assert not result.ok and any(problem.format(first=first) in p for p in result.problems)
+    assert main(["audit", "verify", "--db", str(db)]) == 1
+
+
+def test_rows_written_before_the_chain_existed_are_chained_by_its_migration(tmp_path: Path):
+    from lungdx_widgets.store.db import connect
+    from lungdx_widgets.store.schema import apply_migrations
+
+    db = tmp_path / "old.db"
+    old = connect(db)
+    apply_migrations(old, stop_before="0005_security_audit_chain")
+    old.conn.execute("INSERT INTO audit_log (time, actor, action, object) VALUES ('t', 'dr_old', 'view', 'patient:P1')")
+    old.close()
+    with open_store(db) as store:  # migrates: the old row joins the chain
+        store.audit("dr_new", "view", "patient:P2")
+        assert store.verify_audit().ok and store.verify_audit().checked == 2
