@@ -21,8 +21,10 @@ KEYWORDS = {"_": None, "gettext": None, "N_": None, "T_": None}
 
 def _method_map() -> list[tuple[str, str]]:
     """The extraction map of ``babel.cfg`` (the file the Makefile and translators use)."""
-    sections = re.findall(r"^\[(\w+): ([^\]]+)\]", (ROOT / "babel.cfg").read_text(), re.M)
-    return [(pattern, method) for method, pattern in sections]
+    text = (ROOT / "babel.cfg").read_text()
+    extractors = dict(re.findall(r"^(\w+) = ([\w.:]+)$", text, re.M))
+    sections = re.findall(r"^\[(\w+): ([^\]]+)\]", text, re.M)
+    return [(pattern, extractors.get(method, method)) for method, pattern in sections]
 
 
 @pytest.fixture(scope="module")
