@@ -61,11 +61,9 @@ def in_server_kernel() -> bool:
 
 
 def _in_ipython_kernel() -> bool:
-    if "ipykernel" not in sys.modules:
-        return False
-    from IPython import get_ipython
-
-    return getattr(get_ipython(), "kernel", None) is not None
+    """Asked of modules already loaded (the core imports no notebook library itself)."""
+    get_ipython = getattr(sys.modules.get("IPython"), "get_ipython", None)
+    return "ipykernel" in sys.modules and get_ipython is not None and getattr(get_ipython(), "kernel", None) is not None
 
 
 def cli_actor() -> str:
