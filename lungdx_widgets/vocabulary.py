@@ -163,9 +163,12 @@ def code_text(text: str, kind: Kind) -> tuple[str, Coding]:
 
 
 def term(code: str, text: str, lang: str = "en") -> str:
-    """What to show for a stored item: the concept's term in ``lang`` when coded, else the text as typed."""
+    """What to show for a stored item: the text as typed when it is in the reader's language, else the
+    coded concept's term in ``lang`` ("땅콩" reads "Peanut" in English; "Peanuts" stays "Peanuts")."""
     found = concept(code) if code else None
-    return found.term(lang) if found else text
+    if found is None or bool(_HANGUL.search(text)) == (lang == "ko"):
+        return text
+    return found.term(lang)
 
 
 def find_term(text: str, lang: str = "en") -> str | None:

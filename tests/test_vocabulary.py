@@ -75,3 +75,10 @@ def test_choices_are_bilingual():
     ko = dict(v.choices("condition", "ko"))
     assert ko["심부전 (Heart failure)"] == v.HEART_FAILURE
     assert dict(v.choices("condition", "en"))["COPD (만성 폐쇄성 폐질환)"] == v.COPD
+
+
+def test_stored_text_is_shown_as_typed_in_its_own_language():
+    assert v.term("256349002", "Peanuts", "en") == "Peanuts"
+    assert v.term("256349002", "Peanuts", "ko") == "땅콩"
+    assert v.term("256349002", "땅콩", "en") == "Peanut"
+    assert v.term("", "Gout", "ko") == "Gout"
