@@ -102,6 +102,30 @@ def _orthanc(args: argparse.Namespace) -> int:
             return 0
 
 
+def _poll(args: argparse.Namespace) -> int:
+    """Pull (and send sign-offs back) every ``--interval`` s until the parent process (the server) ends."""
+    import os
+    from dataclasses import replace
+
+    from ..pacs.pull import PacsPoller
+    from ..pacs.settings import load_pacs_settings
+    from ..services import ModelService, registry_resolver
+
+    db, parent = db_path(args), os.getppid()
+    settings = replace(load_pacs_settings(), poll_seconds=args.interval)
+    poller = PacsPoller(db, settings, ModelService(resolver=registry_resolver(db)))
+    while os.getppid() == parent or not args.with_parent:
+        print(_line(poller.poll_once()), flush=True)
+        deadline = time.monotonic() + args.interval
+        while time.monotonic() < deadline and (os.getppid() == parent or not args.with_parent):
+            time.sleep(0.5)
+    return 0
+
+
+def _line(result) -> str:
+    return result if isinstance(result, str) else f"PACS pull: {result.summary()}"
+
+
 def _demo(args: argparse.Namespace) -> int:
     """``make demo-pacs``: Orthanc with the shared DICOMs, and the dashboard polling it."""
     import os
@@ -112,7 +136,7 @@ def _demo(args: argparse.Namespace) -> int:
     from .setup import _start_pacs_poller
 
     dicoms = sorted((get_settings().shared_data / "dicom").glob("*.dcm"))
-    with OrthancServer() as server:
+    with OrthancServer(root=db_path(args).parent / "pacs-demo", own_session=False) as server:
         for f in dicoms:
             server.upload(f.read_bytes())
         os.environ.update({"LUNGDX_PACS_URL": server.dicomweb_url, "LUNGDX_PACS_USERNAME": server.username,
@@ -120,12 +144,8 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"demo PACS (Orthanc) on {server.url} with {len(dicoms)} DICOM files; "
               f"upload more with: curl -u {server.username}:*** {server.url}/instances --data-binary @FILE.dcm",
               flush=True)
-        poller = _start_pacs_poller(db_path(args), args.poll)
-        try:
-            return serve(db=db_path(args), host=args.host, port=args.port)
-        finally:
-            if poller is not None:
-                poller.stop()
+        _start_pacs_poller(db_path(args), args.poll)
+        return serve(db=db_path(args), host=args.host, port=args.port)  # exec: Orthanc stops with the terminal's Ctrl-C
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -158,6 +178,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--load", action="append", metavar="DIR_OR_FILE", help="DICOM files to store in it first")
     p.add_argument("--env-file", metavar="FILE", help="write the LUNGDX_PACS_* settings here (mode 600)")
     p.set_defaults(func=_orthanc)
+
+    p = psub.add_parser("poll", help="pull every --interval seconds (what `lungdx serve --pacs-poll` runs)")
+    p.add_argument("--interval", type=int, default=30, metavar="SECONDS")
+    p.add_argument("--forever", dest="with_parent", action="store_false",
+                   help="keep polling when the process that started it ends")
+    add_db_argument(p)
+    p.set_defaults(func=_poll)
 
     from ..config import get_settings
 

@@ -26,30 +26,28 @@ def _init(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from ..server.launch import serve
 
-    poller = _start_pacs_poller(db_path(args), args.pacs_poll)
-    try:
-        return serve(db=db_path(args), host=args.host, port=args.port)
-    finally:
-        if poller is not None:
-            poller.stop()
+    _start_pacs_poller(db_path(args), args.pacs_poll)
+    return serve(db=db_path(args), host=args.host, port=args.port)
 
 
 def _start_pacs_poller(db: Path, seconds: int | None):
-    """Poll the PACS in the background when an interval is set (``--pacs-poll`` or ``[pacs] poll_seconds``)."""
-    from dataclasses import replace
+    """Poll the PACS in a child process when an interval is set (``--pacs-poll`` or ``[pacs] poll_seconds``).
+
+    A process, not a thread: ``serve`` becomes the server by exec. The child stops when the server does
+    (it watches its parent) and is in the server's process group, so signals to the group reach it too.
+    """
+    import subprocess
+    import sys
 
     from ..pacs.settings import load_pacs_settings
 
     settings = load_pacs_settings()
-    if seconds is not None:
-        settings = replace(settings, poll_seconds=seconds)
-    if settings.poll_seconds <= 0 or not settings.configured:
+    interval = settings.poll_seconds if seconds is None else seconds
+    if interval <= 0 or not settings.configured:
         return None
-    from ..pacs.pull import PacsPoller
-    from ..services import ModelService, registry_resolver
-
-    print(f"polling the PACS at {settings.url} every {settings.poll_seconds} s", flush=True)
-    return PacsPoller(db, settings, ModelService(resolver=registry_resolver(db))).start()
+    print(f"polling the PACS at {settings.url} every {interval} s", flush=True)
+    return subprocess.Popen([sys.executable, "-m", "lungdx_widgets.cli", "pacs", "poll", "--db", str(db),
+                             "--interval", str(interval)])
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -54,6 +54,8 @@ class OrthancServer:
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     port: int = 0
     root: Path | None = None
+    #: Own process group (tests: a Ctrl-C of the test run does not reach it); False: it stops with the terminal.
+    own_session: bool = True
     _proc: subprocess.Popen | None = field(default=None, init=False, repr=False)
     _own_root: bool = field(default=False, init=False, repr=False)
 
@@ -100,7 +102,7 @@ class OrthancServer:
         cfg.chmod(0o600)  # holds the password
         log = open(self.root / "orthanc.log", "ab")
         self._proc = subprocess.Popen([binary, str(cfg)], stdout=log, stderr=subprocess.STDOUT,
-                                      cwd=self.root, start_new_session=True)
+                                      cwd=self.root, start_new_session=self.own_session)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,8 +52,9 @@ class PullReport:
     left_for_next_pull: int = 0
     refused: list[tuple[str, str]] = field(default_factory=list)
     model_errors: list[str] = field(default_factory=list)
-    #: Per filed instance: (SOP Instance UID, seconds to retrieve, seconds to ingest incl. analysis).
-    timings: list[tuple[str, float, float]] = field(default_factory=list)
+    #: Per filed instance: (SOP Instance UID, seconds to retrieve, seconds to ingest incl. analysis,
+    #: wall-clock time.time() when it was on the worklist).
+    timings: list[tuple[str, float, float, float]] = field(default_factory=list)
 
     def summary(self) -> str:
         parts = [f"{self.found} instances found", f"{self.filed} filed", f"{self.analysed} analysed",
@@ -159,7 +159,7 @@ def pull(store: "Store", client: PacsClient, actor: str, *, analyzer: AnalyzerLi
             data = client.retrieve(ref)
             t1 = time.perf_counter()
             _file_instance(store, ref, data, actor, settings, analyzer, report)
-            report.timings.append((ref.sop_uid, t1 - t0, time.perf_counter() - t1))
+            report.timings.append((ref.sop_uid, t1 - t0, time.perf_counter() - t1, time.time()))
         except LungDxError as exc:  # PacsError included: this instance is refused, the others go on
             report.refused.append((ref.sop_uid, str(exc)))
             store.audit(actor, "pacs_pull", f"sop:{ref.sop_uid}", outcome="error", detail=str(exc))
@@ -176,25 +176,14 @@ def pull(store: "Store", client: PacsClient, actor: str, *, analyzer: AnalyzerLi
 
 
 class PacsPoller:
-    """Pulls every ``settings.poll_seconds`` in a daemon thread (``lungdx serve --pacs-poll``)."""
+    """One poll = one pull, then the sign-offs not yet sent back (``lungdx pacs poll``, ``serve --pacs-poll``)."""
 
     def __init__(self, db: Path, settings: PacsSettings, analyzer: AnalyzerLike, actor: str = "pacs-poller") -> None:
         self._db, self._settings, self._analyzer, self._actor = db, settings, analyzer, actor
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="lungdx-pacs-poller", daemon=True)
         self.last: PullReport | str | None = None
 
-    def start(self) -> "PacsPoller":
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
     def poll_once(self) -> PullReport | str:
-        """One pull, then the sign-offs not yet sent back; a PACS failure is logged and returned as its
-        message (the next poll tries again)."""
+        """A PACS failure is logged and returned as its message (the next poll tries again)."""
         from ..store import open_store
         from .push import push_pending
 
@@ -209,8 +198,3 @@ class PacsPoller:
             self.last = str(exc)
             log.warning("PACS pull failed: %s", exc)
         return self.last
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.poll_once()
-            self._stop.wait(max(1, self._settings.poll_seconds))
