@@ -37,6 +37,11 @@ ANNOTATORS = frozenset({"clinician", "analyst"})
 VIEWER_HEIGHT = 640
 LEFT_WIDTH, RIGHT_WIDTH = 270, 410
 LOGOUT_URL = "/logout"
+#: Analysts also work in JupyterLab: their header links to it, opened in the notebooks folder.
+LAB_URL = "/lab/tree/notebooks"
+LAB_ROLES = frozenset({"analyst"})
+FOCUS_LABEL = "Focus image"
+FOCUS_TIP = "Hide the side panels so the radiograph fills the screen (press again to show them)"
 
 
 def _open_default_store():
@@ -109,17 +114,23 @@ class Dashboard(w.VBox):
         if role not in CLINICAL_WRITERS:
             self.upload.layout.display = "none"
 
+        self.focus = w.ToggleButton(value=False, description=FOCUS_LABEL, tooltip=FOCUS_TIP)
+        self.focus.add_class("lx-focus-toggle")
+        lab = f"<a class='lx-lab' href='{LAB_URL}' target='_top'>JupyterLab</a>" if role in LAB_ROLES else ""
+        self.user_links = w.HTML(f"<span class='lx-user'>{esc(self.user.display_name or self.actor)} · {esc(role)}</span>"
+                                 f"{lab}<a class='lx-logout' href='{LOGOUT_URL}' target='_top'>Log out</a>")
         header = w.HBox([
             w.HTML("<h1>LungDx Workbench</h1>", layout=w.Layout(width="220px")),
             w.HTML(f"<span class='lx-notice'>{esc(RESEARCH_NOTICE)}</span>", layout=w.Layout(flex="1 1 auto")),
-            w.HTML(f"<span class='lx-user'>{esc(self.user.display_name or self.actor)} · {esc(role)}</span>"
-                   f"<a class='lx-logout' href='{LOGOUT_URL}' target='_top'>Log out</a>"),
+            self.user_links,
+            self.focus,
         ], layout=w.Layout(width="100%"))
         header.add_class("lx-header")
         left = w.VBox([card([self.search, self.register_box], "lx-search-card", flex="0 0 auto"),
                        card([self.worklist], "lx-worklist-card", flex="1 1 auto", min_height="0")],
                       layout=w.Layout(width=f"{LEFT_WIDTH}px", min_width=f"{LEFT_WIDTH}px", height="100%"))
         left.add_class("lx-col")
+        left.add_class("lx-left")
         centre = card([self.banner, self.upload, self.unsaved.widget, self.viewer], "lx-centre",
                       flex="1 1 auto", min_width="0", height="100%")
         right = w.VBox([self.tabs], layout=w.Layout(width=f"{RIGHT_WIDTH}px", min_width=f"{RIGHT_WIDTH}px", height="100%"))
@@ -128,6 +139,8 @@ class Dashboard(w.VBox):
         body = w.HBox([left, centre, right], layout=w.Layout(flex="1 1 auto", min_height="0", width="100%"))
         body.add_class("lx-body")
         self.children = (stylesheet(), header, body)
+        self._side_columns = (left, right)
+        self.focus.observe(lambda ch: self.set_focus(ch["new"]), names="value")
 
         self.search.observe(self._patient_picked, names="selected_patient_id")
         self.worklist.observe(self._study_picked, names="selected_study_id")
@@ -137,6 +150,13 @@ class Dashboard(w.VBox):
         self.viewer.observe(lambda ch: ch["new"] and self.findings.select(ch["new"]), names="heatmap_label")
         self.tabs.observe(lambda ch: ch["new"] == TAB_PRIORS and self.priors.render(), names="selected_index")
         self.signoff.on_signed(lambda _sid: self.worklist.refresh())
+
+    def set_focus(self, on: bool) -> None:
+        """Hide (or show again) the side columns so the radiograph takes the whole screen."""
+        for column in self._side_columns:
+            column.layout.display = "none" if on else None
+        (self.add_class if on else self.remove_class)("lx-focus")
+        self.focus.value = on
 
     # ------------------------------------------------------------------ choosing, guarded
     def _patient_picked(self, change) -> None:
@@ -210,7 +230,8 @@ class Dashboard(w.VBox):
         if patient_id != self.patient_id:
             self._reset_for_patient()
         self.patient_id = patient_id
-        self.demographics.load(record.patient)
+        if self._can_register:  # others never receive the form's values (contact data) in their browser
+            self.demographics.load(record.patient)
         self.demographics_box.selected_index = None
         self.demographics_box.layout.display = None if self._can_register else "none"
         self.banner.show(record)

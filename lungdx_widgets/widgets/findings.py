@@ -77,7 +77,7 @@ def likelihood(p: float | None, threshold: float | None) -> str:
 def findings_words_html(view: FindingsView) -> str:
     """One line per finding in words; the probability and operating point on hover."""
     rows = []
-    for label in view.assessed + view.not_assessed:
+    for label in view.assessed:
         word = view.likelihood(label)
         p, thr = view.probabilities.get(label), view.thresholds.get(label)
         tip = "the model was not trained on this finding" if p is None else (
@@ -85,7 +85,10 @@ def findings_words_html(view: FindingsView) -> str:
         rows.append(f"<li class='lx-finding lx-finding-{word.replace(' ', '-')}' title='{esc(tip)}'>"
                     f"<span class='lx-finding-label'>{esc(label)}</span> "
                     f"<span class='lx-finding-word'>{esc(word)}</span></li>")
-    return f"<ul class='lx-findings-words'>{''.join(rows)}</ul>"
+    missing = view.not_assessed
+    rest = (f"<div class='lx-muted lx-findings-not-assessed' title='the model was not trained on these findings'>"
+            f"Not assessed: {esc(', '.join(missing))}</div>") if missing else ""
+    return f"<ul class='lx-findings-words'>{''.join(rows)}</ul>{rest}"
 
 
 def view_from_findings(findings, triage) -> FindingsView:
@@ -241,12 +244,13 @@ class TriageOverrideForm(w.VBox):
     """Level + reason + "Change triage" (the store audits it; the worklist shows it as overridden)."""
 
     def __init__(self) -> None:
-        self.level = w.Dropdown(options=[("Change level…", "")] + [(lvl, lvl) for lvl in TRIAGE_ORDER], value="",
-                                layout=w.Layout(width="130px"))
+        self.level = w.Dropdown(options=[("Level…", "")] + [(lvl, lvl) for lvl in TRIAGE_ORDER], value="",
+                                layout=w.Layout(width="96px", min_width="96px"))
         self.level.add_class("lx-override-level")
         self.reason = w.Text(placeholder="Reason (required)", layout=w.Layout(flex="1 1 auto", min_width="0"))
         self.reason.add_class("lx-override-reason")
-        self.apply = w.Button(description="Change triage", layout=w.Layout(width="110px"))
+        self.apply = w.Button(description="Set triage", tooltip="Change the triage level (audited, with the reason)",
+                              layout=w.Layout(width="84px", min_width="84px"))
         self.apply.add_class("lx-override-apply")
         self.message = w.HTML()
         self._handler = None

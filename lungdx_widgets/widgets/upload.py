@@ -45,20 +45,47 @@ def attach_and_analyze(store, patient_id: str, data: bytes, filename: str | None
 
 
 MSG_TOO_LARGE = "{name}: {size} is larger than the upload limit of {limit}; nothing was sent or saved."
+UPLOAD_LABEL = "Upload X-ray"
+MSG_BUSY = "Still working on the last file; choose the next one when it is done."
+BUSY_LABEL = "Working…"
 
 
 def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
-class UploadGuard(anywidget.AnyWidget):
-    """Browser-side size check (upload_guard.js): a file above ``limit`` never reaches the websocket."""
+class UploadPicker(anywidget.AnyWidget):
+    """The upload button (upload_picker.js): refuses a file above ``limit`` before sending a byte.
 
-    _esm = Path(__file__).with_name("upload_guard.js")
+    A file within the limit arrives as one binary buffer (``on_file(data, name)``); a refused one
+    as its name and size only (``on_refused(name, size)``), so Python says it again in the status.
+    """
+
+    _esm = Path(__file__).with_name("upload_picker.js")
     limit = t.Int(0).tag(sync=True)
-    template = t.Unicode(MSG_TOO_LARGE).tag(sync=True)
-    #: Set by the browser when it refused a file: ``{"name", "size"}`` (shown again from Python).
-    refused = t.Dict().tag(sync=True)
+    accept = t.Unicode(ACCEPT).tag(sync=True)
+    label = t.Unicode(UPLOAD_LABEL).tag(sync=True)
+    busy_label = t.Unicode(BUSY_LABEL).tag(sync=True)
+    too_large = t.Unicode(MSG_TOO_LARGE).tag(sync=True)
+    busy = t.Bool(False).tag(sync=True)
+    disabled = t.Bool(False).tag(sync=True)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._on_file: Callable[[bytes, str], None] = lambda _d, _n: None
+        self._on_refused: Callable[[str, int], None] = lambda _n, _s: None
+        self.on_msg(self._message)
+
+    def handlers(self, on_file: Callable[[bytes, str], None], on_refused: Callable[[str, int], None]) -> None:
+        self._on_file, self._on_refused = on_file, on_refused
+
+    def _message(self, _widget, content: dict, buffers: list) -> None:
+        kind = (content or {}).get("kind")
+        name = str((content or {}).get("name", ""))
+        if kind == "file" and buffers:
+            self._on_file(bytes(buffers[0]), name)
+        elif kind == "refused":
+            self._on_refused(name, int((content or {}).get("size", 0)))
 
 
 def duplicate_message(outcome: UploadOutcome) -> str:
@@ -81,10 +108,10 @@ class UploadPanel(w.VBox):
         self._handlers: list[Callable[[UploadOutcome], None]] = []
         #: A file waiting for an identity-mismatch confirmation: (bytes, name, patient it was offered for).
         self._pending: tuple[bytes, str, str] | None = None
-        # dashboard.css shows this label without ipywidgets' file count
-        self.picker = w.FileUpload(accept=ACCEPT, multiple=False, description="Upload X-ray",
-                                   layout=w.Layout(width="150px", min_width="150px"))
+        #: The limit the browser enforces is the imaging layer's own (below the websocket's cap).
+        self.picker = UploadPicker(limit=get_settings().max_upload_bytes, layout=w.Layout(width="150px", min_width="150px"))
         self.picker.add_class("lx-upload-input")
+        self.picker.handlers(self._on_file, self._on_refused)
         self.progress = w.FloatProgress(value=0, min=0, max=1, layout=w.Layout(width="120px", visibility="hidden"))
         self.progress.add_class("lx-upload-progress")
         self.status = w.HTML(IDLE_HTML, layout=w.Layout(flex="1 1 auto"))
@@ -93,13 +120,9 @@ class UploadPanel(w.VBox):
         self.confirm.add_class("lx-upload-confirm")
         self.cancel = w.Button(description="Cancel", layout=w.Layout(display="none", width="80px"))
         self.cancel.add_class("lx-upload-cancel")
-        self.picker.observe(self._on_file, names="value")
         self.confirm.on_click(lambda _b: self._resolve_mismatch(attach=True))
         self.cancel.on_click(lambda _b: self._resolve_mismatch(attach=False))
-        #: The limit the browser enforces: the imaging layer's own limit (below the websocket's cap).
-        self.guard = UploadGuard(limit=get_settings().max_upload_bytes)
-        self.guard.observe(self._on_refused, names="refused")
-        row = w.HBox([self.picker, self.progress, self.status, self.confirm, self.cancel, self.guard],
+        row = w.HBox([self.picker, self.progress, self.status, self.confirm, self.cancel],
                      layout=w.Layout(align_items="center", width="100%"))
         row.add_class("lx-gap")
         super().__init__([row])
@@ -108,14 +131,16 @@ class UploadPanel(w.VBox):
     def on_done(self, handler: Callable[[UploadOutcome], None]) -> None:
         self._handlers.append(handler)
 
-    def _on_file(self, change) -> None:
-        files = change["new"]
-        if not files:
+    def _on_file(self, data: bytes, name: str) -> None:
+        """A file from the browser's picker (already within the size limit there)."""
+        if self.busy:
+            self._say(MSG_BUSY, "warn")
             return
-        item = files[0]
-        data, name = bytes(item["content"]), str(item["name"])
-        self.picker.value = ()  # let the same file be chosen again
         self.handle(data, name)
+
+    def _on_refused(self, name: str, size: int) -> None:
+        self._say(MSG_TOO_LARGE.format(name=display_filename(name), size=_mb(size), limit=_mb(self.picker.limit)),
+                  "error")
 
     def handle(self, data: bytes, filename: str, *, confirm_identity_mismatch: bool = False) -> UploadOutcome | None:
         """Process one file (what a pick in the browser does); returns the outcome or None after a message."""
@@ -158,13 +183,6 @@ class UploadPanel(w.VBox):
             handler(outcome)
         return outcome
 
-    def _on_refused(self, change) -> None:
-        info = change["new"] or {}
-        if info:
-            name = display_filename(str(info.get("name", "")))
-            self._say(MSG_TOO_LARGE.format(name=name, size=_mb(int(info.get("size", 0))),
-                                           limit=_mb(self.guard.limit)), "error")
-
     def _resolve_mismatch(self, *, attach: bool) -> None:
         """The confirmation counts only for the (file, patient) pair it was asked about."""
         pending, self._pending = self._pending, None
@@ -180,6 +198,10 @@ class UploadPanel(w.VBox):
             self.handle(data, filename, confirm_identity_mismatch=True)
         else:
             self._say("Upload cancelled; nothing was saved.", "info")
+
+    @t.observe("busy")
+    def _busy_changed(self, change) -> None:
+        self.picker.busy = change["new"]
 
     @t.observe("patient_id")
     def _patient_changed(self, _change) -> None:

@@ -70,14 +70,15 @@ def _patient_bits(item) -> str:
 def row_text(item, now: datetime | None = None) -> str:
     """Two lines per study (rows are buttons, plain text): level, time, patient, MRN/age/sex, state."""
     level = item.triage_level.upper() if item.triage_level else "—"
-    line2 = [_patient_bits(item), *state_words(item)]
+    line3 = state_words(item)
     pred = item.prediction
     if item.triage_level is None:
-        line2.append("not analysed yet")
+        line3.append("not analysed yet")
     elif pred is not None and item.top_label and likelihood(item.top_probability,
                                                             pred.thresholds.get(item.top_label)) != "unlikely":
-        line2.append(f"{item.top_label} {likelihood(item.top_probability, pred.thresholds.get(item.top_label))}")
-    return f"{level:<9}  {when_text(item, now)}  {item.patient_name}\n{' · '.join(x for x in line2 if x)}"
+        line3.append(f"{item.top_label} {likelihood(item.top_probability, pred.thresholds.get(item.top_label))}")
+    return (f"{level:<9}  {when_text(item, now)}  {item.patient_name}\n{_patient_bits(item)}\n"
+            f"{' · '.join(x for x in line3 if x)}")
 
 
 def keep(item, flt: str, actor: str) -> bool:

@@ -53,3 +53,20 @@ def private_demo_copy(demo_db: Path, dest: Path, checkpoint: Path, analyse_today
             triage = assess(findings, store.patient_record(item.patient_id, SETUP_ACTOR))
             store.add_prediction(item.study_id, findings, triage, SETUP_ACTOR)
     return dest
+
+
+def walk_in_browser(browser, walk, failure_shot: Path, timeout_ms: int = 120_000) -> None:
+    """Run ``walk(page)`` in a fresh 1440×900 page; a failure leaves a screenshot, a page error fails the test."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        walk(page)
+    except Exception:
+        page.screenshot(path=str(failure_shot))
+        raise
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"

@@ -192,7 +192,7 @@ def test_findings_read_as_words_with_the_probability_on_hover(clinic, shared_dat
     words = d.findings.words.value
     assert "Pneumonia</span> <span class='lx-finding-word'>likely" in words
     assert "title='probability 0.80 · operating point 0.50'" in words
-    assert "Effusion</span> <span class='lx-finding-word'>possible" in words and "not assessed" in words
+    assert "Effusion</span> <span class='lx-finding-word'>possible" in words and "Not assessed: Hernia" in words
     assert [likelihood(p, 0.4) for p in (0.4, 0.2, 0.19, None)] == ["likely", "possible", "unlikely", "not assessed"]
 
 
@@ -285,3 +285,38 @@ def test_patients_add_on_the_command_line(tmp_path):
     assert again.returncode != 0 and "already exists" in again.stderr and again.stderr.count("\n") == 1
     with open_store(Path(db)) as store:
         assert store.get_patient("MRN-77").birth_date == "1960-01-02"
+
+
+def test_the_picker_refuses_a_file_above_the_limit_and_keeps_working(clinic, shared_data):
+    d = _dashboard(clinic)
+    d.search.select("MRN-1001")
+    picker = d.upload.picker
+    assert picker.limit > 0
+    picker._message(picker, {"kind": "refused", "name": "huge.dcm", "size": picker.limit + 1}, [])  # from the browser
+    assert "huge.dcm" in d.upload.status.value and "upload limit of" in d.upload.status.value
+    assert clinic.studies_for_patient("MRN-1001") == []
+    png = _pngs(shared_data)[0]
+    picker._message(picker, {"kind": "file", "name": png.name}, [memoryview(png.read_bytes())])
+    assert len(clinic.studies_for_patient("MRN-1001")) == 1 and "analysed" in d.upload.status.value
+
+
+def test_analysts_get_a_jupyterlab_link_and_no_patient_forms(clinic):
+    clinic.add_user("an_ben", "pw-analyst-1", "analyst")
+    clinic.update_patient("MRN-1001", "system", contact="+44 20 7946 0001")
+    d = Dashboard(clinic, username="an_ben", analyzer=FakeAnalyzer(), warm_up_model=False)
+    header = d.user_links.value
+    assert "href='/lab/tree/notebooks'" in header
+    d.search.select("MRN-1001")
+    assert d.register_box.layout.display == "none" and d.demographics_box.layout.display == "none"
+    assert d.demographics.contact.value == "", "contact data never reaches an analyst's browser"
+    doc = _dashboard(clinic)
+    assert "/lab" not in doc.user_links.value
+
+
+def test_focus_image_hides_the_side_columns(clinic):
+    d = _dashboard(clinic)
+    left, right = d._side_columns
+    d.focus.value = True
+    assert left.layout.display == right.layout.display == "none" and "lx-focus" in d._dom_classes
+    d.focus.value = False
+    assert left.layout.display is None and right.layout.display is None
