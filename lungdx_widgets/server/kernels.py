@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import tempfile
@@ -51,7 +52,15 @@ def private_kernel_dir() -> Path:
     base = os.environ.get("XDG_RUNTIME_DIR", "")
     path = Path(tempfile.mkdtemp(prefix="lungdx-k-", dir=base if os.path.isdir(base) else None))
     path.chmod(0o700)
+    atexit.register(_remove_if_empty, path)  # also when shutdown_all is never reached
     return path
+
+
+def _remove_if_empty(path: Path | str) -> None:
+    try:
+        os.rmdir(path)  # empty once every kernel has cleaned up its files
+    except OSError:
+        pass
 
 
 def _requesting_user() -> Any:
@@ -138,10 +147,7 @@ class OwnedKernelManager(AsyncMappingKernelManager):
 
     async def shutdown_all(self, now: bool = False) -> None:
         await super().shutdown_all(now=now)
-        try:
-            os.rmdir(self.connection_dir)  # empty once every kernel has cleaned up its files
-        except OSError:
-            pass
+        _remove_if_empty(self.connection_dir)
 
     def owner_of(self, kernel_id: str) -> str | None:
         return self._owners.get(kernel_id) if kernel_id in self else None
