@@ -102,6 +102,8 @@ def _refuse(handler: web.RequestHandler) -> None:
 def _check_query(handler: web.RequestHandler) -> None:
     """Voila picks a template/theme folder from ``?template=``/``?theme=``: only plain names pass
     (``../..`` gave an unhandled 500); launch also turns the overrides off, so a name is ignored."""
+    if not (routes.canonical_path(handler.request.path, _base_url(handler)) or "/voila/").startswith("/voila/"):
+        return
     for name in _FOLDER_PARAMS:
         for value in handler.request.query_arguments.get(name, []):
             if not _PLAIN_NAME.fullmatch(value.decode("utf-8", "replace")):
