@@ -1,7 +1,8 @@
 """Message catalogues (gettext, maintained with Babel): English source strings, Korean translations.
 
-- ``_("text")`` translates into the language of the person acting (:func:`use_language`, per user,
-  stored with the account; a context variable, so concurrent sessions never mix languages).
+- ``_("text")`` translates into the language of the person acting: the process's (:func:`set_language`;
+  a Voila kernel serves one user, whose language is stored with the account), or a block's
+  (:func:`use_language`, e.g. a report for another reader).
 - ``N_("text")`` only marks a string for the catalogue (constants translated where they are shown).
 - ``T_("possible {finding} in {who}")`` marks a *template*: stored text made from it (triage reasons are
   stored in English) is translated later by :func:`translate`, which recognises the template and
@@ -38,7 +39,11 @@ FONT_STACK = ('"Noto Sans CJK KR", "Noto Sans KR", "Apple SD Gothic Neo", "Malgu
 #: The same font as a file, for pictures drawn in Python (report overlays); face 1 of the collection is KR.
 CJK_FONT_FILE, CJK_FONT_FACE = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"), 1
 
-_current: ContextVar[str] = ContextVar("lungdx_language", default=DEFAULT_LANGUAGE)
+#: A block's language (:func:`use_language`); outside any block, the process's (:func:`set_language`).
+_current: ContextVar[str | None] = ContextVar("lungdx_language", default=None)
+#: The language of the person this process serves: a Voila kernel serves one user, and widget callbacks
+#: run in contexts of their own, so a context variable alone would lose it between clicks.
+_process_language = DEFAULT_LANGUAGE
 _TEMPLATES: dict[str, re.Pattern[str]] = {}
 _FIELD = re.compile(r"\{(\w+)\}")
 
@@ -64,14 +69,14 @@ def check_language(lang: str | None) -> str:
 
 def language() -> str:
     """The language of the person acting now."""
-    return _current.get()
+    return _current.get() or _process_language
 
 
 def set_language(lang: str | None) -> str:
-    """Make ``lang`` the language of this context (a kernel serves one user); returns what was set."""
-    lang = check_language(lang)
-    _current.set(lang)
-    return lang
+    """Make ``lang`` the language of this process (a kernel serves one user); returns what was set."""
+    global _process_language
+    _process_language = check_language(lang)
+    return _process_language
 
 
 @contextmanager
@@ -79,7 +84,7 @@ def use_language(lang: str | None) -> Iterator[str]:
     """Translate into ``lang`` inside the block (reports for a given reader, tests)."""
     token = _current.set(check_language(lang))
     try:
-        yield _current.get()
+        yield language()
     finally:
         _current.reset(token)
 

@@ -91,6 +91,16 @@ def test_account_language_wins_over_the_browser():
     assert page_language("ko-KR")["_"]("Log in") == "로그인"
 
 
+def test_the_kernel_language_holds_in_callbacks_run_in_other_contexts():
+    import contextvars
+
+    try:
+        i18n.set_language("ko")
+        assert contextvars.Context().run(lambda: gettext("Log in")) == "로그인"  # a fresh context, as a comm handler
+    finally:
+        i18n.set_language("en")
+
+
 def test_language_is_per_context_and_unknown_codes_fall_back():
     assert gettext("Log in") == "Log in"
     with use_language("ko"):
