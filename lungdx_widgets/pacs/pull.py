@@ -14,6 +14,8 @@ from __future__ import annotations
 import io
 import logging
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +32,9 @@ if TYPE_CHECKING:
     from ..store.db import Store
 
 log = logging.getLogger(__name__)
+
+#: Instances retrieved ahead of the one being filed.
+PREFETCH = 2
 
 #: Image storage SOP classes a chest radiograph comes as (CR, DX for presentation/processing, Secondary Capture).
 IMAGE_SOP_CLASSES = {
@@ -52,7 +57,7 @@ class PullReport:
     left_for_next_pull: int = 0
     refused: list[tuple[str, str]] = field(default_factory=list)
     model_errors: list[str] = field(default_factory=list)
-    #: Per filed instance: (SOP Instance UID, seconds to retrieve, seconds to ingest incl. analysis,
+    #: Per filed instance: (SOP Instance UID, seconds waited for its retrieval, seconds to ingest incl. analysis,
     #: wall-clock time.time() when it was on the worklist).
     timings: list[tuple[str, float, float, float]] = field(default_factory=list)
 
@@ -153,16 +158,29 @@ def pull(store: "Store", client: PacsClient, actor: str, *, analyzer: AnalyzerLi
     new = [r for r in refs if r.sop_uid not in known]
     report.already = len(refs) - len(new)
     report.left_for_next_pull = max(0, len(new) - settings.max_instances)
-    for ref in new[:settings.max_instances]:
-        t0 = time.perf_counter()
-        try:
-            data = client.retrieve(ref)
-            t1 = time.perf_counter()
-            _file_instance(store, ref, data, actor, settings, analyzer, report)
-            report.timings.append((ref.sop_uid, t1 - t0, time.perf_counter() - t1, time.time()))
-        except LungDxError as exc:  # PacsError included: this instance is refused, the others go on
-            report.refused.append((ref.sop_uid, str(exc)))
-            store.audit(actor, "pacs_pull", f"sop:{ref.sop_uid}", outcome="error", detail=str(exc))
+    with ThreadPoolExecutor(max_workers=PREFETCH, thread_name_prefix="lungdx-wado") as pool:
+        # retrieve the next instances while this one is analysed (the PACS is another process)
+        queue = iter(new[:settings.max_instances])
+        pending: deque[tuple[InstanceRef, Future[bytes]]] = deque()
+
+        def fetch_next() -> None:
+            ref = next(queue, None)
+            if ref is not None:
+                pending.append((ref, pool.submit(client.retrieve, ref)))
+        for _ in range(PREFETCH):
+            fetch_next()
+        while pending:
+            ref, future = pending.popleft()
+            fetch_next()
+            t0 = time.perf_counter()
+            try:
+                data = future.result()
+                t1 = time.perf_counter()
+                _file_instance(store, ref, data, actor, settings, analyzer, report)
+                report.timings.append((ref.sop_uid, t1 - t0, time.perf_counter() - t1, time.time()))
+            except LungDxError as exc:  # PacsError included: this instance is refused, the others go on
+                report.refused.append((ref.sop_uid, str(exc)))
+                store.audit(actor, "pacs_pull", f"sop:{ref.sop_uid}", outcome="error", detail=str(exc))
     if analyzer is not None:  # pulled earlier while the model was unavailable: analyse now
         pending = [s for s in store.unanalysed_studies() if store.pacs_instance_for_study(s.id) is not None]
         if pending:
