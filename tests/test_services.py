@@ -176,3 +176,15 @@ print(len(_default_model_resolvers), torch.get_num_threads() == threads)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["0", "True"]
+
+
+def test_services_and_pacs_are_core_no_widget_server_or_cli_imports():
+    from .test_layers import PACKAGE, WIDGET_LIBS, imported_modules
+
+    files = [PACKAGE / "services.py", *sorted((PACKAGE / "pacs").glob("*.py"))]
+    assert len(files) >= 6
+    bad = {str(f.relative_to(PACKAGE)): sorted(m for m in imported_modules(f)
+                                               if m.split(".")[0] in {x.split(".")[0] for x in WIDGET_LIBS}
+                                               or m.lstrip(".").split(".")[0] in {"widgets", "app", "server", "cli"})
+           for f in files}
+    assert {k: v for k, v in bad.items() if v} == {}

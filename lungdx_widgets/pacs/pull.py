@@ -103,7 +103,7 @@ def local_patient_id(header: Header, local_issuer: str) -> str:
     return f"{header.patient_id}^{header.issuer}"
 
 
-def _file_instance(store: "Store", ref: InstanceRef, data: bytes, actor: str, settings: PacsSettings,
+def _file_instance(store: "Store", client: PacsClient, ref: InstanceRef, data: bytes, actor: str,
                    analyzer: AnalyzerLike | None, report: PullReport) -> None:
     """Validate and file one retrieved instance (raises LungDxError with the reason it is refused)."""
     from ..imaging import load_image
@@ -114,6 +114,7 @@ def _file_instance(store: "Store", ref: InstanceRef, data: bytes, actor: str, se
     if not header.patient_id:
         raise LungDxError(f"Instance {ref.sop_uid} has no PatientID; it cannot be matched to a patient.")
     radiograph: Radiograph = load_image(data, filename=f"{ref.sop_uid}.dcm")
+    settings = client.settings
     patient_id = local_patient_id(header, settings.issuer)
     new_patient = not store.has_patient(patient_id)
 
@@ -139,6 +140,13 @@ def _file_instance(store: "Store", ref: InstanceRef, data: bytes, actor: str, se
         report.analysed += 1
     if result.model_error:
         report.model_errors.append(result.model_error)
+    elif settings.send_on_analysis and result.prediction is not None and not result.duplicate:
+        from .push import push_results  # the AI result, marked preliminary, next to the film at once
+
+        try:
+            push_results(store, client, result.study.id, actor, preliminary=True)
+        except LungDxError as exc:  # the study is filed; the send is retried by `lungdx pacs push`
+            report.model_errors.append(f"preliminary result not sent: {exc}")
     store.audit(actor, "pacs_pull", f"study:{result.study.id}",
                 detail=f"sop={ref.sop_uid}; patient={patient_id}" + ("; new stub patient" if new_patient else ""))
 
@@ -176,7 +184,7 @@ def pull(store: "Store", client: PacsClient, actor: str, *, analyzer: AnalyzerLi
             try:
                 data = future.result()
                 t1 = time.perf_counter()
-                _file_instance(store, ref, data, actor, settings, analyzer, report)
+                _file_instance(store, client, ref, data, actor, analyzer, report)
                 report.timings.append((ref.sop_uid, t1 - t0, time.perf_counter() - t1, time.time()))
             except LungDxError as exc:  # PacsError included: this instance is refused, the others go on
                 report.refused.append((ref.sop_uid, str(exc)))

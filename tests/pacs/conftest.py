@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from dataclasses import replace
 from pathlib import Path
 
 import pydicom
@@ -65,10 +64,9 @@ def variant(data: bytes, **attributes: object) -> bytes:
                 delattr(ds, name)
         else:
             setattr(ds, name, value)
+    if "SOPClassUID" in attributes:
+        ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)
     return buf.getvalue()
 
-
-def with_url(settings: PacsSettings, url: str, **changes: object) -> PacsSettings:
-    return replace(settings, url=url, **changes)

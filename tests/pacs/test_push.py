@@ -80,3 +80,20 @@ def test_unsigned_study_is_not_sent_unless_preliminary(clinic, orthanc, client, 
     e = result.export
     sr = client.retrieve_dataset(e.study_instance_uid, e.sr_series_uid, e.sr_sop_instance_uid)
     assert "PRELIMINARY" in sr.SeriesDescription and sr.CompletionFlag == "PARTIAL"
+
+
+def test_send_on_analysis_puts_a_preliminary_result_next_to_the_film(clinic, orthanc, pacs_settings, pacs_model,
+                                                                     nih_bytes):
+    from dataclasses import replace
+
+    from lungdx_widgets.pacs.client import PacsClient
+
+    client = PacsClient(replace(pacs_settings, send_on_analysis=True))
+    orthanc.upload(nih_bytes)
+    report = pull(clinic, client, "pacs-test", analyzer=pacs_model)
+    study = clinic.studies_for_patient(LOCAL_PATIENT)[0]
+    [preliminary] = clinic.pacs_exports(study.id)
+    assert report.model_errors == [] and preliminary.signoff_id is None and len(orthanc.instance_uids()) == 3
+    clinic.sign_study(study.id, "dr-x", {}, comment="ok")
+    [signed] = push_pending(clinic, client, "poller")
+    assert signed.export.previous_sr_uid == preliminary.sr_sop_instance_uid and len(orthanc.instance_uids()) == 5
