@@ -145,6 +145,7 @@ class Dashboard(w.VBox):
         self.search.observe(self._patient_picked, names="selected_patient_id")
         self.worklist.observe(self._study_picked, names="selected_study_id")
         self.record.on_changed(self._record_changed)
+        self.editor.on_saved(self._boxes_saved)
         self.upload.on_done(self._on_uploaded)
         self.findings.observe(lambda ch: self._follow_label(ch["new"]), names="selected_label")
         self.viewer.observe(lambda ch: ch["new"] and self.findings.select(ch["new"]), names="heatmap_label")
@@ -193,6 +194,11 @@ class Dashboard(w.VBox):
     def _demographics_saved(self, patient_id: str) -> None:
         record = self.record.show(patient_id)
         self._record_changed(record)
+
+    def _boxes_saved(self, _saved) -> None:
+        """Boxes saved on a signed study are an addendum to sign: the sign-off tab offers it."""
+        if self.study_id is not None and self.signoff.signed and not self.signoff._addendum:
+            self.signoff.show(self.study_id, self.findings.view, signed_note=self._signed_note(self.study_id))
 
     def _saved_boxes(self):
         """(saved boxes, the version shown, unsaved edits?) of the open study, for the sign-off."""

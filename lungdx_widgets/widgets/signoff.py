@@ -26,6 +26,8 @@ MSG_ANSWER_ALL = "Answer present, absent or uncertain for each finding first."
 MSG_NOT_NOW = "Sign-off is not available now; nothing was signed."
 MSG_SAVE_BOXES = "Save or discard your box changes before signing."
 MSG_ONLY_CLINICIANS = "Only clinicians sign studies."
+MSG_ADDENDUM_NEEDED = "Boxes were changed after signing; they are not signed until you sign an addendum."
+MSG_ADDENDUM_OPEN = "Addendum: answer for each finding on the changed boxes, then sign."
 MSG_CONFLICT = ("Your answers differ from the saved boxes: {labels}. Your answer counts and those boxes will not; "
                 "press Sign off again to sign, or change the answers or the boxes.")
 
@@ -68,10 +70,15 @@ class SignoffPanel(w.VBox):
         self.message = w.HTML("<div class='lx-empty'>Sign-off is available once a study has AI findings.</div>")
         self.message.add_class("lx-signoff-message")
         self.sign.on_click(lambda _b: self.click())
+        #: After signing, boxes saved later are signed as an explicit addendum (never a second sign-off).
+        self.addendum_button = w.Button(description="Sign addendum", layout=w.Layout(width="130px", display="none"))
+        self.addendum_button.add_class("lx-signoff-addendum")
+        self.addendum_button.on_click(lambda _b: self.start_addendum())
+        self._addendum = False
         self._form = w.VBox([w.HTML(f"<div class='lx-muted'>{esc(QUESTION)}</div>"),
                              self._rows, self.impression, self.diagnosis, self.comment, self.sign],
                             layout=w.Layout(display="none"))
-        super().__init__([self.message, self._form])
+        super().__init__([self.message, self.addendum_button, self._form])
         self.add_class("lx-signoff")
 
     def on_signed(self, handler: Callable[[int], None]) -> None:
@@ -81,6 +88,8 @@ class SignoffPanel(w.VBox):
         """Prepare the form for a study; ``signed_note`` (from the store) shows it as already signed."""
         self.study_id, self.signed = study_id, bool(signed_note)
         self._confirmed_conflicts = None
+        self._addendum = False
+        self.addendum_button.layout.display = "none"
         self.impression.value = self.diagnosis.value = self.comment.value = ""
         if view is None:
             self._choices = {}
@@ -106,6 +115,9 @@ class SignoffPanel(w.VBox):
         self._form.layout.display = None
         if signed_note:
             self._freeze(signed_note)
+            if self._can_sign and self._unsigned_changes():
+                self.addendum_button.layout.display = None
+                self.message.value = message_html(f"{signed_note} {MSG_ADDENDUM_NEEDED}", "warn")
         else:
             self.message.value = "" if self._can_sign else message_html(MSG_ONLY_CLINICIANS, "info")
             self._set_disabled(not self._can_sign)
@@ -120,6 +132,24 @@ class SignoffPanel(w.VBox):
             self.message.value = message_html(MSG_NOT_NOW, "warn")
             return False
         return self.submit()
+
+    def _unsigned_changes(self) -> bool:
+        """Boxes were saved after the newest sign-off (they need an addendum)."""
+        latest = self._store.latest_signoff(self.study_id) if self.study_id is not None else None
+        return latest is not None and self._store.annotations(self.study_id).version > latest.annotation_version
+
+    def start_addendum(self) -> None:
+        """Open the form again for an addendum on the newer boxes (the first sign-off stays as it was)."""
+        if not (self.signed and self._can_sign and self._unsigned_changes()):
+            self.message.value = message_html(MSG_NOT_NOW, "warn")
+            return
+        self._addendum, self.signed = True, False
+        self.addendum_button.layout.display = "none"
+        for toggle in self._choices.values():
+            toggle.value = None
+        self._set_disabled(False)
+        self.message.value = message_html(MSG_ADDENDUM_OPEN, "info")
+        self._update_state()
 
     def submit(self) -> bool:
         """Write the sign-off through the store; returns True when signed."""
@@ -141,12 +171,15 @@ class SignoffPanel(w.VBox):
         try:
             signed = self._store.sign_study(self.study_id, self._actor, verdicts=self.verdicts(),
                                             comment=self.comment.value.strip(), impression=self.impression.value,
-                                            diagnosis=self.diagnosis.value, annotation_version=version)
+                                            diagnosis=self.diagnosis.value, annotation_version=version,
+                                            addendum=self._addendum)
         except LungDxError as exc:
             self.message.value = message_html(str(exc), "error")
             return False
-        self._freeze(f"Signed by {signed.signed_by} (annotation version {signed.annotation_version}). "
+        what = "Addendum signed" if signed.addendum else "Signed"
+        self._freeze(f"{what} by {signed.signed_by} (annotation version {signed.annotation_version}). "
                      "Later edits are kept as addenda.")
+        self._addendum = False
         for handler in self._handlers:
             handler(self.study_id)
         return True

@@ -45,8 +45,11 @@ def test_dicom_of_another_patient_needs_confirmation(store, shared_data, private
     study = store.add_study("P1", radiograph, data, "dr-a", confirm_identity_mismatch=True)
     assert store.study_image_path(study).suffix == ".dcm"
     assert "identity mismatch confirmed" in store.audit_events(1, action="add_study")[0].detail
-    store.add_patient("covid0000", "Matching Id")  # same ID (case aside): no question asked
-    assert store.add_study("covid0000", radiograph, data, "dr-a").patient_id == "covid0000"
+    store.add_patient("covid0000", "Other Case")  # MRNs are case-sensitive: another case is another patient
+    with pytest.raises(IdentityMismatch):
+        store.add_study("covid0000", radiograph, data, "dr-a")
+    store.add_patient("Covid0000", "Matching Id")  # the same ID: no question asked
+    assert store.add_study("Covid0000", radiograph, data, "dr-a").patient_id == "Covid0000"
 
 
 def test_predictions_round_trip_and_override(store, png_files):

@@ -222,6 +222,10 @@ def test_report_download_names_the_signed_version(clinic, shared_data):
     assert name == f"lungdx-study-{study.id}-signed.html"
     assert "download='" in d.report.link.value and "href='data:text/html;base64," in d.report.link.value
     assert clinic.audit_events(1, action="export_report")[0].actor == DOC
+    assert d.report.make("pdf") == f"lungdx-study-{study.id}-signed.pdf"  # printed by Debian's Chromium
+    assert "href='data:application/pdf;base64,JVBER" in d.report.link.value  # "%PDF"
+    d.search.select("MRN-1002")
+    assert d.report.link.value == "" and d.report.make("html") is None, "no study of this patient: nothing to print"
 
 
 def test_medications_and_encounter_notes_in_the_record(clinic):
@@ -320,3 +324,44 @@ def test_focus_image_hides_the_side_columns(clinic):
     assert left.layout.display == right.layout.display == "none" and "lx-focus" in d._dom_classes
     d.focus.value = False
     assert left.layout.display is None and right.layout.display is None
+
+
+def test_changes_after_signing_are_signed_as_an_explicit_addendum(clinic, shared_data):
+    d = _dashboard(clinic)
+    d.search.select("MRN-1001")
+    study = _upload(d, _pngs(shared_data)[0]).study
+    for toggle in d.signoff._choices.values():
+        toggle.value = "present"
+    assert d.signoff.click() and d.signoff.addendum_button.layout.display == "none"
+    d.viewer.set_state({"boxes": [], "dirty": True})
+    d.editor.save()  # after signing: version 1 is an addendum, not signed yet
+    assert d.signoff.addendum_button.layout.display is None and "not signed" in d.signoff.message.value
+    d.signoff.start_addendum()
+    for toggle in d.signoff._choices.values():
+        toggle.value = "absent"
+    assert d.signoff.click()
+    first, later = clinic.signoffs(study.id)
+    assert (first.addendum, later.addendum, later.annotation_version) == (False, True, 1)
+    assert "Addendum signed" in d.signoff.message.value
+    assert not d.signoff.click(), "and no third signature from a click message"
+
+
+def test_worklist_filters_unsigned_emergent_and_mine(clinic, shared_data):
+    clinic.add_user("dr_bea", "pw-clinician-2", "clinician")
+    d = _dashboard(clinic)
+    d.search.select("MRN-1001")
+    mine = _upload(d, _pngs(shared_data)[0]).study.id
+    other = Dashboard(clinic, username="dr_bea", analyzer=FakeAnalyzer(), warm_up_model=False)
+    other.search.select("MRN-1002")
+    theirs = _upload(other, _pngs(shared_data)[1]).study.id
+    clinic.override_triage(theirs, "emergent", "sats 84%", "dr_bea")
+    clinic.sign_study(mine, DOC, verdicts={"Pneumonia": "present"})
+    wl = d.worklist
+    wl.refresh()
+    assert set(wl._rows) == {mine, theirs}
+    wl.filter.value = "unsigned"
+    assert set(wl._rows) == {theirs}
+    wl.filter.value = "emergent"
+    assert set(wl._rows) == {theirs}
+    wl.filter.value = "mine"
+    assert set(wl._rows) == {mine} and f"signed {DOC}" in wl._rows[mine].description
