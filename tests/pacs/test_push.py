@@ -97,3 +97,28 @@ def test_send_on_analysis_puts_a_preliminary_result_next_to_the_film(clinic, ort
     clinic.sign_study(study.id, "dr-x", {}, comment="ok")
     [signed] = push_pending(clinic, client, "poller")
     assert signed.export.previous_sr_uid == preliminary.sr_sop_instance_uid and len(orthanc.instance_uids()) == 5
+
+
+def test_cli_push_pending_and_stubs(orthanc, pacs_settings, pacs_model, shared_dicoms, tmp_path, monkeypatch, capsys):
+    from lungdx_widgets.cli import main
+    from lungdx_widgets.pacs.client import PacsClient
+    from lungdx_widgets.store import open_store
+
+    for name, value in (("URL", pacs_settings.url), ("USERNAME", pacs_settings.username),
+                        ("PASSWORD", pacs_settings.password)):
+        monkeypatch.setenv(f"LUNGDX_PACS_{name}", value)
+    nema = next(p for p in shared_dicoms if p.name.startswith("nema_"))
+    orthanc.upload(nema.read_bytes())
+    db = tmp_path / "cli.db"
+    with open_store(db) as store:
+        pull(store, PacsClient(pacs_settings), "pacs-test", analyzer=pacs_model)
+        [stub] = store.pacs_stubs()
+        store.sign_study(store.studies_for_patient(stub.patient_id)[0].id, "dr-x", {}, comment="ok")
+    capsys.readouterr()
+    assert main(["pacs", "stubs", "--db", str(db)]) == 0
+    assert capsys.readouterr().out.startswith("9RG1\tPatientID 9RG1")
+    assert main(["pacs", "stubs", "--db", str(db), "--reviewed", "9RG1"]) == 0
+    assert main(["pacs", "push", "--pending", "--db", str(db)]) == 0
+    assert "sent to the PACS" in capsys.readouterr().out and len(orthanc.instance_uids()) == 3
+    with open_store(db) as store:
+        assert store.pacs_stubs() == [] and store.pacs_unsent_signed_studies() == []
