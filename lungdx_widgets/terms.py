@@ -12,6 +12,9 @@ from .i18n import N_, gettext
 #: Triage levels as read in a worklist ("응급 / 우선 / 일반" in Korean reading-room usage).
 LEVELS: dict[str, str] = {"emergent": N_("emergent"), "urgent": N_("urgent"), "routine": N_("routine")}
 
+#: Sex codes as words (the store keeps M / F / O / "").
+SEXES: dict[str, str] = {"M": N_("male"), "F": N_("female"), "O": N_("other"), "": N_("unknown")}
+
 #: Stored enumerations shown as words (allergy kinds and severities, box sources and states, verdicts,
 #: AI calls): the catalogue translates them where they are shown.
 WORDS: tuple[str, ...] = (

@@ -18,16 +18,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .. import vocabulary
 from ..i18n import FONT_STACK, N_, format_datetime, gettext, language, translate, use_language
-from ..terms import finding_name, level_name
+from ..terms import SEXES, finding_name, level_name
 from .context import StudyContext, model_card_uri
 from .overlay import overlay_png
 
 RESEARCH_NOTICE = N_("Research use only. Not a medical device and not for clinical decisions: "
                      "AI output is decision support that a clinician must confirm.")
-
-
-#: Sex codes as words (the store keeps M / F / O / "").
-SEXES = {"M": N_("male"), "F": N_("female"), "O": N_("other"), "": N_("unknown")}
 
 
 @dataclass(frozen=True)
