@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .base import StoreBase, now_iso
-from .errors import NotFound
+from .errors import Conflict, NotFound
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,9 @@ class PacsMixin(StoreBase):
 
     def record_pacs_instance(self, sop_instance_uid: str, study_id: int, actor: str, *, study_instance_uid: str,
                              series_instance_uid: str, sop_class_uid: str = "", issuer: str = "") -> PacsInstance:
-        """Link a pulled instance to its study (raises sqlite3.IntegrityError if already linked)."""
+        """Link a pulled instance to its study; ``Conflict`` when another pull linked it first."""
+        if self.pacs_instance(sop_instance_uid) is not None:
+            raise Conflict(f"Instance {sop_instance_uid} was already filed (by another pull).")
         with self.transaction():
             self._insert("pacs_instances", {
                 "sop_instance_uid": sop_instance_uid, "study_id": int(study_id),

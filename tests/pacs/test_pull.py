@@ -83,3 +83,20 @@ def test_cli_pull_since_and_modality_filters_with_settings_from_env(orthanc, pac
         assert len(s.studies_for_patient(LOCAL_PATIENT)) == 3
         assert all(e.actor.startswith("cli:") for e in s.audit_events(action="pacs_pull"))
     assert pacs_settings.password not in out and os.environ["LUNGDX_PACS_PASSWORD"] not in repr(pacs_settings)
+
+
+def test_a_second_link_of_the_same_instance_is_a_conflict_and_rolls_back(clinic, orthanc, client, pacs_model,
+                                                                         nih_bytes):
+    """Two pulls racing for one instance: the loser's study transaction is rolled back, nothing doubled."""
+    from lungdx_widgets.pacs.client import InstanceRef
+    from lungdx_widgets.pacs.pull import PullReport, _file_instance
+    from lungdx_widgets.store.errors import Conflict
+
+    orthanc.upload(nih_bytes)
+    pull(clinic, client, "pacs-test", analyzer=pacs_model)
+    [ref] = client.find_instances()
+    other = variant(nih_bytes)  # other bytes, but claiming the SOP Instance UID already linked
+    with pytest.raises(Conflict, match="already filed"):
+        _file_instance(clinic, client, InstanceRef(ref.study_uid, ref.series_uid, ref.sop_uid, ref.sop_class_uid,
+                                                   "DX", LOCAL_PATIENT), other, "pacs-test", pacs_model, PullReport())
+    assert len(clinic.studies_for_patient(LOCAL_PATIENT)) == 1
