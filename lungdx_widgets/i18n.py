@@ -130,8 +130,11 @@ def untranslate(text: str, lang: str) -> str:
 
 @lru_cache(maxsize=None)
 def _reverse(lang: str) -> dict[str, str]:
+    """msgstr → msgid; where two sources share a translation, the capitalised one (a label) wins."""
     catalog = getattr(translations(lang), "_catalog", {})
-    return {msgstr: msgid for msgid, msgstr in catalog.items() if isinstance(msgid, str) and msgid}
+    pairs = sorted(((msgstr, msgid) for msgid, msgstr in catalog.items() if isinstance(msgid, str) and msgid),
+                   key=lambda pair: pair[1][:1].isupper())
+    return dict(pairs)
 
 
 def translate(text: str, lang: str | None = None) -> str:

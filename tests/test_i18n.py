@@ -147,3 +147,4 @@ def test_a_shown_label_can_be_shown_again_in_another_language():
     assert i18n.untranslate("로그인", "ko") == "Log in"
     assert i18n.untranslate("Log in", "en") == "Log in"
     assert i18n.untranslate("not in any catalogue", "ko") == "not in any catalogue"
+    assert i18n.untranslate("알레르기", "ko") == "Allergies", "a shared translation goes back to the label"
