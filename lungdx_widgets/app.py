@@ -295,7 +295,9 @@ class Dashboard(w.VBox):
                 self.viewer.show_message(f"No heatmap: this result came from model {prediction.model_version}; "
                                          f"model {analyzer.version} is active now.", "info")
                 return
-            self.viewer.heatmaps = dict(analyzer.analyze(radiograph).heatmaps)
+            again = analyzer.analyze(radiograph)
+            self.viewer.heatmaps = dict(again.heatmaps)
+            self.viewer.lung_outline = again.lung_mask
         except LungDxError as exc:
             self.viewer.show_message(f"No heatmap: {exc}", "warning")
 
@@ -306,6 +308,7 @@ class Dashboard(w.VBox):
         self.editor.study_id = None
         with self.viewer.hold_trait_notifications():
             self.viewer.heatmaps = {}
+            self.viewer.lung_outline = None
             self.viewer.boxes = []
             self.viewer.image, self.viewer.image_width, self.viewer.image_height = b"", 0, 0
             self.viewer.title = ""
@@ -323,10 +326,12 @@ class Dashboard(w.VBox):
             return
         self.study_id = study.id
         self.report.set_study(study.id)
+        self.tabs.selected_index = TAB_FINDINGS  # first, so the chart is drawn into a visible panel
         findings = outcome.findings
         self.editor.open_study(study.id, radiograph=outcome.radiograph,
                                heatmaps=findings.heatmaps if findings else None,
                                classes=list(findings.results) if findings else None)
+        self.viewer.lung_outline = findings.lung_mask if findings else None
         if findings is None:
             self.findings.show_message(f"AI analysis unavailable: {outcome.model_error} "
                                        "The study is saved; you can still view, annotate and compare it.", "warn")
@@ -336,7 +341,6 @@ class Dashboard(w.VBox):
             self.findings.show(view)
             self.signoff.show(study.id, view)
         self.priors.set_patient(study.patient_id, study.id)
-        self.tabs.selected_index = TAB_FINDINGS
         self.worklist.refresh()
 
     def _follow_label(self, label: str) -> None:

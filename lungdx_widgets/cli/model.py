@@ -151,7 +151,8 @@ def _segment(args: argparse.Namespace) -> int:
             mask_file = args.out / f"{path.stem}_lungs.png"
             Image.fromarray((lungs.mask * 255).astype(np.uint8)).save(mask_file)
         row = {"file": str(path), "lungs_found": lungs.found, "lung_fraction": round(lungs.area_fraction, 4),
-               "regions": lungs.components, "box": lungs.box(), "crop": lungs.crop_region(),
+               "regions": lungs.components,
+               "mirror_disagreement": lungs.mirror_disagreement, "undecided": lungs.undecided, "box": lungs.box(), "crop": lungs.crop_region(),
                "mask": str(mask_file) if mask_file else None, "model_version": segmenter.version}
         if args.json:
             print(json.dumps(row), flush=True)
@@ -176,7 +177,9 @@ def _train(args: argparse.Namespace) -> int:
                          hflip=not args.no_hflip, box_oversample=args.box_oversample,
                          flip_tta=not args.no_flip_tta, lung_prior=args.lung_prior,
                          lung_crop=not args.no_lung_crop, segmenter=args.segmenter,
-                         exclude_sources=tuple(args.exclude_source or ()), source_power=args.source_power)
+                         exclude_sources=tuple(args.exclude_source or ()), source_power=args.source_power,
+                         datasets=tuple((str(i), str(l), str(b) if b else "") for i, l, b in
+                                        zip(args.images, args.labels, args.boxes or [None] * len(args.images))))
     bar = tqdm(total=None, unit="step", desc="training", file=sys.stderr)
 
     def progress(event: dict) -> None:

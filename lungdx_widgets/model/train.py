@@ -98,6 +98,9 @@ class TrainConfig:
     ood_flag_rate: float = 0.05
     #: Leave these sources out entirely (leave-one-source-out runs).
     exclude_sources: tuple[str, ...] = ()
+    #: The folders a merged training set came from (``lungdx train --images A B --labels A.csv B.csv``),
+    #: as ``[images, labels, boxes]`` triples: what the model card's "Reproduce" line names.
+    datasets: tuple[tuple[str, str, str], ...] = ()
     loss: LossWeights = field(default_factory=lambda: LossWeights(negative_map=0.5, outside_lung=0.5))
     #: Use only N images, evenly spaced in file-name order (covers every source) — for smoke runs.
     limit: int | None = None

@@ -86,12 +86,18 @@ def source_patients(shared: Path) -> dict[str, list[SourceImage]]:
         for row in reader:
             if not (shared / "images" / row["file"]).is_file():
                 continue
-            groups[row["patient_id"]].append(SourceImage(
-                file=row["file"], source_patient=row["patient_id"], findings=tuple(row["findings"].split("|")),
+            patient = row["patient_id"] or row["file"]  # no id (TBX11K, SIIM rows): one film, one patient
+            groups[patient].append(SourceImage(
+                file=row["file"], source_patient=patient, findings=tuple(row["findings"].split("|")),
                 age=int(float(row["age"])) if row["age"] else None, sex=row["sex"] if row["sex"] in ("M", "F") else "",
                 view=row["view"] if row["view"] in ("AP", "PA", "LL") else "",
                 dataset=row["source_dataset"]))
     return {pid: sorted(imgs, key=lambda i: i.file) for pid, imgs in sorted(groups.items())}
+
+
+#: Sources of which one patient is always in the demo: TBX11K (tuberculosis) and MHH Hannover,
+#: the source held apart from the shipped model's training (the dashboard warns on its films).
+SHOWCASE_SOURCES = ("TBX11K", "MHH Hannover COVID-19 image repository")
 
 
 def choose_source_patients(groups: dict[str, list[SourceImage]], n: int) -> list[list[SourceImage]]:
@@ -100,7 +106,14 @@ def choose_source_patients(groups: dict[str, list[SourceImage]], n: int) -> list
     multi = [g for g in groups.values() if len(g) > 1]
     single = [g for g in groups.values() if len(g) == 1]
     n_multi = min(len(multi), round(n * SHARE_OF_MULTI_IMAGE_PATIENTS))
-    chosen = rng.sample(multi, n_multi) + rng.sample(single, min(len(single), n - n_multi))
+    # the demo always shows a tuberculosis film (model v2 assesses TB) and one from a source the
+    # model never trained on (its out-of-distribution warning)
+    showcase = [g for g in single if g[0].dataset in SHOWCASE_SOURCES and "No Finding" not in g[0].findings]
+    showcase = [next(g for g in showcase if g[0].dataset == src) for src in SHOWCASE_SOURCES
+                if any(g[0].dataset == src for g in showcase)]
+    rest = [g for g in single if g not in showcase]
+    chosen = (rng.sample(multi, n_multi) + showcase
+              + rng.sample(rest, max(0, min(len(rest), n - n_multi - len(showcase)))))
     return sorted(chosen, key=lambda g: g[0].source_patient)
 
 

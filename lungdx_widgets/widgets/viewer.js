@@ -89,14 +89,18 @@ function render({ model, el }) {
   const zoomValue = h("span", { class: "ldx-zoom-value", title: "Zoom (wheel to change)" });
   const fitBtn = h("button", { class: "ldx-btn ldx-fit", type: "button", title: "Fit the whole image (double-click the image)" });
   fitBtn.textContent = "Fit";
-  const viewGroup = h("div", { class: "ldx-group" }, zoomValue, fitBtn);
+  const lungToggle = h("input", { type: "checkbox", class: "ldx-lung-toggle", "aria-label": "Show the lung outline" });
+  const lungGroup = h("label", { class: "ldx-lung-group", title: "Outline of the lung fields the AI found (the only place it looks)" },
+    lungToggle, h("span", { text: "Lung outline" }));
+  const viewGroup = h("div", { class: "ldx-group" }, lungGroup, zoomValue, fitBtn);
   const toolbar = h("div", { class: "ldx-toolbar" }, title, heatGroup, viewGroup);
 
   const stage = h("div", { class: "ldx-stage", tabindex: "-1" });
   const world = h("div", { class: "ldx-world" });
   const img = h("img", { class: "ldx-image", alt: "Chest radiograph", draggable: "false" });
   const heat = h("canvas", { class: "ldx-heat" });
-  world.append(img, heat);
+  const lungs = h("canvas", { class: "ldx-heat ldx-lungs" });
+  world.append(img, heat, lungs);
   const overlay = svg("svg", { class: "ldx-overlay" });
   const tags = h("div", { class: "ldx-tags" });
   const hint = h("div", { class: "ldx-hint", text: "Drag on the image to draw a box · wheel to zoom · right-drag or Space+drag to pan" });
@@ -217,7 +221,7 @@ function render({ model, el }) {
   }
   function sizeWorld() {
     const w = W(), hh = H();
-    for (const e of [img, heat]) {
+    for (const e of [img, heat, lungs]) {
       e.style.width = `${w}px`;
       e.style.height = `${hh}px`;
     }
@@ -258,6 +262,35 @@ function render({ model, el }) {
     heat.width = data.width;
     heat.height = data.height;
     heat.getContext("2d").putImageData(data, 0, 0);
+  }
+  // Lung outline: an 8-bit PNG whose bright pixels are the outline, painted cyan over the film.
+  let lungToken = 0;
+  async function showLungs() {
+    const token = ++lungToken;
+    const url = bytesToUrl(model.get("lung_outline"), "image/png");
+    lungGroup.style.display = url ? "" : "none";
+    lungToggle.checked = !!model.get("show_lungs");
+    lungs.style.display = url && model.get("show_lungs") ? "" : "none";
+    if (!url) return;
+    try {
+      const gray = new Image();
+      gray.src = url;
+      await gray.decode();
+      if (token !== lungToken) return;
+      lungs.width = gray.naturalWidth;
+      lungs.height = gray.naturalHeight;
+      const ctx = lungs.getContext("2d", { willReadFrequently: true });
+      ctx.drawImage(gray, 0, 0);
+      const data = ctx.getImageData(0, 0, lungs.width, lungs.height);
+      const px = data.data;
+      for (let i = 0; i < px.length; i += 4) {
+        const on = px[i] > 127;
+        px[i] = 0; px[i + 1] = 229; px[i + 2] = 255; px[i + 3] = on ? 230 : 0;
+      }
+      ctx.putImageData(data, 0, 0);
+    } finally {
+      URL.revokeObjectURL(url);
+    }
   }
   function fillHeatOptions() {
     heatCache.clear();
@@ -638,6 +671,12 @@ function render({ model, el }) {
   on("change:image_width", () => { sizeWorld(); fit(); });
   on("change:image_height", () => { sizeWorld(); fit(); });
   on("change:heatmaps", fillHeatOptions);
+  on("change:lung_outline", showLungs);
+  on("change:show_lungs", showLungs);
+  listen(lungToggle, "change", () => {
+    model.set("show_lungs", lungToggle.checked);
+    model.save_changes();
+  });
   on("change:heatmap_label", () => { heatSelect.value = model.get("heatmap_label") || ""; showHeat(); });
   on("change:opacity", applyOpacity);
   on("change:boxes", () => { if (!drag) renderAll(); });
@@ -665,6 +704,7 @@ function render({ model, el }) {
   drawColourBar();
   applyOpacity();
   fillHeatOptions();
+  showLungs();
   loadImage();
   renderAll();
   renderMessage();

@@ -26,6 +26,7 @@ from .viewer_data import (
     check_heatmap_aspect,
     display_image,
     encode_heatmap,
+    encode_outline,
     normalize_boxes,
     png_size,
 )
@@ -40,7 +41,7 @@ SaveCallback = Callable[[list[Box]], None]
 #: What the browser legitimately changes. Anything else it sends (``readonly``, ``version``, the
 #: image...) is refused: a clinician's browser can send any trait (design/AUTH.md, pitfall 4).
 BROWSER_WRITABLE = frozenset({"boxes", "selected", "dirty", "heatmap_label", "opacity", "message",
-                              "message_kind", "save_requests"})
+                              "message_kind", "save_requests", "show_lungs"})
 
 
 class ImageViewer(anywidget.AnyWidget):
@@ -56,6 +57,11 @@ class ImageViewer(anywidget.AnyWidget):
     image_height = t.Int(0, min=0).tag(sync=True)
     #: ``{finding label or "abnormal": 8-bit gray PNG}``; numpy arrays in [0,1] are encoded on assignment.
     heatmaps = t.Dict().tag(sync=True)
+    #: Outline of the lung fields the model read (8-bit PNG, bright = outline); a boolean mask in
+    #: original pixels is encoded on assignment, None/empty = no outline (a v1 model, no analysis).
+    lung_outline = t.Any(b"").tag(sync=True)
+    #: Whether the browser draws the lung outline (the clinician's toggle).
+    show_lungs = t.Bool(True).tag(sync=True)
     #: Which heatmap is overlaid ("" = none).
     heatmap_label = t.Unicode("").tag(sync=True)
     #: Overlay opacity; the browser applies it directly and reports it back.
@@ -107,6 +113,13 @@ class ImageViewer(anywidget.AnyWidget):
                 raise t.TraitError(str(exc)) from None
             out[str(label)] = data
         return out
+
+    @t.validate("lung_outline")
+    def _valid_lung_outline(self, proposal: t.Bunch) -> bytes:
+        try:
+            return encode_outline(proposal.value)
+        except ValueError as exc:
+            raise t.TraitError(str(exc)) from None
 
     @t.validate("heatmap_label")
     def _valid_heatmap_label(self, proposal: t.Bunch) -> str:
@@ -160,6 +173,7 @@ class ImageViewer(anywidget.AnyWidget):
         version: int = 0,
         heatmap_label: str | None = None,
         title: str = "",
+        lung_mask: np.ndarray | None = None,
     ) -> None:
         """Show another study; every trait changes together, so the browser never sees a mix."""
         data, width, height = display_image(image)
@@ -167,6 +181,7 @@ class ImageViewer(anywidget.AnyWidget):
             self.image_width, self.image_height = width, height
             self.image = data
             self.heatmaps = dict(heatmaps or {})
+            self.lung_outline = lung_mask
             self.boxes = list(boxes)
             if classes is not None:
                 self.classes = list(classes)
@@ -181,6 +196,7 @@ class ImageViewer(anywidget.AnyWidget):
         """Overlay a model result on the current image: its heatmaps and its AI box proposals."""
         with self.hold_trait_notifications():
             self.heatmaps = dict(findings.heatmaps)
+            self.lung_outline = findings.lung_mask
             self.boxes = [b.as_dict() for b in findings.boxes]
             if not self.classes:
                 self.classes = list(findings.results)

@@ -145,6 +145,34 @@ def encode_heatmap(value: bytes | np.ndarray, max_side: int = HEATMAP_MAX_SIDE) 
     return to_png_bytes(arr)
 
 
+#: The outline is a thin line, so it travels at a finer resolution than heatmaps (and compresses well).
+OUTLINE_MAX_SIDE = 768
+
+
+def encode_outline(value: bytes | np.ndarray | None, max_side: int = OUTLINE_MAX_SIDE) -> bytes:
+    """A boolean lung mask (original pixels) → 8-bit PNG of its outline, at most ``max_side`` per side.
+
+    The outline is worked out at display resolution so it stays one or two screen pixels wide.
+    """
+    if value is None:
+        return b""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        if data and not data.startswith(PNG_SIGNATURE):
+            raise ValueError("lung outline bytes must be a PNG")
+        return data
+    mask = np.asarray(value, dtype=bool)
+    if mask.ndim != 2 or min(mask.shape) < 1:
+        raise ValueError(f"lung mask must be a 2-D array, got shape {mask.shape}")
+    scale = min(1.0, max_side / max(mask.shape))
+    size = (max(1, round(mask.shape[1] * scale)), max(1, round(mask.shape[0] * scale)))
+    small = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, Image.Resampling.NEAREST)) > 127
+    from scipy import ndimage
+
+    edge = small & ~ndimage.binary_erosion(small, iterations=1)
+    return to_png_bytes(edge.astype(np.float32))
+
+
 def check_heatmap_aspect(label: str, data: bytes, width: int, height: int) -> None:
     """A heatmap is stretched over the whole image; a different aspect would misplace it."""
     if not (width and height):
