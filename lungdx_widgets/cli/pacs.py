@@ -119,6 +119,13 @@ def _poll(args: argparse.Namespace) -> int:
         deadline = time.monotonic() + args.interval
         while time.monotonic() < deadline and (os.getppid() == parent or not args.with_parent):
             time.sleep(0.5)
+    if args.stop_pid:  # the demo's Orthanc ends with the server, however the server ended
+        import signal
+
+        try:
+            os.kill(args.stop_pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
     return 0
 
 
@@ -144,7 +151,7 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"demo PACS (Orthanc) on {server.url} with {len(dicoms)} DICOM files; "
               f"upload more with: curl -u {server.username}:*** {server.url}/instances --data-binary @FILE.dcm",
               flush=True)
-        _start_pacs_poller(db_path(args), args.poll)
+        _start_pacs_poller(db_path(args), args.poll, stop_pid=server.pid)
         return serve(db=db_path(args), host=args.host, port=args.port)  # exec: Orthanc stops with the terminal's Ctrl-C
 
 
@@ -183,6 +190,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--interval", type=int, default=30, metavar="SECONDS")
     p.add_argument("--forever", dest="with_parent", action="store_false",
                    help="keep polling when the process that started it ends")
+    p.add_argument("--stop-pid", type=int, default=0, help=argparse.SUPPRESS)  # demo: stop Orthanc with the server
     add_db_argument(p)
     p.set_defaults(func=_poll)
 

@@ -30,7 +30,7 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(db=db_path(args), host=args.host, port=args.port)
 
 
-def _start_pacs_poller(db: Path, seconds: int | None):
+def _start_pacs_poller(db: Path, seconds: int | None, stop_pid: int = 0):
     """Poll the PACS in a child process when an interval is set (``--pacs-poll`` or ``[pacs] poll_seconds``).
 
     A process, not a thread: ``serve`` becomes the server by exec. The child stops when the server does
@@ -47,7 +47,7 @@ def _start_pacs_poller(db: Path, seconds: int | None):
         return None
     print(f"polling the PACS at {settings.url} every {interval} s", flush=True)
     return subprocess.Popen([sys.executable, "-m", "lungdx_widgets.cli", "pacs", "poll", "--db", str(db),
-                             "--interval", str(interval)])
+                             "--interval", str(interval), "--stop-pid", str(stop_pid)])
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -60,6 +60,11 @@ class OrthancServer:
     _own_root: bool = field(default=False, init=False, repr=False)
 
     @property
+    def pid(self) -> int:
+        """The Orthanc process (0 when not running)."""
+        return self._proc.pid if self._proc is not None else 0
+
+    @property
     def url(self) -> str:
         """Base URL of Orthanc's REST API."""
         return f"http://127.0.0.1:{self.port}"
