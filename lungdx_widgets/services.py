@@ -161,7 +161,8 @@ def ingest(store: "Store", patient_id: str, data: bytes, actor: str, *, filename
     ``analyzer`` None files the image without analysis (``lungdx import``). A model that cannot run
     leaves the study filed, unanalysed, with ``model_error`` set. ``before_filing`` and ``on_filed``
     run inside the study's transaction (the PACS pull creates a stub patient before and records the
-    SOP Instance UID after, so all or none are written). ``record`` defaults to the patient's record, read (and audited) as ``actor``.
+    SOP Instance UID after, so all or none are written). ``record`` defaults to the patient's record,
+    read (and audited) as ``actor``.
     ``radiograph``: these bytes already decoded by the caller (who read the DICOM header to match
     the patient, or completed the view), so they are not decoded twice.
     """

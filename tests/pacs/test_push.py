@@ -1,4 +1,4 @@
-"""Results back with STOW-RS: the SR and the boxes image can be fetched from Orthanc and parse, with the right references."""
+"""STOW-RS results: the SR and the boxes image can be fetched from Orthanc and parse, with their references."""
 
 from __future__ import annotations
 
