@@ -19,13 +19,16 @@ PATIENT_COLUMNS = "patient_id, name, sex, birth_date, contact, notes"
 def search_sql(where: str, limit_offset: bool = True) -> str:
     """The one search statement (the benchmark times it against the bare MATCH); ``where`` from ``build_query``.
 
-    Exact MRN first, then names that start with the first word, then by name.
+    Exact MRN first, then names that start with the first word, then by name. The page is chosen
+    inside the index (from its own key columns) and only that page is joined to the patient rows.
     """
-    return (f"SELECT {', '.join('p.' + c.strip() for c in PATIENT_COLUMNS.split(','))} "
-            "FROM patients_search s JOIN patients p ON p.rowid = s.rowid "
-            f"WHERE patients_search MATCH ? AND {where} "
-            "ORDER BY s.mrn_key = ? DESC, instr(s.name_key, ?) = 1 DESC, p.name COLLATE NOCASE, p.patient_id"
-            + (" LIMIT ? OFFSET ?" if limit_offset else ""))
+    order = "exact DESC, starts DESC, name_key, mrn_key"
+    return (f"SELECT {', '.join('p.' + c.strip() for c in PATIENT_COLUMNS.split(','))} FROM "
+            "(SELECT s.rowid AS rowid, s.mrn_key = ? AS exact, instr(s.name_key, ?) = 1 AS starts, "
+            f"s.name_key AS name_key, s.mrn_key AS mrn_key FROM patients_search s "
+            f"WHERE patients_search MATCH ? AND {where} ORDER BY {order}"
+            + (" LIMIT ? OFFSET ?" if limit_offset else "") +
+            f") hit JOIN patients p ON p.rowid = hit.rowid ORDER BY {order}")
 
 
 def _patient(row: dict[str, Any]) -> Patient:
@@ -77,7 +80,7 @@ class PatientsMixin(StoreBase):
         else:
             first = found.params[0]
             rows = self.conn.execute(search_sql(found.where),
-                                     (found.match, *found.params, first, first, limit, offset)).fetchall()
+                                     (first, first, found.match, *found.params, limit, offset)).fetchall()
         return [Patient(*row) for row in rows]
 
     def get_patient(self, patient_id: str) -> Patient:
