@@ -34,7 +34,7 @@ from tornado import web
 from traitlets import Bool, Type, default
 
 from ..config import PROJECT_ROOT, get_settings
-from ..i18n import page_language
+from ..i18n import N_, page_language  # messages are translated by the login template
 from . import routes
 from .accounts import Accounts, clean_username
 from .file_audit import audited_read, patient_data_dirs
@@ -277,7 +277,7 @@ class LungDxIdentityProvider(IdentityProvider):
             return LoginResult(None, 429, wait_message(claim.retry_after))
         record = await self.accounts.authenticate(username, password)
         if record is None:
-            return LoginResult(None, 401, "Wrong username or password.")
+            return LoginResult(None, 401, N_("Wrong username or password."))
         await self.accounts.release(claim.row_ids, self.throttle.cleared_on_success(limits))
         self._set_device_cookie(handler, account, device)
         return LoginResult(_as_user(record), 302)
@@ -354,9 +354,9 @@ class LogoutHandler(_AuthPage):
         if user:
             self.show_form(username=user.username, confirm_logout=True)
         else:
-            self.show_form("You are logged out.", kind="info", next_url=self.base_url)
+            self.show_form(N_("You are logged out."), kind="info", next_url=self.base_url)
 
     @allow_unauthenticated
     async def post(self) -> None:
         await self.idp.logout(self)
-        self.show_form("You are logged out.", kind="info", next_url=self.base_url)
+        self.show_form(N_("You are logged out."), kind="info", next_url=self.base_url)
