@@ -214,7 +214,8 @@ class Analyzer:
         geo = film.geometry
         results: dict[str, LabelResult] = {}
         for j, label in enumerate(self.labels):
-            results[label] = LabelResult(label, float(raw.probabilities[i, j]), self.checkpoint.thresholds.get(label))
+            if label not in self.config.withheld:
+                results[label] = LabelResult(label, float(raw.probabilities[i, j]), self.checkpoint.thresholds.get(label))
         for label in LABELS:
             results.setdefault(label, LabelResult(label, None, None))
         heatmaps: dict[str, np.ndarray] = {}
@@ -238,7 +239,7 @@ class Analyzer:
         geo = film.geometry
         split = self.config.lung_prior or self.config.lung_crop
         for j, label in enumerate(self.labels):
-            if not results[label].positive:
+            if label not in results or not results[label].positive:
                 continue
             heat = upsample(raw.class_maps[i, j], self.input_size)
             if film.lung_grid is not None:

@@ -48,19 +48,24 @@ class NetConfig:
     #: ``ood_mean``/``ood_precision``); a film whose Mahalanobis distance exceeds this is flagged
     #: out of distribution. 0 = no guard.
     ood_threshold: float = 0.0
+    #: Labels trained but reported as *not assessed*: they did not separate held-out films well
+    #: enough to be shown (see :data:`lungdx_widgets.model.train.MIN_REPORTED_AUROC`).
+    withheld: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         d = asdict(self)
         d["labels"] = list(self.labels)
         d["block_config"] = list(self.block_config)
+        d["withheld"] = list(self.withheld)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "NetConfig":
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         known["labels"] = tuple(known["labels"])
-        if "block_config" in known:
-            known["block_config"] = tuple(known["block_config"])
+        for key in ("block_config", "withheld"):
+            if key in known:
+                known[key] = tuple(known[key])
         return cls(**known)
 
 

@@ -171,6 +171,36 @@ def operating_threshold(y: np.ndarray, p: np.ndarray) -> float:
     return float(min(max(np.quantile(negatives, SPARSE_LABEL_SPECIFICITY), 1e-4), 1.0))
 
 
+#: A trained label is shown only if it separates held-out films at least this well (its AUROC within
+#: the sources that hold both classes; pooled where none does): below it, "not assessed" is the
+#: honest answer, not a number a clinician might act on.
+MIN_REPORTED_AUROC = 0.7
+
+
+def within_source_auroc(probs: np.ndarray, data: Prepared, j: int, min_each: int = 5) -> float | None:
+    """Mean AUROC of label ``j`` inside each source with both classes (weighted by films); pooled if none has."""
+    y = data.targets[:, j].numpy()
+    sources = np.array([r.source for r in data.records])
+    values, weights = [], []
+    for source in sorted(set(sources.tolist())):
+        m = (sources == source) & ~np.isnan(y)
+        if (y[m] == 1).sum() >= min_each and (y[m] == 0).sum() >= min_each:
+            values.append(roc_auc_score(y[m], probs[m, j]))
+            weights.append(int(m.sum()))
+    if values:
+        return float(np.average(values, weights=weights))
+    known = ~np.isnan(y)
+    return float(roc_auc_score(y[known], probs[known, j])) if len(set(y[known].tolist())) == 2 else None
+
+
+def withheld_labels(probs: np.ndarray, data: Prepared, labels: tuple[str, ...]) -> tuple[str, ...]:
+    """Labels below :data:`MIN_REPORTED_AUROC` on the validation split (reported as not assessed)."""
+    if not len(data.records):
+        return ()
+    scores = {label: within_source_auroc(probs, data, j) for j, label in enumerate(labels)}
+    return tuple(label for label, a in scores.items() if a is None or a < MIN_REPORTED_AUROC)
+
+
 def validation_metrics(probs: np.ndarray, data: Prepared, labels: tuple[str, ...]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for j, label in enumerate(labels):
@@ -353,6 +383,7 @@ def train_model(config: TrainConfig, progress: Callable[[dict], None] | None = N
     ood_report = None
     if cfg.ood_guard and net_cfg.lung_crop:
         model, ood_report = fit_ood_guard(model, train, val, cfg.ood_flag_rate)
+        model.config = replace(model.config, withheld=withheld_labels(val_probs, val, labels))
         net_cfg = model.config
     meta = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -228,7 +228,19 @@ function render({ model, el }) {
   }
   async function colourise(label) {
     if (heatCache.has(label)) return heatCache.get(label);
-    const url = bytesToUrl((model.get("heatmaps") || {})[label], "image/png");
+    const data = await decodeGray((model.get("heatmaps") || {})[label]);
+    if (!data) return null;
+    const px = data.data;
+    for (let i = 0; i < px.length; i += 4) {
+      const j = px[i] * 4;
+      px[i] = LUT[j]; px[i + 1] = LUT[j + 1]; px[i + 2] = LUT[j + 2]; px[i + 3] = LUT[j + 3];
+    }
+    heatCache.set(label, data);
+    return data;
+  }
+  // An 8-bit gray PNG (heatmap, lung outline) as ImageData, or null when there is none.
+  async function decodeGray(bytes) {
+    const url = bytesToUrl(bytes, "image/png");
     if (!url) return null;
     try {
       const gray = new Image();
@@ -239,14 +251,7 @@ function render({ model, el }) {
       c.height = gray.naturalHeight;
       const ctx = c.getContext("2d", { willReadFrequently: true });
       ctx.drawImage(gray, 0, 0);
-      const data = ctx.getImageData(0, 0, c.width, c.height);
-      const px = data.data;
-      for (let i = 0; i < px.length; i += 4) {
-        const j = px[i] * 4;
-        px[i] = LUT[j]; px[i + 1] = LUT[j + 1]; px[i + 2] = LUT[j + 2]; px[i + 3] = LUT[j + 3];
-      }
-      heatCache.set(label, data);
-      return data;
+      return ctx.getImageData(0, 0, c.width, c.height);
     } finally {
       URL.revokeObjectURL(url);
     }
@@ -267,30 +272,21 @@ function render({ model, el }) {
   let lungToken = 0;
   async function showLungs() {
     const token = ++lungToken;
-    const url = bytesToUrl(model.get("lung_outline"), "image/png");
-    lungGroup.style.display = url ? "" : "none";
+    const bytes = model.get("lung_outline");
+    const present = !!(bytes && bytes.byteLength);
+    lungGroup.style.display = present ? "" : "none";
     lungToggle.checked = !!model.get("show_lungs");
-    lungs.style.display = url && model.get("show_lungs") ? "" : "none";
-    if (!url) return;
-    try {
-      const gray = new Image();
-      gray.src = url;
-      await gray.decode();
-      if (token !== lungToken) return;
-      lungs.width = gray.naturalWidth;
-      lungs.height = gray.naturalHeight;
-      const ctx = lungs.getContext("2d", { willReadFrequently: true });
-      ctx.drawImage(gray, 0, 0);
-      const data = ctx.getImageData(0, 0, lungs.width, lungs.height);
-      const px = data.data;
-      for (let i = 0; i < px.length; i += 4) {
-        const on = px[i] > 127;
-        px[i] = 0; px[i + 1] = 229; px[i + 2] = 255; px[i + 3] = on ? 230 : 0;
-      }
-      ctx.putImageData(data, 0, 0);
-    } finally {
-      URL.revokeObjectURL(url);
+    lungs.style.display = present && model.get("show_lungs") ? "" : "none";
+    const data = present ? await decodeGray(bytes) : null;
+    if (!data || token !== lungToken) return;
+    const px = data.data;
+    for (let i = 0; i < px.length; i += 4) {
+      const on = px[i] > 127;
+      px[i] = 0; px[i + 1] = 229; px[i + 2] = 255; px[i + 3] = on ? 230 : 0;
     }
+    lungs.width = data.width;
+    lungs.height = data.height;
+    lungs.getContext("2d").putImageData(data, 0, 0);
   }
   function fillHeatOptions() {
     heatCache.clear();
