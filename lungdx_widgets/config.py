@@ -90,16 +90,21 @@ def _coerce(name: str, value: object) -> object:
     return str(value)
 
 
+def read_config_file(env: dict[str, str], config_file: Path | None = None) -> dict:
+    """The TOML of ``config_file``, else ``LUNGDX_CONFIG``, else ``lungdx.toml`` ({} when there is none)."""
+    cfg = config_file or Path(env.get("LUNGDX_CONFIG", PROJECT_ROOT / "lungdx.toml"))
+    if not cfg.is_file():
+        return {}
+    with open(cfg, "rb") as fh:
+        return tomllib.load(fh)
+
+
 def load_settings(env: dict[str, str] | None = None, config_file: Path | None = None) -> Settings:
     """Build settings from defaults, the config file and ``LUNGDX_<FIELD>`` variables."""
     env = dict(os.environ if env is None else env)
     settings = Settings()
-    cfg = config_file or Path(env.get("LUNGDX_CONFIG", PROJECT_ROOT / "lungdx.toml"))
-    overrides: dict[str, object] = {}
-    if cfg.is_file():
-        with open(cfg, "rb") as fh:
-            data = tomllib.load(fh)
-        overrides.update({k: v for k, v in data.items() if k in {f.name for f in fields(Settings)}})
+    data = read_config_file(env, config_file)
+    overrides: dict[str, object] = {k: v for k, v in data.items() if k in {f.name for f in fields(Settings)}}
     for f in fields(Settings):
         key = f"LUNGDX_{f.name.upper()}"
         if env.get(key):

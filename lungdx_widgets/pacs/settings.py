@@ -7,11 +7,10 @@ notebook, a command-line argument or the audit log. ``repr`` hides the password.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from ..config import PROJECT_ROOT
+from ..config import read_config_file
 
 
 @dataclass(frozen=True)
@@ -62,11 +61,7 @@ def _coerce(f, value: object) -> object:
 def load_pacs_settings(env: dict[str, str] | None = None, config_file: Path | None = None) -> PacsSettings:
     """Defaults < ``[pacs]`` in ``lungdx.toml`` (or ``LUNGDX_CONFIG``) < ``LUNGDX_PACS_<FIELD>``."""
     env = dict(os.environ if env is None else env)
-    cfg = config_file or Path(env.get("LUNGDX_CONFIG", PROJECT_ROOT / "lungdx.toml"))
-    values: dict[str, object] = {}
-    if cfg.is_file():
-        with open(cfg, "rb") as fh:
-            values.update(tomllib.load(fh).get("pacs", {}))
+    values: dict[str, object] = dict(read_config_file(env, config_file).get("pacs", {}))
     for f in fields(PacsSettings):
         key = f"LUNGDX_PACS_{f.name.upper()}"
         if env.get(key):
