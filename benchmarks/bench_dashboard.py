@@ -110,6 +110,24 @@ def analysis_baseline(checkpoint: Path, dicom: Path, repeats: int) -> list[float
     return times
 
 
+def distinct_copies(dicom: Path, n: int, out_dir: Path) -> list[Path]:
+    """``n`` copies of one DICOM that differ only in SeriesDescription: each upload is a new film.
+
+    The dashboard opens an identical file as the study already on file (it never re-analyses a
+    stored result), so timing repeated uploads needs files with different bytes.
+    """
+    import pydicom
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for i in range(n):
+        ds = pydicom.dcmread(dicom)
+        ds.SeriesDescription = f"bench upload {i + 1}"
+        copies.append(out_dir / f"{dicom.stem}-{i + 1}.dcm")
+        ds.save_as(copies[-1])
+    return copies
+
+
 def measure(base: str, dicom: Path, switches: int, uploads: int) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -166,11 +184,11 @@ def measure(base: str, dicom: Path, switches: int, uploads: int) -> dict:
         page.wait_for_selector(".lx-banner:has-text('Bench Marker')")
         page.wait_for_timeout(3000)  # let the background model warm-up finish, as a clinician's first look would
         upload: list[float] = []
-        for _ in range(uploads):
+        for copy in distinct_copies(dicom, uploads, Path(tempfile.mkdtemp(prefix="bench-uploads-"))):
             page.evaluate(ARM_UPLOAD_JS)
             with page.expect_file_chooser() as chooser:
                 page.click(".lx-upload-input")
-            chooser.value.set_files(str(dicom))
+            chooser.value.set_files(str(copy))
             try:
                 page.wait_for_function("() => window.__lxUpload.done !== null")
             except Exception:

@@ -74,21 +74,18 @@ def likelihood(p: float | None, threshold: float | None) -> str:
     return POSSIBLE if p >= POSSIBLE_FROM * threshold else UNLIKELY
 
 
-def findings_words_html(view: FindingsView) -> str:
-    """One line per finding in words; the probability and operating point on hover."""
-    rows = []
-    for label in view.assessed:
-        word = view.likelihood(label)
-        p, thr = view.probabilities.get(label), view.thresholds.get(label)
-        tip = "the model was not trained on this finding" if p is None else (
-            f"probability {p:.2f} · operating point {thr:.2f}" if thr is not None else f"probability {p:.2f}")
-        rows.append(f"<li class='lx-finding lx-finding-{word.replace(' ', '-')}' title='{esc(tip)}'>"
-                    f"<span class='lx-finding-label'>{esc(label)}</span> "
-                    f"<span class='lx-finding-word'>{esc(word)}</span></li>")
+def finding_tip(view: FindingsView, label: str) -> str:
+    """What hovering a finding says: the model's probability and that finding's operating point."""
+    p, thr = view.probabilities.get(label), view.thresholds.get(label)
+    if p is None:
+        return "the model was not trained on this finding"
+    return f"probability {p:.2f} · operating point {thr:.2f}" if thr is not None else f"probability {p:.2f}"
+
+
+def not_assessed_html(view: FindingsView) -> str:
     missing = view.not_assessed
-    rest = (f"<div class='lx-muted lx-findings-not-assessed' title='the model was not trained on these findings'>"
+    return (f"<div class='lx-muted lx-findings-not-assessed' title='the model was not trained on these findings'>"
             f"Not assessed: {esc(', '.join(missing))}</div>") if missing else ""
-    return f"<ul class='lx-findings-words'>{''.join(rows)}</ul>{rest}"
 
 
 def view_from_findings(findings, triage) -> FindingsView:
@@ -174,11 +171,14 @@ class FindingsPanel(w.VBox):
         self._meta.add_class("lx-model-version")
         self.ood_banner = w.HTML(layout=w.Layout(display="none"))
         self.ood_banner.add_class("lx-ood-banner")
-        self.words = w.HTML()
+        #: One button per assessed finding, in words (probability on hover); a click shows its heatmap.
+        self.words = w.Box()
         self.words.add_class("lx-findings-list")
+        self.not_assessed = w.HTML()
         self._chart_slot = w.Box()
         self.triage_form = TriageOverrideForm()
-        self._body = w.VBox([self.ood_banner, self._triage, self.triage_form, self.words, self._chart_slot, self._meta],
+        self._body = w.VBox([self.ood_banner, self._triage, self.triage_form, self.words, self.not_assessed,
+                             self._chart_slot, self._meta],
                             layout=w.Layout(display="none"))
         notice = w.HTML(f"<div class='lx-notice-box'>{esc(RESEARCH_NOTICE)}</div>")
         super().__init__([self._message, self._body, notice])
@@ -200,7 +200,8 @@ class FindingsPanel(w.VBox):
                                   f"<span class='lx-triage-reason'>{esc(reasons)}</span></div>")
         self.ood_banner.value = message_html(OOD_WARNING, "warn") if view.out_of_distribution else ""
         self.ood_banner.layout.display = None if view.out_of_distribution else "none"
-        self.words.value = findings_words_html(view)
+        self.words.children = tuple(self._finding_button(view, label) for label in view.assessed)
+        self.not_assessed.value = not_assessed_html(view)
         positives = [k for k in view.assessed if view.is_positive(k)]
         summary = ("Likely: " + ", ".join(positives)) if positives else "No finding is likely."
         self._meta.value = (f"<div>{esc(summary)}</div><div class='lx-muted'>{esc(LIKELIHOOD_HINT)}</div>"
@@ -211,6 +212,15 @@ class FindingsPanel(w.VBox):
             self.selected_label = ANY_ABNORMALITY
         self._message.value = ""
         self._body.layout.display = None
+
+    def _finding_button(self, view: FindingsView, label: str) -> w.Button:
+        word = view.likelihood(label)
+        button = w.Button(description=f"{label}: {word}", tooltip=finding_tip(view, label),
+                          layout=w.Layout(width="auto"))
+        button.add_class("lx-finding")
+        button.add_class(f"lx-finding-{word.replace(' ', '-')}")
+        button.on_click(lambda _b: self.select(label))
+        return button
 
     def _ensure_chart(self) -> go.FigureWidget:
         if self.chart is None:

@@ -18,7 +18,7 @@ from lungdx_widgets.store.demo import DEMO_USERS
 from lungdx_widgets.types import Triage
 
 from ..support import ARTIFACTS, login, running_server
-from .dashboard_setup import dashboard_checkpoint, private_demo_copy, server_env, walk_in_browser
+from .dashboard_setup import dashboard_checkpoint, drag_on_image, private_demo_copy, server_env, walk_in_browser
 
 pytestmark = pytest.mark.browser
 
@@ -100,12 +100,7 @@ def _walk(page, base: str, patient, shared_data: Path, tmp_path: Path) -> None:
     page.wait_for_function("(first) => document.querySelector('.ldx-label-select').value === first", arg=options[0])
 
     # Unsaved boxes: draw one, then open another study: save / discard / stay.
-    image = page.locator(".ldx-image").bounding_box()
-    x0, y0 = image["x"] + image["width"] * 0.3, image["y"] + image["height"] * 0.4
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    page.mouse.move(x0 + image["width"] * 0.15, y0 + image["height"] * 0.1, steps=5)
-    page.mouse.up()
+    drag_on_image(page, 0.3, 0.4, 0.15, 0.1)
     page.wait_for_selector(".ldx-dirty.ldx-is-dirty")
     title = page.inner_text(".ldx-title")
     page.click(".lx-worklist-row:has-text('AI unreliable')")

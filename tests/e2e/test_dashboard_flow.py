@@ -20,7 +20,7 @@ from lungdx_widgets.store.demo import DEMO_USERS
 from lungdx_widgets.types import TRIAGE_ORDER
 
 from ..support import ARTIFACTS, login, running_server
-from .dashboard_setup import dashboard_checkpoint, private_demo_copy, server_env, walk_in_browser
+from .dashboard_setup import dashboard_checkpoint, drag_on_image, private_demo_copy, server_env, walk_in_browser
 
 pytestmark = pytest.mark.browser
 
@@ -98,9 +98,10 @@ def _walk(page, base: str, patient, allergies: list[str], shared_data: Path) -> 
     page.wait_for_selector(".lx-model-version:has-text('Model')")
     assert re.search(r"Triage\s+(EMERGENT|URGENT|ROUTINE)", page.inner_text(".lx-triage"), re.I)
     page.wait_for_selector(".ldx-heat[data-label='abnormal']")  # the AI heatmap is over the image
-    top_label = page.evaluate("() => document.querySelector('.lx-findings-chart').data[0].y[0]")
-    bar = page.locator(".lx-findings-chart .bars .point path").first.bounding_box()
-    page.mouse.click(bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] / 2)  # select the top finding…
+    top = page.locator(".lx-findings-list .lx-finding").first  # the most probable finding, in words
+    top_label = top.inner_text().split(":")[0]
+    assert "probability" in (top.get_attribute("title") or ""), "the number is on hover"
+    top.click()  # select the top finding…
     page.wait_for_selector(f".ldx-heat[data-label='{top_label}']")  # …and the viewer shows its heatmap
     assert "Research use only" in page.inner_text(".lx-findings")
     _shot(page, "3-findings")
@@ -110,12 +111,7 @@ def _walk(page, base: str, patient, allergies: list[str], shared_data: Path) -> 
         page.click(".ldx-box-list li[data-index='0']")
         page.click(".ldx-accept")
     else:
-        box = page.locator(".ldx-image").bounding_box()
-        x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.4
-        page.mouse.move(x0, y0)
-        page.mouse.down()
-        page.mouse.move(x0 + box["width"] * 0.2, y0 + box["height"] * 0.15, steps=5)
-        page.mouse.up()
+        drag_on_image(page, 0.3, 0.4, 0.2, 0.15)
     page.click(".ldx-save")
     page.wait_for_selector(".ldx-message.ldx-msg-ok:has-text('version 1')")
 

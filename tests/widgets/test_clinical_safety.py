@@ -189,10 +189,13 @@ def test_findings_read_as_words_with_the_probability_on_hover(clinic, shared_dat
     d = _dashboard(clinic)
     d.search.select("MRN-1001")
     _upload(d, _pngs(shared_data)[0])
-    words = d.findings.words.value
-    assert "Pneumonia</span> <span class='lx-finding-word'>likely" in words
-    assert "title='probability 0.80 · operating point 0.50'" in words
-    assert "Effusion</span> <span class='lx-finding-word'>possible" in words and "Not assessed: Hernia" in words
+    rows = {b.description: b for b in d.findings.words.children}
+    assert list(rows) == ["Pneumonia: likely", "Effusion: possible"], "most probable first, in words"
+    assert rows["Pneumonia: likely"].tooltip == "probability 0.80 · operating point 0.50"
+    assert "lx-finding-likely" in rows["Pneumonia: likely"]._dom_classes
+    assert "Not assessed: Hernia" in d.findings.not_assessed.value
+    rows["Effusion: possible"].click()
+    assert d.findings.selected_label == "Effusion", "a click on a finding picks its heatmap"
     assert [likelihood(p, 0.4) for p in (0.4, 0.2, 0.19, None)] == ["likely", "possible", "unlikely", "not assessed"]
 
 
