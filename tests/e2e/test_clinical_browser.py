@@ -123,3 +123,10 @@ def _walk(page, base: str, patient, shared_data: Path, tmp_path: Path) -> None:
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_timeout(800)
         _shot(page, f"{width}x{height}")
+        stage = page.locator(".ldx-stage").bounding_box()
+        assert stage["y"] + stage["height"] <= height, f"the image is cut off at {width}x{height}"
+    page.click(".lx-focus-toggle")  # Focus image: the side panels go, the radiograph fills the screen
+    page.wait_for_selector(".lx-right", state="hidden")
+    stage = page.locator(".ldx-stage").bounding_box()
+    assert stage["width"] > 0.55 * SCREENS[-1][0], stage
+    _shot(page, "1024x768-focus")
