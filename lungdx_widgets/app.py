@@ -20,7 +20,10 @@ from .widgets.patient_record import PatientBanner, PatientRecordPanel
 from .widgets.patient_search import PatientSearch
 from .widgets.priors import PriorsPanel
 from .widgets.signoff import SignoffPanel
-from .widgets.theme import RESEARCH_NOTICE, card, esc, message_html, stylesheet
+from .i18n import LANGUAGE_NAMES, LANGUAGES, N_, choose_language, set_language
+from .i18n import gettext as _
+from .widgets.page_language import PageLanguage
+from .widgets.theme import RESEARCH_NOTICE, card, esc, message_html, retranslate, stylesheet
 from .widgets.upload import ANALYZER, SharedAnalyzer, UploadOutcome, UploadPanel
 from .widgets.editor import AnnotationEditor, UnsavedPrompt
 from .widgets.patient_form import REGISTRAR_ROLES, PatientForm
@@ -31,6 +34,7 @@ from .widgets.worklist import Worklist
 log = logging.getLogger(__name__)
 
 TAB_FINDINGS, TAB_RECORD, TAB_PRIORS, TAB_SIGNOFF = range(4)
+TAB_TITLES = (N_("Findings"), N_("Record"), N_("Priors"), N_("Sign-off"))
 CLINICAL_WRITERS = frozenset({"clinician"})
 ANNOTATORS = frozenset({"clinician", "analyst"})
 #: Image panel height that keeps the whole main path on a 1440x900 screen.
@@ -67,6 +71,7 @@ class Dashboard(w.VBox):
             self.user = None
             return
         self.actor = self.user.username
+        self.language = set_language(choose_language(self.user.language))  # the account's, else the browser's
         self.patient_id: str | None = None
         self.study_id: int | None = None
         self._restoring = False
@@ -99,16 +104,16 @@ class Dashboard(w.VBox):
         self.register = PatientForm(self.store, self.actor, "new", on_saved=self._registered)
         self.demographics = PatientForm(self.store, self.actor, "edit", on_saved=self._demographics_saved)
         can_register = role in REGISTRAR_ROLES
-        self.register_box = w.Accordion(children=[self.register], titles=("Register new patient",), selected_index=None,
+        self.register_box = w.Accordion(children=[self.register], titles=(_("Register new patient"),), selected_index=None,
                                         layout=w.Layout(display=None if can_register else "none"))
         self.register_box.add_class("lx-register")
-        self.demographics_box = w.Accordion(children=[self.demographics], titles=("Edit demographics",),
+        self.demographics_box = w.Accordion(children=[self.demographics], titles=(_("Edit demographics"),),
                                             selected_index=None, layout=w.Layout(display="none"))
         self.demographics_box.add_class("lx-demographics")
         self._can_register = can_register
         self.record_tab = w.VBox([self.record, self.demographics_box])
         self.tabs = w.Tab(children=[self.findings, self.record_tab, self.priors, self.signoff_tab],
-                          titles=("Findings", "Record", "Priors", "Sign-off"),
+                          titles=tuple(_(title) for title in TAB_TITLES),
                           layout=w.Layout(flex="1 1 auto", min_height="0"))
         self.tabs.add_class("lx-tabs")
         if role not in CLINICAL_WRITERS:
@@ -117,12 +122,20 @@ class Dashboard(w.VBox):
         self.focus = w.ToggleButton(value=False, description=FOCUS_LABEL, tooltip=FOCUS_TIP)
         self.focus.add_class("lx-focus-toggle")
         lab = f"<a class='lx-lab' href='{LAB_URL}' target='_top'>JupyterLab</a>" if role in LAB_ROLES else ""
-        self.user_links = w.HTML(f"<span class='lx-user'>{esc(self.user.display_name or self.actor)} · {esc(role)}</span>"
-                                 f"{lab}<a class='lx-logout' href='{LOGOUT_URL}' target='_top'>Log out</a>")
+        self.user_links = w.HTML()
+        self._notice = w.HTML(layout=w.Layout(flex="1 1 auto"))
+        self.language_switch = w.Dropdown(options=[(LANGUAGE_NAMES[lang], lang) for lang in LANGUAGES],
+                                          value=self.language, layout=w.Layout(width="96px"))
+        self.language_switch.add_class("lx-language")
+        self.language_switch.observe(lambda ch: self.switch_language(ch["new"]), names="value")
+        self.page_language = PageLanguage(lang=self.language)  # <html lang> of the page
+        self._header_texts()
         header = w.HBox([
             w.HTML("<h1>LungDx Workbench</h1>", layout=w.Layout(width="220px")),
-            w.HTML(f"<span class='lx-notice'>{esc(RESEARCH_NOTICE)}</span>", layout=w.Layout(flex="1 1 auto")),
+            self._notice,
             self.user_links,
+            self.language_switch,
+            self.page_language,
             self.focus,
         ], layout=w.Layout(width="100%"))
         header.add_class("lx-header")
@@ -158,6 +171,39 @@ class Dashboard(w.VBox):
             column.layout.display = "none" if on else None
         (self.add_class if on else self.remove_class)("lx-focus")
         self.focus.value = on
+
+    # ------------------------------------------------------------------ language
+    def _header_texts(self) -> None:
+        """The header's words in the current language (again after a language switch)."""
+        role = self.user.role
+        lab = f"<a class='lx-lab' href='{LAB_URL}' target='_top'>JupyterLab</a>" if role in LAB_ROLES else ""
+        self._notice.value = f"<span class='lx-notice'>{esc(_(RESEARCH_NOTICE))}</span>"
+        self.user_links.value = (f"<span class='lx-user'>{esc(self.user.display_name or self.actor)} · {esc(_(role))}</span>"
+                                 f"{lab}<a class='lx-logout' href='{LOGOUT_URL}' target='_top'>{esc(_('Log out'))}</a>")
+
+    def switch_language(self, lang: str) -> None:
+        """Show the dashboard in ``lang`` and keep it with the account; the open patient, study and
+        unsaved box edits stay as they are (only words are redrawn, nothing is re-read or re-opened)."""
+        old = self.language
+        if lang == old:
+            return
+        self.language = set_language(lang)
+        self.page_language.lang = self.language
+        try:
+            self.store.set_user_language(self.actor, self.language, actor=self.actor)
+        except LungDxError as exc:
+            log.warning("language not saved for %s: %s", self.actor, exc)
+        retranslate(self, old, self.language)
+        self.tabs.titles = tuple(_(title) for title in TAB_TITLES)
+        self._header_texts()
+        self.worklist.refresh()
+        if self.search.query.value:
+            self.search.search(self.search.query.value)
+        if self.findings.view is not None:
+            self.findings.show(self.findings.view)
+        self.record.redraw()
+        if self.record.record is not None and self.record.record.patient.patient_id == self.patient_id:
+            self.banner.show(self.record.record)
 
     # ------------------------------------------------------------------ choosing, guarded
     def _patient_picked(self, change) -> None:

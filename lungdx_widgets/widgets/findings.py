@@ -13,6 +13,9 @@ import ipywidgets as w
 import plotly.graph_objects as go
 import traitlets as t
 
+from ..i18n import FONT_STACK, N_, translate
+from ..i18n import gettext as _
+from ..terms import finding_name, level_name
 from ..types import TRIAGE_ORDER
 from .theme import ACCENT, MUTED, RESEARCH_NOTICE, esc, message_html, triage_badge
 
@@ -56,12 +59,12 @@ class FindingsView:
 
 
 #: Words for a finding, judged against that label's own operating point (thresholds differ per label).
-LIKELY, POSSIBLE, UNLIKELY, NOT_ASSESSED = "likely", "possible", "unlikely", "not assessed"
+LIKELY, POSSIBLE, UNLIKELY, NOT_ASSESSED = N_("likely"), N_("possible"), N_("unlikely"), N_("not assessed")
 #: "possible" from this fraction of the operating point up to it.
 POSSIBLE_FROM = 0.5
-OOD_WARNING = ("This film differs from the films the model learned from; AI findings may be unreliable — "
+OOD_WARNING = N_("This film differs from the films the model learned from; AI findings may be unreliable — "
                "read it yourself.")
-LIKELIHOOD_HINT = ("likely: at or above the label's operating point · possible: at least half of it · "
+LIKELIHOOD_HINT = N_("likely: at or above the label's operating point · possible: at least half of it · "
                    "unlikely: below that. Hover a finding for the model's probability.")
 
 
@@ -78,14 +81,19 @@ def finding_tip(view: FindingsView, label: str) -> str:
     """What hovering a finding says: the model's probability and that finding's operating point."""
     p, thr = view.probabilities.get(label), view.thresholds.get(label)
     if p is None:
-        return "the model was not trained on this finding"
-    return f"probability {p:.2f} · operating point {thr:.2f}" if thr is not None else f"probability {p:.2f}"
+        return _("the model was not trained on this finding")
+    if thr is None:
+        return _("probability {p}").format(p=f"{p:.2f}")
+    return _("probability {p} · operating point {t}").format(p=f"{p:.2f}", t=f"{thr:.2f}")
 
 
 def not_assessed_html(view: FindingsView) -> str:
     missing = view.not_assessed
-    return (f"<div class='lx-muted lx-findings-not-assessed' title='the model was not trained on these findings'>"
-            f"Not assessed: {esc(', '.join(missing))}</div>") if missing else ""
+    if not missing:
+        return ""
+    tip, text = _("the model was not trained on these findings"), _("Not assessed: {labels}")
+    return (f"<div class='lx-muted lx-findings-not-assessed' title='{esc(tip)}'>"
+            f"{esc(text.format(labels=', '.join(map(finding_name, missing))))}</div>")
 
 
 def view_from_findings(findings, triage) -> FindingsView:
@@ -135,7 +143,7 @@ def bar_chart() -> go.FigureWidget:
                          showlegend=False, plot_bgcolor="#ffffff", paper_bgcolor="#ffffff",
                          xaxis=dict(range=[0, 1], tickformat=".1f", gridcolor="#eaecf0", title=None, fixedrange=True),
                          yaxis=dict(autorange="reversed", tickfont=dict(size=11), fixedrange=True),
-                         font=dict(family="system-ui, sans-serif", size=11, color="#344054")),
+                         font=dict(family=FONT_STACK, size=11, color="#344054")),
     )
     fig._config = {"displayModeBar": False}  # no camera/zoom toolbar: this chart is read, not explored
     return fig
@@ -149,9 +157,11 @@ def draw(fig: go.FigureWidget, view: FindingsView) -> None:
     thr = [(k, view.thresholds.get(k)) for k in labels if view.thresholds.get(k) is not None]
     missing = view.not_assessed
     with fig.batch_update():
-        fig.data[0].update(x=probs, y=labels, marker=dict(color=colours))
-        fig.data[1].update(x=[v for _, v in thr], y=[k for k, _ in thr])
-        fig.data[2].update(x=[1.0] * len(missing), y=missing, text=["not assessed"] * len(missing))
+        # the axis shows each finding in the reader's language; customdata keeps the label for clicks
+        fig.data[0].update(x=probs, y=[finding_name(k) for k in labels], customdata=labels, marker=dict(color=colours))
+        fig.data[1].update(x=[v for _k, v in thr], y=[finding_name(k) for k, _v in thr])
+        fig.data[2].update(x=[1.0] * len(missing), y=[finding_name(k) for k in missing],
+                           text=[_(NOT_ASSESSED)] * len(missing))
         fig.layout.height = max(160, 40 + 19 * (len(labels) + len(missing)))
 
 
@@ -165,7 +175,7 @@ class FindingsPanel(w.VBox):
         self.chart: go.FigureWidget | None = None  # built on first result: plotly's import is slow
         self._triage = w.HTML()
         self._triage.add_class("lx-triage")
-        self._message = w.HTML("<div class='lx-empty'>Open a study or upload a radiograph to see AI findings.</div>")
+        self._message = w.HTML(f"<div class='lx-empty'>{esc(_('Open a study or upload a radiograph to see AI findings.'))}</div>")
         self._message.add_class("lx-findings-message")
         self._meta = w.HTML()
         self._meta.add_class("lx-model-version")
@@ -180,7 +190,7 @@ class FindingsPanel(w.VBox):
         self._body = w.VBox([self.ood_banner, self._triage, self.triage_form, self.words, self.not_assessed,
                              self._chart_slot, self._meta],
                             layout=w.Layout(display="none"))
-        notice = w.HTML(f"<div class='lx-notice-box'>{esc(RESEARCH_NOTICE)}</div>")
+        notice = w.HTML(f"<div class='lx-notice-box'>{esc(_(RESEARCH_NOTICE))}</div>")
         super().__init__([self._message, self._body, notice])
         self.add_class("lx-findings")
 
@@ -188,26 +198,27 @@ class FindingsPanel(w.VBox):
         """Draw a result; keeps the selected label when the new result has it."""
         self.view = view
         draw(self._ensure_chart(), view)
-        reasons = "; ".join(view.triage_reasons) or "no rule fired"
+        reasons = "; ".join(translate(r) for r in view.triage_reasons) or _("no rule fired")
         if view.override:
             level, why, who = view.override
-            self._triage.value = (f"<div class='lx-triage-line'>Triage {triage_badge(level)} "
-                                  f"<span class='lx-triage-reason'>{esc(f'set by {who}: {why}')}</span></div>"
-                                  f"<div class='lx-muted lx-triage-ai'>AI triage was {esc(view.triage_level)}: "
+            self._triage.value = (f"<div class='lx-triage-line'>{esc(_('Triage'))} {triage_badge(level)} "
+                                  f"<span class='lx-triage-reason'>{esc(_('set by {who}: {why}').format(who=who, why=why))}</span></div>"
+                                  f"<div class='lx-muted lx-triage-ai'>{esc(_('AI triage was {level}').format(level=level_name(view.triage_level)))}: "
                                   f"{esc(reasons)}</div>")
         else:
-            self._triage.value = (f"<div class='lx-triage-line'>Triage {triage_badge(view.triage_level)} "
+            self._triage.value = (f"<div class='lx-triage-line'>{esc(_('Triage'))} {triage_badge(view.triage_level)} "
                                   f"<span class='lx-triage-reason'>{esc(reasons)}</span></div>")
-        self.ood_banner.value = message_html(OOD_WARNING, "warn") if view.out_of_distribution else ""
+        self.ood_banner.value = message_html(_(OOD_WARNING), "warn") if view.out_of_distribution else ""
         self.ood_banner.layout.display = None if view.out_of_distribution else "none"
         self.words.children = tuple(self._finding_button(view, label) for label in view.assessed)
         self.not_assessed.value = not_assessed_html(view)
         positives = [k for k in view.assessed if view.is_positive(k)]
-        summary = ("Likely: " + ", ".join(positives)) if positives else "No finding is likely."
-        self._meta.value = (f"<div>{esc(summary)}</div><div class='lx-muted'>{esc(LIKELIHOOD_HINT)}</div>"
-                            f"<div class='lx-muted'>Model {esc(view.model_version)}: bars are the model's "
-                            f"probability per finding, tick = that finding's operating point · "
-                            f"{len(view.not_assessed)} finding(s) not assessed · click a bar to see its heatmap</div>")
+        summary = (_("Likely: {findings}").format(findings=", ".join(map(finding_name, positives))) if positives
+                   else _("No finding is likely."))
+        chart_help = _("Model {version}: bars are the model's probability per finding, tick = that finding's "
+                       "operating point · {count} finding(s) not assessed · click a bar to see its heatmap")
+        self._meta.value = (f"<div>{esc(summary)}</div><div class='lx-muted'>{esc(_(LIKELIHOOD_HINT))}</div>"
+                            f"<div class='lx-muted'>{esc(chart_help.format(version=view.model_version, count=len(view.not_assessed)))}</div>")
         if self.selected_label not in view.assessed:
             self.selected_label = ANY_ABNORMALITY
         self._message.value = ""
@@ -215,7 +226,7 @@ class FindingsPanel(w.VBox):
 
     def _finding_button(self, view: FindingsView, label: str) -> w.Button:
         word = view.likelihood(label)
-        button = w.Button(description=f"{label}: {word}", tooltip=finding_tip(view, label),
+        button = w.Button(description=f"{finding_name(label)}: {_(word)}", tooltip=finding_tip(view, label),
                           layout=w.Layout(width="auto"))
         button.add_class("lx-finding")
         button.add_class(f"lx-finding-{word.replace(' ', '-')}")
@@ -243,23 +254,24 @@ class FindingsPanel(w.VBox):
 
     def _on_bar_click(self, trace, points, _state) -> None:
         if points.point_inds:
-            self.select(trace.y[points.point_inds[0]])
+            labels = trace.customdata if trace.customdata is not None else trace.y
+            self.select(labels[points.point_inds[0]])
 
 
-MSG_CHOOSE_LEVEL = "Choose the triage level first."
-MSG_OVERRIDDEN = "Triage changed; the worklist shows it as overridden."
+MSG_CHOOSE_LEVEL = N_("Choose the triage level first.")
+MSG_OVERRIDDEN = N_("Triage changed; the worklist shows it as overridden.")
 
 
 class TriageOverrideForm(w.VBox):
     """Level + reason + "Change triage" (the store audits it; the worklist shows it as overridden)."""
 
     def __init__(self) -> None:
-        self.level = w.Dropdown(options=[("Level…", "")] + [(lvl, lvl) for lvl in TRIAGE_ORDER], value="",
+        self.level = w.Dropdown(options=[(_("Level…"), "")] + [(level_name(lvl), lvl) for lvl in TRIAGE_ORDER], value="",
                                 layout=w.Layout(width="96px", min_width="96px"))
         self.level.add_class("lx-override-level")
-        self.reason = w.Text(placeholder="Reason (required)", layout=w.Layout(flex="1 1 auto", min_width="0"))
+        self.reason = w.Text(placeholder=_("Reason (required)"), layout=w.Layout(flex="1 1 auto", min_width="0"))
         self.reason.add_class("lx-override-reason")
-        self.apply = w.Button(description="Set triage", tooltip="Change the triage level (audited, with the reason)",
+        self.apply = w.Button(description=_("Set triage"), tooltip=_("Change the triage level (audited, with the reason)"),
                               layout=w.Layout(width="84px", min_width="84px"))
         self.apply.add_class("lx-override-apply")
         self.message = w.HTML()
@@ -278,14 +290,14 @@ class TriageOverrideForm(w.VBox):
         if self._handler is None:
             return
         if not self.level.value:
-            self.message.value = message_html(MSG_CHOOSE_LEVEL, "warn")
+            self.message.value = message_html(_(MSG_CHOOSE_LEVEL), "warn")
             return
         error = self._handler(self.level.value, self.reason.value.strip())
         if error:
             self.message.value = message_html(error, "error")
         else:
             self.reset()
-            self.message.value = message_html(MSG_OVERRIDDEN, "ok")
+            self.message.value = message_html(_(MSG_OVERRIDDEN), "ok")
 
     def reset(self) -> None:
         self.level.value, self.reason.value, self.message.value = "", "", ""

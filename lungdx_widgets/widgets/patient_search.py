@@ -11,6 +11,7 @@ from collections.abc import Callable
 import ipywidgets as w
 import traitlets as t
 
+from ..i18n import gettext as _
 from ..errors import LungDxError
 from .theme import esc, message_html, row_button
 
@@ -69,14 +70,14 @@ class PatientSearch(w.VBox):
     def __init__(self, store, *, limit: int = 8, debounce_s: float = 0.12) -> None:
         self._store = store
         self._limit = limit
-        self.query = w.Text(placeholder="Search patient: name or ID", continuous_update=True,
+        self.query = w.Text(placeholder=_("Search patient: name, 초성 or ID"), continuous_update=True,
                             layout=w.Layout(width="100%"))
         self.query.add_class("lx-search-input")
         self._results = w.VBox(layout=w.Layout(max_height="230px", overflow="auto"))
         self._results.add_class("lx-search-results")
         self._debounced = Debouncer(debounce_s, self.search)
         self.query.observe(lambda ch: self._debounced(ch["new"]), names="value")
-        super().__init__([w.HTML("<div class='lx-h2'>Patients</div>"), self.query, self._results])
+        super().__init__([w.HTML(f"<div class='lx-h2'>{esc(_('Patients'))}</div>"), self.query, self._results])
         self.add_class("lx-patient-search")
 
     def search(self, text: str) -> list:
@@ -93,10 +94,10 @@ class PatientSearch(w.VBox):
             self._results.children = (w.HTML(message_html(str(exc), "error")),)
             return []
         self.result_ids = [p.patient_id for p in patients]
-        rows = [row_button(patient_line(p), f"Open record of {p.name}", ("lx-search-row",),
+        rows = [row_button(patient_line(p), _("Open record of {name}").format(name=p.name), ("lx-search-row",),
                            lambda pid=p.patient_id: self.select(pid)) for p in patients]
         self._results.children = tuple(rows) or (
-            w.HTML(f"<div class='lx-muted'>{esc('No patient matches')} “{esc(text)}”.</div>"),)
+            w.HTML(f"<div class='lx-muted'>{esc(_('No patient matches'))} “{esc(text)}”.</div>"),)
         return patients
 
     def select(self, patient_id: str) -> None:

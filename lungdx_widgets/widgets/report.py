@@ -13,6 +13,7 @@ from pathlib import Path
 
 import ipywidgets as w
 
+from ..i18n import gettext as _
 from ..errors import LungDxError
 from .theme import esc, message_html
 
@@ -42,8 +43,8 @@ class ReportDownload(w.VBox):
         self._store = store
         self._actor = actor
         self.study_id: int | None = None
-        self.html_button = w.Button(description="Report (HTML)", layout=w.Layout(width="120px"))
-        self.pdf_button = w.Button(description="Report (PDF)", layout=w.Layout(width="120px"))
+        self.html_button = w.Button(description=_("Report (HTML)"), layout=w.Layout(width="120px"))
+        self.pdf_button = w.Button(description=_("Report (PDF)"), layout=w.Layout(width="120px"))
         self.html_button.add_class("lx-report-html")
         self.pdf_button.add_class("lx-report-pdf")
         self.link = w.HTML()

@@ -14,6 +14,9 @@ from collections.abc import Callable, Sequence
 import ipywidgets as w
 import traitlets as t
 
+from ..i18n import N_
+from ..i18n import gettext as _
+from ..terms import finding_name
 from ..errors import LungDxError
 from ..ground_truth import VERDICTS, conflicts, is_kept
 from ..types import Box
@@ -21,14 +24,14 @@ from .findings import FindingsView
 from .theme import esc, message_html
 
 ALSO_ASK_TOP = 3
-QUESTION = "Is each finding present, absent or uncertain on this film?"
-MSG_ANSWER_ALL = "Answer present, absent or uncertain for each finding first."
-MSG_NOT_NOW = "Sign-off is not available now; nothing was signed."
-MSG_SAVE_BOXES = "Save or discard your box changes before signing."
-MSG_ONLY_CLINICIANS = "Only clinicians sign studies."
+QUESTION = N_("Is each finding present, absent or uncertain on this film?")
+MSG_ANSWER_ALL = N_("Answer present, absent or uncertain for each finding first.")
+MSG_NOT_NOW = N_("Sign-off is not available now; nothing was signed.")
+MSG_SAVE_BOXES = N_("Save or discard your box changes before signing.")
+MSG_ONLY_CLINICIANS = N_("Only clinicians sign studies.")
 MSG_ADDENDUM_NEEDED = "Boxes were changed after signing; they are not signed until you sign an addendum."
 MSG_ADDENDUM_OPEN = "Addendum: answer for each finding on the changed boxes, then sign."
-MSG_CONFLICT = ("Your answers differ from the saved boxes: {labels}. Your answer counts and those boxes will not; "
+MSG_CONFLICT = N_("Your answers differ from the saved boxes: {labels}. Your answer counts and those boxes will not; "
                 "press Sign off again to sign, or change the answers or the boxes.")
 
 
@@ -58,13 +61,13 @@ class SignoffPanel(w.VBox):
         self._handlers: list[Callable[[int], None]] = []
         self._confirmed_conflicts: list[str] | None = None
         self._rows = w.VBox()
-        self.impression = w.Textarea(placeholder="Impression", layout=w.Layout(width="100%", height="48px"))
+        self.impression = w.Textarea(placeholder=_("Impression"), layout=w.Layout(width="100%", height="48px"))
         self.impression.add_class("lx-signoff-impression")
-        self.diagnosis = w.Text(placeholder="Final diagnosis", layout=w.Layout(width="100%"))
+        self.diagnosis = w.Text(placeholder=_("Final diagnosis"), layout=w.Layout(width="100%"))
         self.diagnosis.add_class("lx-signoff-diagnosis")
-        self.comment = w.Textarea(placeholder="Comment (optional)", layout=w.Layout(width="100%", height="40px"))
+        self.comment = w.Textarea(placeholder=_("Comment (optional)"), layout=w.Layout(width="100%", height="40px"))
         self.comment.add_class("lx-signoff-comment")
-        self.sign = w.Button(description="Sign off", disabled=True, layout=w.Layout(width="120px"))
+        self.sign = w.Button(description=_("Sign off"), disabled=True, layout=w.Layout(width="120px"))
         self.sign.add_class("lx-primary")
         self.sign.add_class("lx-signoff-button")
         self.message = w.HTML("<div class='lx-empty'>Sign-off is available once a study has AI findings.</div>")
@@ -75,7 +78,7 @@ class SignoffPanel(w.VBox):
         self.addendum_button.add_class("lx-signoff-addendum")
         self.addendum_button.on_click(lambda _b: self.start_addendum())
         self._addendum = False
-        self._form = w.VBox([w.HTML(f"<div class='lx-muted'>{esc(QUESTION)}</div>"),
+        self._form = w.VBox([w.HTML(f"<div class='lx-muted'>{esc(_(QUESTION))}</div>"),
                              self._rows, self.impression, self.diagnosis, self.comment, self.sign],
                             layout=w.Layout(display="none"))
         super().__init__([self.message, self.addendum_button, self._form])
@@ -166,7 +169,7 @@ class SignoffPanel(w.VBox):
         clash = conflicts(self.verdicts(), boxes)
         if clash and self._confirmed_conflicts != clash:
             self._confirmed_conflicts = clash
-            self.message.value = message_html(MSG_CONFLICT.format(labels=", ".join(clash)), "warn")
+            self.message.value = message_html(_(MSG_CONFLICT).format(labels=", ".join(map(finding_name, clash))), "warn")
             return False
         try:
             signed = self._store.sign_study(self.study_id, self._actor, verdicts=self.verdicts(),

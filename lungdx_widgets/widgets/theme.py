@@ -7,12 +7,16 @@ allergy severity, errors). Every widget family uses these helpers so one change 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
 import ipywidgets as w
 
+from ..i18n import FONT_STACK, N_, untranslate
+from ..i18n import gettext as _
+from ..terms import level_name
 from ..types import TRIAGE_ORDER
 
 #: Triage level -> (text colour, background). Emergent is the only strong red on the screen.
@@ -33,7 +37,7 @@ SEVERITY_RANK = {"life-threatening": 0, "anaphylaxis": 0, "severe": 0, "moderate
 ACCENT = "#1d4ed8"
 MUTED = "#667085"
 
-RESEARCH_NOTICE = "Research use only — AI findings are decision support; the clinician decides."
+RESEARCH_NOTICE = N_("Research use only — AI findings are decision support; the clinician decides.")
 
 _CSS_FILE = Path(__file__).with_name("dashboard.css")
 
@@ -46,9 +50,9 @@ def esc(value: object) -> str:
 def triage_badge(level: str | None) -> str:
     """A small coloured pill for a triage level ("not triaged" when unknown)."""
     if level not in TRIAGE_COLOURS:
-        return "<span class='lx-pill lx-pill-none'>not triaged</span>"
+        return f"<span class='lx-pill lx-pill-none'>{esc(_('not triaged'))}</span>"
     fg, bg = TRIAGE_COLOURS[level]  # type: ignore[index]
-    return f"<span class='lx-pill lx-triage-{level}' style='color:{fg};background:{bg}'>{esc(level)}</span>"
+    return f"<span class='lx-pill lx-triage-{level}' style='color:{fg};background:{bg}'>{esc(level_name(level))}</span>"
 
 
 def severity_style(severity: str | None) -> tuple[str, str]:
@@ -62,7 +66,7 @@ def triage_rank(level: str | None) -> int:
 
 def message_html(text: str, kind: str = "info") -> str:
     """A one-line message box; ``kind`` is info, ok, warn or error."""
-    return f"<div class='lx-msg lx-msg-{kind}' role='{'alert' if kind == 'error' else 'status'}'>{esc(text)}</div>"
+    return f"<div class='lx-msg lx-msg-{kind}' role='{'alert' if kind == 'error' else 'status'}'>{esc(_(text))}</div>"
 
 
 @lru_cache(maxsize=1)
@@ -72,8 +76,47 @@ def _css() -> str:
 
 def stylesheet() -> w.HTML:
     """The dashboard stylesheet as a widget (a <style> element inside an HTML output applies page-wide)."""
-    sheet = w.HTML(f"<style>{_css()}</style>", layout=w.Layout(display="none"))
+    # --lx-font: the one font stack (Hangul-capable first, i18n.FONT_STACK) that both stylesheets use
+    sheet = w.HTML(f"<style>:root {{ --lx-font: {FONT_STACK}; }}\n{_css()}</style>", layout=w.Layout(display="none"))
     return sheet
+
+
+#: Widget traits that hold a label a person reads (re-shown by :func:`retranslate`).
+_TEXT_TRAITS = ("description", "placeholder", "tooltip", "label", "busy_label")
+#: An HTML widget that is one element around plain text (a heading, an empty-state line).
+_ONE_TEXT = re.compile(r"^(<[^<>]+>)([^<>]+)(</[a-z0-9]+>)$", re.S)
+
+
+def retranslate(root: w.Widget, old: str, new: str) -> None:
+    """Show every label under ``root`` (buttons, fields, tabs, drop-downs, one-line texts) in ``new``.
+
+    Only words change: values, selections and unsaved edits stay as they are.
+    """
+    def again(text):
+        return _(untranslate(text, old), new) if isinstance(text, str) and text.strip() else text
+
+    stack = [root]
+    while stack:
+        widget = stack.pop()
+        choice = widget.has_trait("_options_labels")  # a selection's "label" is its chosen option: not a text
+        for attr in _TEXT_TRAITS:
+            if widget.has_trait(attr) and isinstance(getattr(widget, attr), str) and not (choice and attr == "label"):
+                setattr(widget, attr, again(getattr(widget, attr)))
+        if widget.has_trait("titles"):
+            widget.titles = tuple(again(t) for t in widget.titles)
+        if choice and widget.has_trait("value"):
+            labels, value = widget._options_labels, widget.value
+            values = [o[1] if isinstance(o, tuple) else o for o in widget.options]
+            # a label made from its value ("allergy" → 알레르기) is made again from the value
+            fresh = [_(v, new) if isinstance(v, str) and v and lbl == _(v, old) else again(lbl)
+                     for lbl, v in zip(labels, values)]
+            if fresh != list(labels):
+                with widget.hold_trait_notifications():
+                    widget.options = list(zip(fresh, values))
+                    widget.value = value
+        if isinstance(widget, w.HTML) and (m := _ONE_TEXT.match(widget.value or "")):
+            widget.value = m.group(1) + esc(again(html.unescape(m.group(2)))) + m.group(3)
+        stack.extend(c for c in getattr(widget, "children", ()) if isinstance(c, w.Widget))
 
 
 def card(children: list[w.Widget], css_class: str, **layout: str) -> w.VBox:

@@ -15,6 +15,8 @@ import anywidget
 import ipywidgets as w
 import traitlets as t
 
+from ..i18n import N_
+from ..i18n import gettext as _
 from ..config import get_settings
 from ..errors import LungDxError
 from ..imaging.names import display_filename
@@ -45,9 +47,9 @@ def attach_and_analyze(store, patient_id: str, data: bytes, filename: str | None
 
 
 MSG_TOO_LARGE = "{name}: {size} is larger than the upload limit of {limit}; nothing was sent or saved."
-UPLOAD_LABEL = "Upload X-ray"
+UPLOAD_LABEL = N_("Upload X-ray")
 MSG_BUSY = "Still working on the last file; choose the next one when it is done."
-BUSY_LABEL = "Working…"
+BUSY_LABEL = N_("Working…")
 
 
 def _mb(n: int) -> str:
@@ -72,6 +74,7 @@ class UploadPicker(anywidget.AnyWidget):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
+        self.label, self.busy_label = _(UPLOAD_LABEL), _(BUSY_LABEL)
         self._on_file: Callable[[bytes, str], None] = lambda _d, _n: None
         self._on_refused: Callable[[str, int], None] = lambda _n, _s: None
         self.on_msg(self._message)
@@ -116,9 +119,9 @@ class UploadPanel(w.VBox):
         self.progress.add_class("lx-upload-progress")
         self.status = w.HTML(IDLE_HTML, layout=w.Layout(flex="1 1 auto"))
         self.status.add_class("lx-upload-status")
-        self.confirm = w.Button(description="Attach anyway", layout=w.Layout(display="none", width="120px"))
+        self.confirm = w.Button(description=_("Attach anyway"), layout=w.Layout(display="none", width="120px"))
         self.confirm.add_class("lx-upload-confirm")
-        self.cancel = w.Button(description="Cancel", layout=w.Layout(display="none", width="80px"))
+        self.cancel = w.Button(description=_("Cancel"), layout=w.Layout(display="none", width="80px"))
         self.cancel.add_class("lx-upload-cancel")
         self.confirm.on_click(lambda _b: self._resolve_mismatch(attach=True))
         self.cancel.on_click(lambda _b: self._resolve_mismatch(attach=False))
@@ -145,7 +148,7 @@ class UploadPanel(w.VBox):
     def handle(self, data: bytes, filename: str, *, confirm_identity_mismatch: bool = False) -> UploadOutcome | None:
         """Process one file (what a pick in the browser does); returns the outcome or None after a message."""
         if not self.patient_id:
-            self._say("Select a patient before uploading.", "warn")
+            self._say(_("Select a patient before uploading."), "warn")
             return None
         filename = display_filename(filename)  # the browser's name is untrusted: a printable label only
         self.busy = True

@@ -11,6 +11,9 @@ from datetime import date, datetime
 import ipywidgets as w
 import traitlets as t
 
+from ..i18n import N_
+from ..i18n import gettext as _
+from ..terms import finding_name, level_name
 from ..errors import LungDxError
 from .findings import likelihood
 from .theme import esc, message_html, row_button
@@ -18,9 +21,10 @@ from .theme import esc, message_html, row_button
 
 #: DICOM placeholder dates (e.g. 1901-01-01, 1900-01-01) say nothing about when a film was taken.
 PLACEHOLDER_BEFORE = "1902-01-01"
-DATE_UNKNOWN = "date unknown"
-FILTERS: tuple[tuple[str, str], ...] = (("All", "all"), ("Unsigned", "unsigned"), ("Emergent", "emergent"),
-                                        ("Mine", "mine"))
+TITLE = N_("Today's worklist")
+DATE_UNKNOWN = N_("date unknown")
+FILTERS: tuple[tuple[str, str], ...] = ((N_("All"), "all"), (N_("Unsigned"), "unsigned"), (N_("Emergent"), "emergent"),
+                                        (N_("Mine"), "mine"))
 
 
 def when_text(item, now: datetime | None = None) -> str:
@@ -31,10 +35,11 @@ def when_text(item, now: datetime | None = None) -> str:
     now = now or datetime.now()
     stamp = str(item.acquired or "")
     if not stamp or stamp[:10] < PLACEHOLDER_BEFORE:
-        return DATE_UNKNOWN
+        return _(DATE_UNKNOWN)
     if stamp[:19] > now.isoformat(timespec="seconds"):
         up = str(item.uploaded_at or "")
-        return f"uploaded {_clock(up, now)}" if up and up[:19] <= now.isoformat(timespec="seconds") else DATE_UNKNOWN
+        return (_("uploaded {when}").format(when=_clock(up, now)) if up and up[:19] <= now.isoformat(timespec="seconds")
+                else _(DATE_UNKNOWN))
     return _clock(stamp, now)
 
 
@@ -48,11 +53,11 @@ def _clock(stamp: str, now: datetime) -> str:
 def state_words(item) -> list[str]:
     """signed / unsigned, overridden, AI unreliable — what the reader must know before opening."""
     pred = item.prediction
-    words = [f"signed {item.signed_by}".strip() if item.signed else "unsigned"]
+    words = [_("signed {who}").format(who=item.signed_by).strip() if item.signed else _("unsigned")]
     if pred is not None and pred.override_level:
-        words.append("overridden")
+        words.append(_("overridden"))
     if pred is not None and getattr(pred, "out_of_distribution", False):
-        words.append("AI unreliable")
+        words.append(_("AI unreliable"))
     return words
 
 
@@ -69,14 +74,14 @@ def _patient_bits(item) -> str:
 
 def row_text(item, now: datetime | None = None) -> str:
     """Two lines per study (rows are buttons, plain text): level, time, patient, MRN/age/sex, state."""
-    level = item.triage_level.upper() if item.triage_level else "—"
+    level = level_name(item.triage_level).upper() if item.triage_level else "—"
     line3 = state_words(item)
     pred = item.prediction
     if item.triage_level is None:
-        line3.append("not analysed yet")
+        line3.append(_("not analysed yet"))
     elif pred is not None and item.top_label and likelihood(item.top_probability,
                                                             pred.thresholds.get(item.top_label)) != "unlikely":
-        line3.append(f"{item.top_label} {likelihood(item.top_probability, pred.thresholds.get(item.top_label))}")
+        line3.append(f"{finding_name(item.top_label)} {_(likelihood(item.top_probability, pred.thresholds.get(item.top_label)))}")
     return (f"{level:<9}  {when_text(item, now)}  {item.patient_name}\n{_patient_bits(item)}\n"
             f"{' · '.join(x for x in line3 if x)}")
 
@@ -104,8 +109,8 @@ class Worklist(w.VBox):
         self._limit = limit
         self._actor = actor
         self._rows: dict[int, w.Button] = {}
-        self._title = w.HTML("<div class='lx-h2'>Today's worklist</div>")
-        self.filter = w.ToggleButtons(options=list(FILTERS), value="all", style={"button_width": "58px"},
+        self._title = w.HTML(f"<div class='lx-h2'>{esc(_(TITLE))}</div>")
+        self.filter = w.ToggleButtons(options=[(_(text), value) for text, value in FILTERS], value="all", style={"button_width": "58px"},
                                       layout=w.Layout(width="100%"))
         self.filter.add_class("lx-worklist-filter")
         self.filter.observe(lambda _c: self.refresh(), names="value")
@@ -125,7 +130,12 @@ class Worklist(w.VBox):
             return
         items = [i for i in items if keep(i, self.filter.value, self._actor)]
         self.count = len(items)
-        self._title.value = f"<div class='lx-h2'>Today's worklist · {len(items)}</div>"
+        self._title.value = f"<div class='lx-h2'>{esc(_(TITLE))} · {len(items)}</div>"
+        labels = [(_(text), value) for text, value in FILTERS]  # again after a language switch
+        if list(self.filter._options_labels) != [text for text, _v in labels]:
+            with self.filter.hold_trait_notifications():
+                value, self.filter.options = self.filter.value, labels
+                self.filter.value = value
         self._rows = {}
         buttons = []
         now = datetime.now()
@@ -134,11 +144,11 @@ class Worklist(w.VBox):
                        "lx-signed" if item.signed else "lx-unsigned"]
             if item.prediction is not None and item.prediction.out_of_distribution:
                 classes.append("lx-ai-unreliable")
-            btn = row_button(row_text(item, now), f"Open study of {item.patient_name}", tuple(classes),
+            btn = row_button(row_text(item, now), _("Open study of {name}").format(name=item.patient_name), tuple(classes),
                              lambda sid=item.study_id: self.open_study(sid))
             self._rows[item.study_id] = btn
             buttons.append(btn)
-        self._list.children = tuple(buttons) or (w.HTML(f"<div class='lx-empty'>{esc('No studies today.')}</div>"),)
+        self._list.children = tuple(buttons) or (w.HTML(f"<div class='lx-empty'>{esc(_('No studies today.'))}</div>"),)
         self._mark(self.selected_study_id)
 
     def open_study(self, study_id: int) -> None:
