@@ -56,6 +56,11 @@ def _walk(page, base: str, patient) -> None:
     page.wait_for_selector(".lx-record:has-text('만성 질환')")
     page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "korean-dashboard.png"))
+    page.click(".lx-tabs >> text=소견")
+    page.wait_for_selector(".lx-triage:has-text('분류')")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / "korean-findings.png"))
+    page.click(".lx-tabs >> text=기록")
     page.select_option(".lx-language select", label="English")
     page.wait_for_selector(".lx-worklist:has-text(\"Today's worklist\")")
     assert page.locator(f".lx-banner:has-text('{patient.name}')").count() == 1, "the patient stays open"
