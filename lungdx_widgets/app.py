@@ -44,8 +44,8 @@ LOGOUT_URL = "/logout"
 #: Analysts also work in JupyterLab: their header links to it, opened in the notebooks folder.
 LAB_URL = "/lab/tree/notebooks"
 LAB_ROLES = frozenset({"analyst"})
-FOCUS_LABEL = "Focus image"
-FOCUS_TIP = "Hide the side panels so the radiograph fills the screen (press again to show them)"
+FOCUS_LABEL = N_("Focus image")
+FOCUS_TIP = N_("Hide the side panels so the radiograph fills the screen (press again to show them)")
 
 
 def _open_default_store():
@@ -119,7 +119,7 @@ class Dashboard(w.VBox):
         if role not in CLINICAL_WRITERS:
             self.upload.layout.display = "none"
 
-        self.focus = w.ToggleButton(value=False, description=FOCUS_LABEL, tooltip=FOCUS_TIP)
+        self.focus = w.ToggleButton(value=False, description=_(FOCUS_LABEL), tooltip=_(FOCUS_TIP))
         self.focus.add_class("lx-focus-toggle")
         lab = f"<a class='lx-lab' href='{LAB_URL}' target='_top'>JupyterLab</a>" if role in LAB_ROLES else ""
         self.user_links = w.HTML()

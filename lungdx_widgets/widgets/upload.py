@@ -27,9 +27,13 @@ from .theme import esc, message_html
 
 log = logging.getLogger(__name__)
 ACCEPT = ".dcm,.dicom,.png,.jpg,.jpeg,application/dicom,image/png,image/jpeg"
-IDLE_HTML = "<span class='lx-muted'>PNG, JPEG or DICOM</span>"
-MSG_PATIENT_CHANGED = "The patient changed since that question; nothing was saved. Choose the file again."
-MSG_NOTHING_PENDING = "No file is waiting for confirmation; nothing was saved."
+IDLE_TEXT = N_("PNG, JPEG or DICOM")
+MSG_PATIENT_CHANGED = N_("The patient changed since that question; nothing was saved. Choose the file again.")
+MSG_NOTHING_PENDING = N_("No file is waiting for confirmation; nothing was saved.")
+
+
+def _idle_html() -> str:
+    return f"<span class='lx-muted'>{esc(_(IDLE_TEXT))}</span>"
 
 
 #: Kept names for callers: the model service and the result type live in the core (``services.py``).
@@ -117,7 +121,7 @@ class UploadPanel(w.VBox):
         self.picker.handlers(self._on_file, self._on_refused)
         self.progress = w.FloatProgress(value=0, min=0, max=1, layout=w.Layout(width="120px", visibility="hidden"))
         self.progress.add_class("lx-upload-progress")
-        self.status = w.HTML(IDLE_HTML, layout=w.Layout(flex="1 1 auto"))
+        self.status = w.HTML(_idle_html(), layout=w.Layout(flex="1 1 auto"))
         self.status.add_class("lx-upload-status")
         self.confirm = w.Button(description=_("Attach anyway"), layout=w.Layout(display="none", width="120px"))
         self.confirm.add_class("lx-upload-confirm")
@@ -214,7 +218,7 @@ class UploadPanel(w.VBox):
         """A patient switch: no pending confirmation, no message from the previous patient."""
         self._pending = None
         self._hide_confirm()
-        self.status.value = IDLE_HTML
+        self.status.value = _idle_html()
 
     def _hide_confirm(self) -> None:
         self.confirm.layout.display = "none"
