@@ -116,13 +116,14 @@ def _analyze_into_store(args: argparse.Namespace, service) -> int:
     return 1 if failures else 0
 
 
-def _datasets(args: argparse.Namespace) -> tuple[Path, Path, Path | None]:
-    """One (images, labels, boxes) triple, merging several ``--images/--labels/--boxes`` folders."""
+def _datasets(args: argparse.Namespace, beside: Path) -> tuple[Path, Path, Path | None]:
+    """One (images, labels, boxes) triple, merging several ``--images/--labels/--boxes`` folders
+    into CSVs with absolute paths in a hidden folder ``beside`` the checkpoint."""
     if len(args.images) == 1 and len(args.labels) == 1:
         return args.images[0], args.labels[0], (args.boxes or [None])[0]
     from ..csvfiles import merge_datasets
 
-    folder = Path(args.out).parent / f".{Path(args.out).stem}-data"
+    folder = Path(beside).parent / f".{Path(beside).stem}-data"
     labels, boxes = merge_datasets(args.images, args.labels, args.boxes or [], folder)
     return Path("/"), labels, boxes
 
@@ -167,7 +168,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from ..model.train import TrainConfig, train_model
 
-    images, labels, boxes = _datasets(args)
+    images, labels, boxes = _datasets(args, args.out)
     config = TrainConfig(images_dir=images, labels_csv=labels, boxes_csv=boxes, out=args.out,
                          epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
                          weight_decay=args.weight_decay,
@@ -202,14 +203,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     from ..model.card import write_model_card
     from ..model.evaluate import cross_validation, evaluate_model, record_evaluation, summary_lines
 
+    images, labels, boxes = _datasets(args, args.model)
+
     def run(model: Path) -> dict:
-        return evaluate_model(model, args.images, args.labels, args.boxes, n_boot=args.bootstrap,
+        return evaluate_model(model, images, labels, boxes, n_boot=args.bootstrap,
                               limit=args.limit, baseline=not args.no_baseline, masks_csv=args.masks)
 
     result = run(args.model)
     if args.loso:  # models trained without one source each, scored on that source's films
         from ..model.evaluate import leave_one_source_out
-        result["leave_one_source_out"] = leave_one_source_out(args.loso, args.images, args.labels, args.boxes)
+        result["leave_one_source_out"] = leave_one_source_out(args.loso, images, labels, boxes)
     if args.folds:  # same recipe on other patient folds: reported next to this split, never instead of it
         result["cross_validation"] = cross_validation([result] + [run(m) for m in args.folds])
     if args.model_card:  # the shipped card + sidecar metrics come from the same run
@@ -294,9 +297,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_train)
 
     p = sub.add_parser("evaluate", help="AUROC with CIs, calibration, per-view/source, localisation, pixel baseline")
-    p.add_argument("--images", type=Path, default=data / "images", metavar="DIR")
-    p.add_argument("--labels", type=Path, default=data / "labels.csv", metavar="CSV")
-    p.add_argument("--boxes", type=Path, default=None, metavar="CSV")
+    p.add_argument("--images", type=Path, nargs="+", default=[data / "images"], metavar="DIR",
+                   help="image folder(s); several folders take one --labels (and --boxes) each")
+    p.add_argument("--labels", type=Path, nargs="+", default=[data / "labels.csv"], metavar="CSV")
+    p.add_argument("--boxes", type=Path, nargs="*", default=None, metavar="CSV")
     p.add_argument("--model", type=Path, default=default_model)
     p.add_argument("--json", action="store_true")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N")

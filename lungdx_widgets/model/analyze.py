@@ -155,6 +155,11 @@ class Analyzer:
         return self.config.labels
 
     @property
+    def reported_labels(self) -> tuple[str, ...]:
+        """Labels shown with a probability (trained and not withheld for weak held-out results)."""
+        return tuple(label for label in self.labels if label not in self.config.withheld)
+
+    @property
     def version(self) -> str:
         return self.checkpoint.version
 

@@ -334,7 +334,7 @@ def recalibrate_thresholds(model_path: Path | str, images_dir: Path | str, label
     Rewrites the checkpoint (new SHA-256, hence a new model version) with the same weights; the
     evaluation results recorded for the old file no longer apply and must be regenerated.
     """
-    from .train import THRESHOLD_POLICY, operating_threshold
+    from .train import THRESHOLD_POLICY, WITHIN_SOURCE_THRESHOLD_POLICY, operating_threshold, within_source_thresholds
 
     analyzer = Analyzer.load(model_path)
     ckpt = analyzer.checkpoint
@@ -344,14 +344,18 @@ def recalibrate_thresholds(model_path: Path | str, images_dir: Path | str, label
     held_out = [r for r in records if r.patient_id not in train_patients]
     data = prepare(held_out, Path(images_dir), analyzer.labels, analyzer.input_size, analyzer.config, analyzer.segmenter)
     probs = infer(analyzer, data).probabilities
-    thresholds = {}
-    for j, label in enumerate(analyzer.labels):
-        y = data.targets[:, j].numpy()
-        known = ~np.isnan(y)
-        thresholds[label] = operating_threshold(y[known], probs[known, j])
+    if analyzer.config.lung_crop:  # model v2: the operating points of its training policy, on the site's films
+        thresholds = within_source_thresholds(probs, data, analyzer.labels)
+        policy = WITHIN_SOURCE_THRESHOLD_POLICY
+    else:
+        thresholds, policy = {}, THRESHOLD_POLICY
+        for j, label in enumerate(analyzer.labels):
+            y = data.targets[:, j].numpy()
+            known = ~np.isnan(y)
+            thresholds[label] = operating_threshold(y[known], probs[known, j])
     keep = {k: v for k, v in meta.items() if k not in ("file", "sha256", "format", "labels", "thresholds", "config",
                                                        "metrics", "evaluation")}
-    save_checkpoint(ckpt.path, ckpt.config, ckpt.state_dict, thresholds, dict(keep, threshold_policy=THRESHOLD_POLICY))
+    save_checkpoint(ckpt.path, ckpt.config, ckpt.state_dict, thresholds, dict(keep, threshold_policy=policy))
     return thresholds
 
 
