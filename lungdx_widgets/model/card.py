@@ -101,7 +101,7 @@ def _inference_line(cfg: dict, recipe: dict) -> str:
         return (f"- Inference: test-time left-right flip averaging {cfg.get('flip_tta', False)}; heatmaps and boxes are "
                 "limited to the segmented lungs (widened by ~2% of the film); no fixed prior. Out-of-distribution guard: "
                 f"Mahalanobis distance of the film's features from the training films' (Ledoit-Wolf), flagged above "
-                f"{_f(cfg.get('ood_threshold'), 2)}, or when no lung fields are found." + taught)
+                f"{_f(cfg.get('ood_threshold'), 2)}, or when no lung fields are found.")
     return (f"- Inference: test-time left-right flip averaging {cfg.get('flip_tta', False)}; localisation maps weighted by an "
             f"anatomical lung-field prior {cfg.get('lung_prior', False)} (two Gaussians over the lung fields, fixed from anatomy "
             "before any localisation was measured; probabilities are not affected).")
@@ -179,6 +179,19 @@ def _loso_section(result: dict) -> list[str]:
                    f"({p.get('n_pos', 0)}/{p.get('n_neg', 0)}) | {_f(r['baseline_auroc'].get('Pneumonia'))} | "
                    f"{_pct(shown.get('Pneumonia'))} | {_pct(shown.get('Tuberculosis'))} |")
     return out
+
+
+def _site_section(site: dict | None) -> list[str]:
+    """What the learning loop does for a new site (recorded in the sidecar by the run that measured it)."""
+    if not site:
+        return []
+    before, after = site["before"].get("Pneumonia", {}), site["after"].get("Pneumonia", {})
+    return ["", "### Site adaptation (the learning loop, measured)", site.get("setup", ""), "",
+            "| | Pneumonia AUROC (95% CI) | sens | spec | flagged by the guard |", "|---|---|---|---|---|",
+            f"| before (never saw the site) | {_f(before.get('auroc'))} ({_ci(before.get('ci95'))}) | "
+            f"{_f(before.get('sensitivity'), 2)} | {_f(before.get('specificity'), 2)} | {_pct(site['before'].get('flagged'))} |",
+            f"| after {site.get('seconds')} s, {site.get('steps')} steps | {_f(after.get('auroc'))} ({_ci(after.get('ci95'))}) | "
+            f"{_f(after.get('sensitivity'), 2)} | {_f(after.get('specificity'), 2)} | {_pct(site['after'].get('flagged'))} |"]
 
 
 def _pct(v: float | None) -> str:
@@ -261,7 +274,8 @@ def render_model_card(result: dict, side: dict) -> str:
         for e in experiments:
             lines.append(f"| {e['variant']} | {e.get('steps')} | {_f(e.get('mean_auroc'))} | "
                          f"{_f(e.get('pooled_hit_rate'))} ({e.get('pooled_n_boxes')}) | {e.get('note', '')} |")
-    lines += _segmentation_section(result, side) + _guard_section(result) + _loso_section(result)
+    lines += (_segmentation_section(result, side) + _guard_section(result) + _loso_section(result)
+              + _site_section(side.get("site_adaptation")))
     lines += ["", "### By view", ""] + _strata_table(result, "by_view")
     lines += ["", "### By source", ""] + _strata_table(result, "by_source")
     loc = result.get("localization")
