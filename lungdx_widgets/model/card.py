@@ -117,9 +117,9 @@ def _v2_targets(result: dict) -> list[str]:
     pn, nih = labels.get("Pneumonia", {}), "NIH ChestX-ray14"
     nih_auc = pn.get("by_source", {}).get(nih, {}).get("auroc")
     nih_base = base.get("Pneumonia", {}).get("by_source", {}).get(nih, {}).get("auroc")
-    loc = result.get("localization", {})
-    hit = loc.get("by_label", {}).get("Pneumonia", {}).get("hit_rate")
-    fixed = loc.get("fixed_point_baseline", {}).get("hit_rate")
+    loc, cv = result.get("localization", {}), result.get("cross_validation") or {}
+    hit = cv.get("pooled_hit_rate", loc.get("by_label", {}).get("Pneumonia", {}).get("hit_rate"))
+    fixed = cv.get("pooled_fixed_point_hit_rate", loc.get("fixed_point_baseline", {}).get("hit_rate"))
     tb_hit = loc.get("by_label", {}).get("Tuberculosis", {}).get("hit_rate")
     tb = labels.get("Tuberculosis", {})
     seg = result.get("lung_segmentation", {})

@@ -171,36 +171,6 @@ def operating_threshold(y: np.ndarray, p: np.ndarray) -> float:
     return float(min(max(np.quantile(negatives, SPARSE_LABEL_SPECIFICITY), 1e-4), 1.0))
 
 
-#: A trained label is shown only if it separates held-out films at least this well (its AUROC within
-#: the sources that hold both classes; pooled where none does): below it, "not assessed" is the
-#: honest answer, not a number a clinician might act on.
-MIN_REPORTED_AUROC = 0.7
-
-
-def within_source_auroc(probs: np.ndarray, data: Prepared, j: int, min_each: int = 5) -> float | None:
-    """Mean AUROC of label ``j`` inside each source with both classes (weighted by films); pooled if none has."""
-    y = data.targets[:, j].numpy()
-    rows = two_class_rows(data, j, min_each)
-    sources = np.array([r.source for r in data.records])
-    if rows.any():
-        values, weights = [], []
-        for source in sorted(set(sources[rows].tolist())):
-            m = rows & (sources == source)
-            values.append(roc_auc_score(y[m], probs[m, j]))
-            weights.append(int(m.sum()))
-        return float(np.average(values, weights=weights))
-    known = ~np.isnan(y)
-    return float(roc_auc_score(y[known], probs[known, j])) if len(set(y[known].tolist())) == 2 else None
-
-
-def withheld_labels(probs: np.ndarray, data: Prepared, labels: tuple[str, ...]) -> tuple[str, ...]:
-    """Labels below :data:`MIN_REPORTED_AUROC` on the validation split (reported as not assessed)."""
-    if not len(data.records):
-        return ()
-    scores = {label: within_source_auroc(probs, data, j) for j, label in enumerate(labels)}
-    return tuple(label for label, a in scores.items() if a is None or a < MIN_REPORTED_AUROC)
-
-
 WITHIN_SOURCE_THRESHOLD_POLICY = (f"the score that keeps {SPARSE_LABEL_SPECIFICITY:.0%} specificity on the validation "
                                   "negatives of the sources that hold both classes of the label (on all validation "
                                   "negatives where no source does, e.g. tuberculosis): with held-out AUROCs of 0.7-0.85 a "
@@ -233,6 +203,54 @@ def within_source_thresholds(probs: np.ndarray, data: Prepared, labels: tuple[st
         negatives = probs[(rows if rows.any() else np.ones(len(y), bool)) & (y == 0), j]
         out[label] = float(min(max(np.quantile(negatives, SPARSE_LABEL_SPECIFICITY), 1e-4), 1.0)) if len(negatives) else 0.5
     return out
+
+
+#: A trained label is shown only if it separates held-out films at least this well (its AUROC within
+#: the sources that hold both classes; pooled where none does): below it, "not assessed" is the
+#: honest answer, not a number a clinician might act on.
+MIN_REPORTED_AUROC = 0.7
+
+
+def within_source_auroc(probs: np.ndarray, data: Prepared, j: int, min_each: int = 5) -> float | None:
+    """Mean AUROC of label ``j`` inside each source with both classes (weighted by films); pooled if none has."""
+    y = data.targets[:, j].numpy()
+    rows = two_class_rows(data, j, min_each)
+    sources = np.array([r.source for r in data.records])
+    if rows.any():
+        values, weights = [], []
+        for source in sorted(set(sources[rows].tolist())):
+            m = rows & (sources == source)
+            values.append(roc_auc_score(y[m], probs[m, j]))
+            weights.append(int(m.sum()))
+        return float(np.average(values, weights=weights))
+    known = ~np.isnan(y)
+    return float(roc_auc_score(y[known], probs[known, j])) if len(set(y[known].tolist())) == 2 else None
+
+
+#: Held-out films of each class a label needs before its AUROC may withhold it (tiny runs decide nothing).
+MIN_FILMS_TO_WITHHOLD = 10
+
+
+def withheld_labels(probs: np.ndarray, data: Prepared, labels: tuple[str, ...],
+                    inherited: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Labels below :data:`MIN_REPORTED_AUROC` on the validation split (reported as not assessed).
+
+    A label with fewer than :data:`MIN_FILMS_TO_WITHHOLD` validation films of a class keeps the
+    decision ``inherited`` from the checkpoint a fine-tune started from (a small site set decides nothing).
+    """
+    out = []
+    for j, label in enumerate(labels):
+        y = data.targets[:, j].numpy() if len(data.records) else np.zeros(0)
+        rows = two_class_rows(data, j) if len(data.records) else np.zeros(0, bool)
+        used = y[rows] if rows.any() else y[~np.isnan(y)]
+        if (used == 1).sum() < MIN_FILMS_TO_WITHHOLD or (used == 0).sum() < MIN_FILMS_TO_WITHHOLD:
+            if label in inherited:
+                out.append(label)
+            continue
+        score = within_source_auroc(probs, data, j)
+        if score is None or score < MIN_REPORTED_AUROC:
+            out.append(label)
+    return tuple(out)
 
 
 def validation_metrics(probs: np.ndarray, data: Prepared, labels: tuple[str, ...]) -> dict[str, dict]:
@@ -419,7 +437,7 @@ def train_model(config: TrainConfig, progress: Callable[[dict], None] | None = N
         thresholds = within_source_thresholds(val_probs, val, labels)
     if cfg.ood_guard and net_cfg.lung_crop:
         model, ood_report = fit_ood_guard(model, train, val, cfg.ood_flag_rate)
-        model.config = replace(model.config, withheld=withheld_labels(val_probs, val, labels))
+        model.config = replace(model.config, withheld=withheld_labels(val_probs, val, labels, net_cfg.withheld))
         net_cfg = model.config
     meta = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
