@@ -292,7 +292,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--segmenter", type=Path, default=None, help=f"lung segmenter (default weights/{s.segmenter})")
     p.add_argument("--exclude-source", action="append", metavar="SOURCE",
                    help="leave this source_dataset out entirely (leave-one-source-out runs); repeatable")
-    p.add_argument("--source-power", type=float, default=0.5, metavar="P",
+    p.add_argument("--source-power", type=float, default=1.0, metavar="P",
                    help="draw each source in proportion to its size ** P (1 = as is, 0 = sources equally)")
     p.set_defaults(func=_train)
 

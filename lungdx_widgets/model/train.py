@@ -76,9 +76,9 @@ class TrainConfig:
     #: Sampling weight multiplier for images with reference boxes: they are the only pixel-level
     #: supervision (~5% of images), so the box loss would otherwise see about one per batch.
     box_oversample: float = 3.0
-    #: Each source is drawn in proportion to (its size) ** this (0.5: a 600-film single-label archive
-    #: does not fill most batches); see :func:`balanced_weights`.
-    source_power: float = 0.5
+    #: Each source is drawn in proportion to (its size) ** this (1 = as is; below 1 a 600-film
+    #: single-label archive fills fewer batches); see :func:`balanced_weights`.
+    source_power: float = 1.0
     #: Inference behaviour stored in the checkpoint (see :class:`NetConfig`).
     flip_tta: bool = True
     #: The old fixed two-Gaussian map prior (model v1); v2 limits maps to the segmented lungs instead.
@@ -101,7 +101,7 @@ class TrainConfig:
     #: The folders a merged training set came from (``lungdx train --images A B --labels A.csv B.csv``),
     #: as ``[images, labels, boxes]`` triples: what the model card's "Reproduce" line names.
     datasets: tuple[tuple[str, str, str], ...] = ()
-    loss: LossWeights = field(default_factory=lambda: LossWeights(negative_map=0.5, outside_lung=0.5))
+    loss: LossWeights = field(default_factory=lambda: LossWeights(negative_map=1.0, outside_lung=0.5))
     #: Use only N images, evenly spaced in file-name order (covers every source) — for smoke runs.
     limit: int | None = None
     resume: bool = True
