@@ -123,6 +123,7 @@ def guard_report(analyzer: Analyzer, raw: RawOutput, data: Prepared, labels: tup
     positive *without* the out-of-distribution warning — the confident wrong answers a clinician sees.
     """
     flags = guard_flags(analyzer, raw, data)
+    reported = [(j, label) for j, label in enumerate(labels) if label not in analyzer.config.withheld]
     sources = [r.source for r in data.records]
     normal = data.abnormal.numpy() == 0
     by_source = {}
@@ -132,10 +133,10 @@ def guard_report(analyzer: Analyzer, raw: RawOutput, data: Prepared, labels: tup
         if (m & normal).any():
             entry["normals_shown_positive"] = {
                 label: float(((raw.probabilities[:, j] >= analyzer.thresholds.get(label, 0.5)) & ~flags)[m & normal].mean())
-                for j, label in enumerate(labels)}
+                for j, label in reported}
         by_source[src] = entry
     shown = {label: float(((raw.probabilities[:, j] >= analyzer.thresholds.get(label, 0.5)) & ~flags)[normal].mean())
-             for j, label in enumerate(labels)} if normal.any() else {}
+             for j, label in reported} if normal.any() else {}
     return {"threshold": analyzer.config.ood_threshold or None, "flagged": float(flags.mean()) if len(flags) else None,
             "n": int(len(flags)), "n_normal": int(normal.sum()), "normals_shown_positive": shown, "by_source": by_source}
 
