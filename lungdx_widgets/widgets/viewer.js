@@ -92,7 +92,7 @@ function render({ model, el }) {
   const lungToggle = h("input", { type: "checkbox", class: "ldx-lung-toggle", "aria-label": "Show the lung outline" });
   const lungGroup = h("label", { class: "ldx-lung-group", title: "Outline of the lung fields the AI found (the only place it looks)" },
     lungToggle, h("span", { text: "Lung outline" }));
-  const viewGroup = h("div", { class: "ldx-group" }, lungGroup, zoomValue, fitBtn);
+  const viewGroup = h("div", { class: "ldx-group" }, zoomValue, fitBtn, lungGroup);
   const toolbar = h("div", { class: "ldx-toolbar" }, title, heatGroup, viewGroup);
 
   const stage = h("div", { class: "ldx-stage", tabindex: "-1" });
