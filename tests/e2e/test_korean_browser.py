@@ -64,6 +64,7 @@ def _walk(page, base: str, patient) -> None:
     page.select_option(".lx-language select", label="English")
     page.wait_for_selector(".lx-worklist:has-text(\"Today's worklist\")")
     assert page.locator(f".lx-banner:has-text('{patient.name}')").count() == 1, "the patient stays open"
+    page.wait_for_selector(".lx-record:has-text('Chronic conditions')")  # panels redraw one after another
     assert page.locator(".lx-record:has-text('Chronic conditions')").count() == 1
     for words in ("Patients", "Upload X-ray", "Unsigned"):
         assert page.locator(f".lx-dashboard :text-is('{words}')").count() >= 1, words
