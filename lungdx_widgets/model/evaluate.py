@@ -247,6 +247,20 @@ def _training_records(meta: dict, records: list[Record]) -> tuple[list[Record], 
     in_eval = [r for r in records if r.patient_id in train_patients]
     if in_eval:
         return in_eval, None, "training patients of the evaluated CSV"
+    sets = meta.get("recipe", {}).get("datasets") or []
+    if sets:  # trained on several folders (``lungdx train --images A B``): merge them again, paths from the repo root
+        import tempfile
+
+        from ..config import PROJECT_ROOT
+        from ..csvfiles import merge_datasets
+
+        where = lambda p: Path(p) if Path(p).is_absolute() else PROJECT_ROOT / p  # noqa: E731
+        if all(where(d[1]).is_file() for d in sets):
+            folder = Path(tempfile.mkdtemp(prefix="lungdx-train-sets-"))
+            labels, boxes = merge_datasets([where(d[0]) for d in sets], [where(d[1]) for d in sets],
+                                           [where(d[2]) if d[2] else None for d in sets], folder)
+            recs = [r for r in read_records(labels, boxes) if r.patient_id in train_patients]
+            return recs, Path("/"), "training patients of " + " + ".join(str(d[1]) for d in sets)
     data = meta.get("data", {})
     csv, images = data.get("labels_csv"), data.get("images_dir")
     if csv and images and Path(csv).is_file():
