@@ -245,29 +245,43 @@ def to_network_units(images_u8: torch.Tensor, standardize: bool = False) -> torc
     return images * 2048.0 - 1024.0
 
 
-def within_source_targets(data: Prepared, min_each: int = 5) -> tuple[torch.Tensor, torch.Tensor, dict[str, list[str]]]:
+#: Films of each class a source must hold before it teaches (or is scored on) a label's contrast.
+MIN_PER_CLASS_IN_SOURCE = 5
+
+
+def two_class_rows(values: np.ndarray | torch.Tensor, sources: list[str], min_each: int = MIN_PER_CLASS_IN_SOURCE) -> np.ndarray:
+    """(N,) bool: the films with a known value whose source holds at least ``min_each`` of both classes."""
+    y = np.asarray(values, dtype=np.float64)
+    src = np.array(sources)
+    rows = np.zeros(len(y), dtype=bool)
+    for source in set(sources):
+        m = (src == source) & ~np.isnan(y)
+        if (y[m] == 1).sum() >= min_each and (y[m] == 0).sum() >= min_each:
+            rows |= m
+    return rows
+
+
+def within_source_targets(data: Prepared, min_each: int = MIN_PER_CLASS_IN_SOURCE
+                          ) -> tuple[torch.Tensor, torch.Tensor, dict[str, list[str]]]:
     """Label and abnormality targets with NaN where a film's source lacks one of the two classes.
 
     A source with only positives (a COVID archive, TBX11K) would teach "this archive = disease":
     its films then teach a label only through their boxes and the maps, never through the
     image-level loss. Returns (targets, abnormal, {label: sources that teach it}).
     """
-    targets, abnormal = data.targets.clone(), data.abnormal.clone()
     sources = [r.source for r in data.records]
+    columns = {f"label:{j}": data.targets[:, j] for j in range(data.targets.shape[1])}
+    columns["abnormal"] = data.abnormal
     taught: dict[str, list[str]] = {}
-    columns = [(f"label:{j}", data.targets[:, j], targets[:, j]) for j in range(data.targets.shape[1])]
-    columns.append(("abnormal", data.abnormal, abnormal))
-    for key, values, out in columns:
-        ok = []
-        for source in sorted(set(sources)):
-            rows = torch.tensor([s == source for s in sources])
-            v = values[rows]
-            if int((v == 1).sum()) >= min_each and int((v == 0).sum()) >= min_each:
-                ok.append(source)
-            else:
-                out[rows] = float("nan")
-        taught[key] = ok
-    return targets, abnormal, taught
+    masked = {}
+    for key, values in columns.items():
+        rows = two_class_rows(values.numpy(), sources, min_each)
+        out = values.clone()
+        out[torch.from_numpy(~rows)] = float("nan")
+        masked[key] = out
+        taught[key] = sorted({s for s, keep in zip(sources, rows) if keep})
+    targets = torch.stack([masked[f"label:{j}"] for j in range(data.targets.shape[1])], 1).reshape(data.targets.shape)
+    return targets, masked["abnormal"], taught
 
 
 def acquisition_jitter(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

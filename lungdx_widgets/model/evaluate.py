@@ -256,10 +256,10 @@ def _training_records(meta: dict, records: list[Record]) -> tuple[list[Record], 
 
         where = lambda p: Path(p) if Path(p).is_absolute() else PROJECT_ROOT / p  # noqa: E731
         if all(where(d[1]).is_file() for d in sets):
-            folder = Path(tempfile.mkdtemp(prefix="lungdx-train-sets-"))
-            labels, boxes = merge_datasets([where(d[0]) for d in sets], [where(d[1]) for d in sets],
-                                           [where(d[2]) if d[2] else None for d in sets], folder)
-            recs = [r for r in read_records(labels, boxes) if r.patient_id in train_patients]
+            with tempfile.TemporaryDirectory(prefix="lungdx-train-sets-") as folder:  # records hold absolute paths
+                labels, boxes = merge_datasets([where(d[0]) for d in sets], [where(d[1]) for d in sets],
+                                               [where(d[2]) if d[2] else None for d in sets], Path(folder))
+                recs = [r for r in read_records(labels, boxes) if r.patient_id in train_patients]
             return recs, Path("/"), "training patients of " + " + ".join(str(d[1]) for d in sets)
     data = meta.get("data", {})
     csv, images = data.get("labels_csv"), data.get("images_dir")

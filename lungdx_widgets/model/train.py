@@ -21,7 +21,8 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from ..config import get_settings
 from ..errors import LungDxError
 from .data import (Prepared, acquisition_jitter, augment, balanced_weights, prepare, read_records, split_records,
-                   supported_labels, to_network_units, within_source_targets)
+                   supported_labels, to_network_units, two_class_rows, within_source_targets,
+                   MIN_PER_CLASS_IN_SOURCE)
 from .segment import LungSegmenter
 from .analyze import forward
 from .losses import LossWeights, ham_loss
@@ -178,18 +179,6 @@ WITHIN_SOURCE_THRESHOLD_POLICY = (f"the score that keeps {SPARSE_LABEL_SPECIFICI
                                   "for scores that normal films rarely reach")
 
 
-def two_class_rows(data: Prepared, j: int, min_each: int = 5) -> np.ndarray:
-    """(N,) bool: validation films of label ``j`` from sources that hold at least ``min_each`` of both classes."""
-    y = data.targets[:, j].numpy()
-    sources = np.array([r.source for r in data.records])
-    rows = np.zeros(len(y), dtype=bool)
-    for source in set(sources.tolist()):
-        m = (sources == source) & ~np.isnan(y)
-        if (y[m] == 1).sum() >= min_each and (y[m] == 0).sum() >= min_each:
-            rows |= m
-    return rows
-
-
 def within_source_thresholds(probs: np.ndarray, data: Prepared, labels: tuple[str, ...]) -> dict[str, float]:
     """Operating points under :data:`WITHIN_SOURCE_THRESHOLD_POLICY`.
 
@@ -199,7 +188,7 @@ def within_source_thresholds(probs: np.ndarray, data: Prepared, labels: tuple[st
     out = {}
     for j, label in enumerate(labels):
         y = data.targets[:, j].numpy()
-        rows = two_class_rows(data, j)
+        rows = two_class_rows(y, [r.source for r in data.records])
         negatives = probs[(rows if rows.any() else np.ones(len(y), bool)) & (y == 0), j]
         out[label] = float(min(max(np.quantile(negatives, SPARSE_LABEL_SPECIFICITY), 1e-4), 1.0)) if len(negatives) else 0.5
     return out
@@ -211,11 +200,11 @@ def within_source_thresholds(probs: np.ndarray, data: Prepared, labels: tuple[st
 MIN_REPORTED_AUROC = 0.7
 
 
-def within_source_auroc(probs: np.ndarray, data: Prepared, j: int, min_each: int = 5) -> float | None:
+def within_source_auroc(probs: np.ndarray, data: Prepared, j: int, min_each: int = MIN_PER_CLASS_IN_SOURCE) -> float | None:
     """Mean AUROC of label ``j`` inside each source with both classes (weighted by films); pooled if none has."""
     y = data.targets[:, j].numpy()
-    rows = two_class_rows(data, j, min_each)
     sources = np.array([r.source for r in data.records])
+    rows = two_class_rows(y, sources.tolist(), min_each)
     if rows.any():
         values, weights = [], []
         for source in sorted(set(sources[rows].tolist())):
@@ -241,7 +230,7 @@ def withheld_labels(probs: np.ndarray, data: Prepared, labels: tuple[str, ...],
     out = []
     for j, label in enumerate(labels):
         y = data.targets[:, j].numpy() if len(data.records) else np.zeros(0)
-        rows = two_class_rows(data, j) if len(data.records) else np.zeros(0, bool)
+        rows = two_class_rows(y, [r.source for r in data.records]) if len(data.records) else np.zeros(0, bool)
         used = y[rows] if rows.any() else y[~np.isnan(y)]
         if (used == 1).sum() < MIN_FILMS_TO_WITHHOLD or (used == 0).sum() < MIN_FILMS_TO_WITHHOLD:
             if label in inherited:
