@@ -70,6 +70,11 @@ class Settings:
     #: Torch intra-op threads for inference. 1: several kernels share 2 cores, and oversubscribed
     #: threads made a forward ~35x slower under load (measured); raise it on a dedicated machine.
     torch_threads: int = 1
+    #: 1: ``lungdx serve`` runs one inference process that every dashboard kernel asks (one model in
+    #: memory per server, not one per clinician); 0: each kernel loads its own model, as before.
+    shared_model: int = 1
+    #: Longest wait (seconds) for the shared model to answer one analysis before the dashboard says so.
+    model_service_timeout_seconds: int = 120
 
     @property
     def xrv_cache(self) -> Path:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, Union
+from typing import TYPE_CHECKING, Protocol, Union, runtime_checkable
 
 from .errors import LungDxError
 from .imaging import load_image
@@ -26,6 +26,7 @@ from .types import Findings, Radiograph, Triage
 if TYPE_CHECKING:  # the store and model are only needed when called (torch is slow to import)
     from .model.analyze import Analyzer
     from .store.db import Store
+    from .inference.client import RemoteModelService
     from .store.records import PatientRecord, Prediction, Signoff, Study
 
 #: Gives the checkpoint to use now, or None for "no opinion" (then the shipped default is used).
@@ -86,25 +87,37 @@ class ModelService:
 
     def warm_up(self, before: Callable[[], None] = lambda: None) -> None:
         """Load in a background thread so the first upload does not pay for it (``before`` runs first)."""
-        def _load() -> None:
-            try:
-                before()
-                self.get()
-            except Exception:  # noqa: BLE001 - reported to the clinician on first real use
-                pass
-        threading.Thread(target=_load, name="lungdx-model-warmup", daemon=True).start()
+        warm_up_in_background(self.get, before)
 
 
-_shared: ModelService | None = None
+def warm_up_in_background(load: Callable[[], object], before: Callable[[], None] = lambda: None) -> None:
+    """Run ``before`` then ``load`` in a daemon thread; errors wait for the first real use to be shown."""
+    def _load() -> None:
+        try:
+            before()
+            load()
+        except Exception:  # noqa: BLE001 - reported to the clinician on first real use
+            pass
+    threading.Thread(target=_load, name="lungdx-model-warmup", daemon=True).start()
+
+
+_shared: "ModelService | RemoteModelService | None" = None
 _shared_lock = threading.Lock()
 
 
-def shared_model_service() -> ModelService:
-    """The process-wide service (created on first call, following the configured registry)."""
+def shared_model_service() -> "ModelService | RemoteModelService":
+    """The process-wide service (created on first call).
+
+    In a kernel of ``lungdx serve`` (the server sets :data:`~lungdx_widgets.inference.ADDRESS_ENV`)
+    it is the server's inference process, and this process never imports torch; elsewhere the model
+    is loaded here, following the configured registry.
+    """
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = ModelService()
+            from .inference.client import RemoteModelService
+
+            _shared = RemoteModelService.from_environment() or ModelService()
         return _shared
 
 
@@ -112,7 +125,16 @@ class _Analyzes(Protocol):
     def analyze(self, radiograph: Radiograph) -> Findings: ...
 
 
-AnalyzerLike = Union[ModelService, _Analyzes]
+@runtime_checkable
+class ProvidesAnalyzer(Protocol):
+    """A model service: local (:class:`ModelService`) or the server's (``inference.client.RemoteModelService``)."""
+
+    def get(self) -> _Analyzes: ...
+
+    def warm_up(self, before: Callable[[], None] = ...) -> None: ...
+
+
+AnalyzerLike = Union[ProvidesAnalyzer, _Analyzes]
 
 
 @dataclass(frozen=True)
@@ -146,7 +168,7 @@ def duplicate_message(signoff: "Signoff | None") -> str:
 
 
 def _get_analyzer(analyzer: AnalyzerLike) -> _Analyzes:
-    return analyzer.get() if isinstance(analyzer, ModelService) else analyzer
+    return analyzer.get() if isinstance(analyzer, ProvidesAnalyzer) else analyzer
 
 
 def ingest(store: "Store", patient_id: str, data: bytes, actor: str, *, filename: str | None = None,
@@ -207,6 +229,50 @@ def ingest(store: "Store", patient_id: str, data: bytes, actor: str, *, filename
                         message=f"analysed in {timings['total']:.1f} s ({triage.level})")
 
 
+@dataclass(frozen=True)
+class Analysed:
+    """One film's model output and its size (triage measures box extent against it); small enough to
+    send back from a Dask worker, since the maps are not computed."""
+
+    findings: Findings
+    image_size: tuple[int, int]
+
+
+def analyze_files(analyzer: AnalyzerLike, paths: "Sequence[Path | str]") -> "list[Analysed | LungDxError]":
+    """Decode each file and analyse the readable ones in one forward pass; one entry per path, in order.
+
+    No heatmaps: batch analysis stores probabilities, boxes and triage, never maps. Shared by
+    :func:`analyze_pending` and the archive's Dask workers, so both give the same result for a film.
+    """
+    model = _get_analyzer(analyzer)
+    batch = getattr(model, "analyze_batch", None)
+    loaded: list[Radiograph | LungDxError] = []
+    for path in paths:
+        try:
+            loaded.append(load_image(path))
+        except LungDxError as exc:
+            loaded.append(exc)
+    good = [r for r in loaded if isinstance(r, Radiograph)]
+    findings = iter(batch(good, heatmaps=False) if batch else [model.analyze(r) for r in good])
+    return [r if isinstance(r, LungDxError) else Analysed(next(findings), r.size) for r in loaded]
+
+
+def file_predictions(store: "Store", results: "list[tuple[Study, Analysed]]", actor: str,
+                     records: "dict[str, PatientRecord] | None" = None) -> int:
+    """Triage each result with its patient's record and store it, all in one transaction; returns how many.
+
+    ``records`` caches patient records across calls (one audited read per patient per run).
+    """
+    records = {} if records is None else records
+    with store.transaction():
+        for study, result in results:
+            if study.patient_id not in records:
+                records[study.patient_id] = store.patient_record(study.patient_id, actor)
+            triage = assess(result.findings, records[study.patient_id], image_size=result.image_size)
+            store.add_prediction(study.id, result.findings, triage, actor)
+    return len(results)
+
+
 def analyze_pending(store: "Store", analyzer: AnalyzerLike, actor: str, *, batch_size: int = 8,
                     studies: "list[Study] | None" = None) -> tuple[int, int]:
     """Analyse filed studies without a result (default: all of them), a batch at a time; returns (done, failed).
@@ -214,24 +280,14 @@ def analyze_pending(store: "Store", analyzer: AnalyzerLike, actor: str, *, batch
     Batched because the network is several times faster on CPU per image in a batch (demo set-up,
     a PACS pull that filed studies while the model was unavailable). Triage sees each patient's record.
     """
-    model = _get_analyzer(analyzer)
-    batch = getattr(model, "analyze_batch", None) or (lambda rgs: [model.analyze(r) for r in rgs])
+    model = _get_analyzer(analyzer)  # resolved once: one model version for the whole run
     pending = store.unanalysed_studies() if studies is None else studies
     done = failed = 0
     records: dict[str, PatientRecord] = {}
     for start in range(0, len(pending), batch_size):
-        loaded = []
-        for study in pending[start:start + batch_size]:
-            try:
-                loaded.append((study, load_image(store.study_image_path(study))))
-            except LungDxError:
-                failed += 1
-        findings = batch([r for _, r in loaded]) if loaded else []
-        with store.transaction():
-            for (study, rg), result in zip(loaded, findings):
-                if study.patient_id not in records:
-                    records[study.patient_id] = store.patient_record(study.patient_id, actor)
-                triage = assess(result, records[study.patient_id], image_size=rg.size)
-                store.add_prediction(study.id, result, triage, actor)
-                done += 1
+        chunk = pending[start:start + batch_size]
+        results = analyze_files(model, [store.study_image_path(s) for s in chunk])
+        good = [(s, r) for s, r in zip(chunk, results) if isinstance(r, Analysed)]
+        failed += len(chunk) - len(good)
+        done += file_predictions(store, good, actor, records)
     return done, failed

@@ -6,6 +6,8 @@ Rather than naming those three, every route whose handler is not a ``JupyterHand
 authenticates in ``prepare()``) gets wrapped, so handlers added by future extensions are caught
 too. Extensions load alphabetically and Voila's comes after this one, so the sweep runs once now
 and once more when the event loop starts, after every extension has registered its routes.
+
+It also starts the server's inference process (:mod:`.model_process`): the kernels share one model.
 """
 
 from __future__ import annotations
@@ -80,3 +82,17 @@ def _load_jupyter_server_extension(server_app: Any) -> None:
 
     sweep()
     IOLoop.current().add_callback(sweep)
+    start_model_process(server_app)
+
+
+def start_model_process(server_app: Any) -> None:
+    """One model for every kernel of this server (``Settings.shared_model``); see :mod:`.model_process`."""
+    from ..config import get_settings
+    from .model_process import ModelProcess
+
+    if not get_settings().shared_model:
+        return
+    process = ModelProcess(server_app.log)
+    process.watch()
+    process.announce()
+    server_app.web_app.settings["lungdx_model_process"] = process
