@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 
 from ..config import get_settings
 from ..errors import LungDxError
 from .common import add_db_argument, db_path
 
+#: ``--dask`` without a scheduler address: a local cluster.
+LOCAL_CLUSTER = "local"
 #: Images per forward pass in ``lungdx analyze`` (throughput without holding many decoded images).
 ANALYZE_BATCH = 16
 
@@ -70,6 +74,11 @@ def _analyze(args: argparse.Namespace) -> int:
 
     # without --model: the registry's active version, else the shipped checkpoint
     service = ModelService(args.model, resolver=registry_resolver(db_path(args)))
+    if args.archive:
+        return _analyze_archive(args, service.checkpoint())
+    if not args.files:
+        print("lungdx: error: analyze needs FILE arguments (or --archive)", file=sys.stderr)
+        return 2
     if args.patient:
         return _analyze_into_store(args, service)
     analyzer = service.get()
@@ -114,6 +123,43 @@ def _analyze_into_store(args: argparse.Namespace, service) -> int:
             else:
                 print(f"{path}: study {result.study.id} [{result.triage.level}] {result.message}", flush=True)
     return 1 if failures else 0
+
+
+def _analyze_archive(args: argparse.Namespace, checkpoint: Path) -> int:
+    """``--archive``: every stored study (acquired since ``--since``) lacking a result from this model
+    version; on Dask with ``--dask``, else in this process through the same batch path as the demo set-up."""
+    from tqdm import tqdm
+
+    from ..archive import ArchiveReport, dask_client, run_archive, select_studies
+    from ..model.registry import checkpoint_version
+    from ..services import ModelService, analyze_pending
+    from ..store import open_store
+    from .store import _actor as cli_actor
+
+    with open_store(db_path(args)) as store, tqdm(unit="study", desc="analysing", file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        if args.dask is None:
+            t0 = time.perf_counter()
+            studies = select_studies(store, checkpoint_version(checkpoint), args.since)
+            done, failed = analyze_pending(store, ModelService(checkpoint), cli_actor(), studies=studies)
+            progress(done + failed, len(studies))
+            report = ArchiveReport(checkpoint_version(checkpoint), len(studies), done, failed,
+                                   seconds=time.perf_counter() - t0)
+        else:
+            with dask_client(None if args.dask == LOCAL_CLUSTER else args.dask, args.workers) as client:
+                print(f"Dask dashboard: {client.dashboard_link}", file=sys.stderr, flush=True)
+                report = run_archive(store, checkpoint, cli_actor(), client, since=args.since, progress=progress)
+    for error in report.errors:
+        print(f"lungdx: error: {error}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(dataclasses.asdict(report)))
+    else:
+        print(f"{report.done} of {report.selected} studies analysed with {report.model_version} in "
+              f"{report.seconds:.1f} s ({report.failed} unreadable, {report.skipped} already done)")
+    return 1 if report.failed else 0
 
 
 def _datasets(args: argparse.Namespace, beside: Path) -> tuple[Path, Path, Path | None]:
@@ -250,12 +296,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     default_model = s.weights / s.default_model
     data = s.shared_data
 
-    p = sub.add_parser("analyze", help="analyse radiographs: one JSON object (or line) per file")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p = sub.add_parser("analyze", help="analyse radiographs: one JSON object (or line) per file, or a stored archive")
+    p.add_argument("files", nargs="*", metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
     p.add_argument("--model", type=Path, default=None, help=f"checkpoint (default {default_model})")
     p.add_argument("--patient", metavar="ID", default=None,
                    help="also file each image under this patient and store the result (the upload's path)")
+    p.add_argument("--archive", action="store_true",
+                   help="analyse the stored studies lacking a result from this model version (resumes where it stopped)")
+    p.add_argument("--since", metavar="DATE", default=None, help="with --archive: studies acquired on or after DATE")
+    p.add_argument("--dask", nargs="?", const=LOCAL_CLUSTER, default=None, metavar="SCHEDULER",
+                   help="with --archive: run on Dask, at SCHEDULER (tcp://host:8786) or a local cluster")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="local cluster size for --dask without a scheduler (default: one per CPU core)")
     add_db_argument(p)
     p.set_defaults(func=_analyze)
 

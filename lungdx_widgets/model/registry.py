@@ -57,7 +57,17 @@ class Checkpoint:
 
     @property
     def version(self) -> str:
-        return f"{self.path.stem}-{self.sha256[:8]}"
+        return version_name(self.path, self.sha256)
+
+
+def version_name(path: Path, sha256: str) -> str:
+    """The model version stored with each prediction: file stem and the start of its SHA-256."""
+    return f"{Path(path).stem}-{sha256[:8]}"
+
+
+def checkpoint_version(path: Path) -> str:
+    """The version a checkpoint file's predictions will carry, without loading its weights."""
+    return version_name(path, sha256_of(Path(path)))
 
 
 def sha256_of(path: Path) -> str:

@@ -33,6 +33,13 @@ class PredictionsMixin(StoreBase):
         row = self._row("SELECT max(id) AS id FROM predictions WHERE study_id = ?", (int(study_id),))
         return self._prediction_by_id(row["id"]) if row and row["id"] else None
 
+    def predicted_studies(self, model_version: str, study_ids: list[int]) -> set[int]:
+        """Which of ``study_ids`` already have a result from ``model_version`` (so a batch writer skips them)."""
+        marks = ",".join("?" * len(study_ids))
+        rows = self._rows(f"SELECT DISTINCT study_id FROM predictions WHERE model_version = ? AND study_id IN ({marks})",
+                          (model_version, *map(int, study_ids))) if study_ids else []
+        return {r["study_id"] for r in rows}
+
     def override_triage(self, study_id: int, level: str, reason: str, actor: str) -> Prediction:
         """Record a clinician's triage level for the latest prediction (with the reason, audited)."""
         if level not in TRIAGE_ORDER:

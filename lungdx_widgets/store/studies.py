@@ -142,3 +142,14 @@ class StudiesMixin(StoreBase):
         rows = self._rows("SELECT * FROM studies s WHERE NOT EXISTS "
                           "(SELECT 1 FROM predictions WHERE study_id = s.id) ORDER BY s.id")
         return [_study(r) for r in rows]
+
+    def studies_lacking_prediction(self, model_version: str, since: str | None = None) -> list[Study]:
+        """Studies with no result from ``model_version`` (acquired on or after ``since``), oldest first.
+
+        The archive re-analysis asks this before each run, so a run that stopped resumes without
+        redoing what that version already analysed; other versions' results do not count.
+        """
+        rows = self._rows("SELECT * FROM studies s WHERE (? IS NULL OR s.acquired >= ?) AND NOT EXISTS "
+                          "(SELECT 1 FROM predictions WHERE study_id = s.id AND model_version = ?) ORDER BY s.id",
+                          (since, since, model_version))
+        return [_study(r) for r in rows]
