@@ -8,7 +8,7 @@ surfacing as a bare ``KeyError`` from deep inside.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -67,3 +67,11 @@ def merge_datasets(images_dirs: list[Path], labels_csvs: list[Path], boxes_csvs:
             writer.writeheader()
             writer.writerows(rows)
     return labels_out, boxes_out
+
+
+def write_rows(path: Path, columns: Iterable[str], rows: Iterable[Mapping[str, str]]) -> None:
+    """Write ``rows`` under ``columns`` (UTF-8; cells a row lacks stay empty): every CSV writer of the shared format."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(columns))
+        writer.writeheader()
+        writer.writerows(rows)

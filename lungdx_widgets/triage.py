@@ -31,6 +31,7 @@ import numpy as np
 
 from . import vocabulary as v
 from .i18n import T_
+from .labels import NORMAL_LABELS
 from .terms import finding_term
 from .types import TRIAGE_ORDER, Box, Findings, LabelResult, Triage, TriageLevel
 
@@ -47,8 +48,6 @@ LARGE_EXTENT = 0.12
 MAX_PLAUSIBLE_EXTENT = 0.5
 #: Extent is measured on a grid of at most this many cells per side (boxes' union, not their sum).
 _EXTENT_GRID = 256
-#: Labels that mean "normal" and never count as an abnormal finding.
-NORMAL_LABELS = frozenset({"No Finding", "Normal"})
 
 Size = Literal["any", "large", "unmeasured"]
 

@@ -3,8 +3,8 @@
 The rule that decides the ground truth is not here: it is :func:`lungdx_widgets.ground_truth.ground_truth`
 (sign-off verdicts first, then kept/rejected boxes), shared with the research export. A label the
 rule says nothing about stays unlabelled (empty ``y_`` column), because an unreviewed label is not a 0.
-Rows use the exact header of ``shared/data/cxr/labels.csv`` / ``boxes.csv`` so the trainer reads
-snapshots and the public data alike.
+Rows use the header of ``shared/data/cxr/labels.csv`` / ``boxes.csv`` (:mod:`lungdx_widgets.labels`,
+shared with the research export) so the trainer reads snapshots and the public data alike.
 """
 
 from __future__ import annotations
@@ -13,19 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..ground_truth import ground_truth, truth_boxes
+from ..labels import labels_header, positives, y_values
 from ..types import Box
 
-#: Header of ``labels.csv`` (identical to the shared public data).
-LABELS_HEADER: tuple[str, ...] = (
-    "file", "source_dataset", "source_repo", "source_commit", "source_path", "license", "findings",
-    "label_source", "patient_id", "age", "sex", "view", "orig_width", "orig_height", "width", "height",
-    "has_box", "notes",
-    "y_No Finding", "y_Pneumonia", "y_COVID-19", "y_Lung Opacity", "y_Consolidation", "y_Infiltration",
-    "y_Atelectasis", "y_Effusion", "y_Cardiomegaly", "y_Pneumothorax", "y_Nodule", "y_Mass", "y_Edema",
-    "y_Emphysema", "y_Fibrosis", "y_Pleural_Thickening", "y_Hernia", "y_Tuberculosis",
-)
-#: Header of ``boxes.csv`` (identical to the shared public data).
-BOXES_HEADER: tuple[str, ...] = ("file", "label", "x", "y", "w", "h", "source")
 
 def is_reviewed(boxes: Iterable[Box]) -> bool:
     """A person looked at it: some box was accepted, rejected, edited or drawn (not only AI proposals)."""
@@ -71,22 +61,17 @@ class ReviewedImage:
 
 def label_row(image: ReviewedImage) -> dict[str, str]:
     """The ``labels.csv`` row of one reviewed image."""
-    row = dict.fromkeys(LABELS_HEADER, "")
+    row = dict.fromkeys(labels_header(image.truth), "")
     kept_boxes = image.truth_boxes
     row.update({
         "file": image.file, "source_dataset": "LungDx Workbench annotations", "license": "local; research use only",
-        "findings": "|".join(image.positives), "label_source": "clinician/analyst review in LungDx",
+        "findings": "|".join(positives(image.truth)), "label_source": "clinician/analyst review in LungDx",
         "patient_id": image.patient_id, "sex": image.sex, "view": image.view,
         "orig_width": str(image.width), "orig_height": str(image.height),
         "width": str(image.width), "height": str(image.height),
         "has_box": "1" if kept_boxes else "0", "notes": image.provenance,
     })
-    for label in image.positives:
-        if f"y_{label}" in row:
-            row[f"y_{label}"] = "1"
-    for label in image.known_negatives:
-        if f"y_{label}" in row:
-            row[f"y_{label}"] = "0"
+    row.update(y_values(image.truth))  # unknown labels too: the writer adds their columns (labels.y_labels)
     return row
 
 

@@ -9,7 +9,6 @@ snapshot; files are made read-only and the folder appears only once complete (at
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import get_settings
-from ..csvfiles import csv_rows
+from ..csvfiles import csv_rows, write_rows
 from ..errors import LungDxError
 from ..ground_truth import signoff_verdicts
 from ..imaging import load_image
@@ -30,7 +29,8 @@ from ..imaging.render import to_png_bytes
 from ..model.registry import sha256_of
 from ..store.errors import NotFound
 from ..store.records import Snapshot
-from .labelsets import BOXES_HEADER, LABELS_HEADER, ReviewedImage, box_rows, label_row
+from ..labels import BOX_COLUMNS, labels_header
+from .labelsets import ReviewedImage, box_rows, label_row
 from .queries import annotated_study_ids
 
 MANIFEST = "manifest.json"
@@ -72,12 +72,6 @@ def reviewed_images(store) -> Iterator[tuple[ReviewedImage, Path]]:
         if image.informative:
             yield image, store.study_image_path(study)
 
-
-def _write_csv(path: Path, header: Iterable[str], rows: Iterable[dict[str, str]]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(header))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def _shared_rows(selection: SharedSelection) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
@@ -135,8 +129,9 @@ def _build(store, staging: Path, shared: SharedSelection | None) -> None:
         boxes += shared_boxes
     if not label_rows:
         raise EmptySnapshot("No reviewed annotations to freeze yet: accept, edit or draw boxes first.")
-    _write_csv(staging / "labels.csv", LABELS_HEADER, label_rows)
-    _write_csv(staging / "boxes.csv", BOXES_HEADER, boxes)
+    seen = {column[2:] for row in label_rows for column in row if column.startswith("y_")}
+    write_rows(staging / "labels.csv", labels_header(seen), label_rows)
+    write_rows(staging / "boxes.csv", BOX_COLUMNS, boxes)
 
 
 def create_snapshot(store, actor: str, *, shared: SharedSelection | None = None, note: str = "") -> Snapshot:

@@ -20,9 +20,9 @@ from .localize import boxes_from_map, lung_field_prior, maps_to_original, upsamp
 from .network import HamNet, NetConfig
 from .preprocess import FilmInput, prepare_films
 from .segment import LungSegmenter
+from ..labels import ABNORMAL
 from .registry import LABELS, Checkpoint, default_model_path, load_checkpoint
 
-ABNORMAL = "abnormal"
 #: AI box proposals per finding: more than two per finding clutter the film without adding a place to look.
 MAX_BOXES_PER_LABEL = 2
 

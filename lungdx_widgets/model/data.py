@@ -21,12 +21,12 @@ from PIL import Image
 
 from ..csvfiles import LabelsFileError, csv_rows
 from ..imaging.transform import Geometry, equalize
+from ..labels import NO_FINDING
 from .network import NetConfig
 from .preprocess import prepare_films
 from .segment import LungSegmenter
 from ..types import Box
 
-NO_FINDING = "No Finding"
 
 
 @dataclass(frozen=True)

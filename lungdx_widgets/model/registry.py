@@ -20,14 +20,10 @@ import torch
 
 from ..config import get_settings
 from ..errors import LungDxError
+from ..labels import FINDING_LABELS
 
-#: Every label the product can report, named as torchxrayvision names them. A checkpoint
-#: assesses a subset; the rest are reported as "not assessed".
-LABELS: tuple[str, ...] = (
-    "Pneumonia", "Lung Opacity", "Consolidation", "Infiltration", "Atelectasis", "Effusion", "Edema",
-    "Pneumothorax", "Cardiomegaly", "Nodule", "Mass", "Emphysema", "Fibrosis", "Pleural_Thickening",
-    "Hernia", "Tuberculosis",
-)
+#: The product's label universe (defined in :mod:`lungdx_widgets.labels`).
+LABELS: tuple[str, ...] = FINDING_LABELS
 CHECKPOINT_FORMAT = "lungdx-ham/1"
 
 

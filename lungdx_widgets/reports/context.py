@@ -20,8 +20,6 @@ from ..types import Box, Radiograph, Triage
 from .errors import ReportError
 
 MODEL_CARD = "MODEL_CARD.md"
-#: Box statuses a clinician has kept (research export and final reports use only these).
-REVIEWED_STATUSES = frozenset({"accepted", "edited"})
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LungDxError
+from ..labels import ABNORMAL
 from .context import StudyContext
 
-ABNORMAL = "abnormal"
 
 
 def recompute_heatmap(ctx: StudyContext, analyzer=None) -> tuple[np.ndarray | None, str]:

@@ -15,7 +15,6 @@ not removed; the README written with the data says so.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import defaultdict
 from collections.abc import Iterable
@@ -23,25 +22,13 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from ..csvfiles import write_rows
 from ..ground_truth import ground_truth
 from ..imaging.deid import pseudonym_for
 from ..imaging.render import to_png_bytes
+from ..labels import BOX_COLUMNS, LABEL_COLUMNS, NO_FINDING, labels_header, positives, y_values
 from .context import StudyContext
 
-NO_FINDING = "No Finding"
-#: The shared ``labels.csv`` header, column for column (provenance columns stay empty here).
-LABEL_COLUMNS = (
-    "file", "source_dataset", "source_repo", "source_commit", "source_path", "license", "findings",
-    "label_source", "patient_id", "age", "sex", "view", "orig_width", "orig_height", "width", "height",
-    "has_box", "notes",
-)
-#: Its ``y_*`` labels in its order; labels outside this list get extra columns at the end.
-Y_LABELS = (
-    NO_FINDING, "Pneumonia", "COVID-19", "Lung Opacity", "Consolidation", "Infiltration", "Atelectasis",
-    "Effusion", "Cardiomegaly", "Pneumothorax", "Nodule", "Mass", "Edema", "Emphysema", "Fibrosis",
-    "Pleural_Thickening", "Hernia", "Tuberculosis",
-)
-BOX_COLUMNS = ("file", "label", "x", "y", "w", "h", "source")
 SOURCE_DATASET = "LungDx Workbench research export"
 LICENSE = "Research use only (institutional data-use agreement)"
 MAX_AGE = 90
@@ -89,20 +76,19 @@ def _age(ctx: StudyContext) -> str:
     return "" if age is None else str(min(age, MAX_AGE))
 
 
-def _label_row(ctx: StudyContext, file: str, labels: dict[str, int], y_labels: list[str]) -> dict[str, str]:
-    positives = [lab for lab in y_labels if labels.get(lab) == 1 and lab != NO_FINDING]
-    reviewed = {**labels, NO_FINDING: int(not positives)} if labels else {}
+def _label_row(ctx: StudyContext, file: str, labels: dict[str, int]) -> dict[str, str]:
+    found = positives(labels)
     rows, cols = ctx.pixels.shape[:2]
     row = dict.fromkeys(LABEL_COLUMNS, "")
     row.update({
         "file": file, "source_dataset": SOURCE_DATASET, "license": LICENSE,
-        "findings": "|".join(positives) or (NO_FINDING if labels else ""),
+        "findings": "|".join(found) or (NO_FINDING if labels.get(NO_FINDING) == 1 else ""),
         "label_source": "clinician sign-off of AI findings", "patient_id": pseudonym_for(ctx.patient.patient_id),
         "age": _age(ctx), "sex": ctx.patient.sex if ctx.patient.sex in ("M", "F") else "",
         "view": ctx.study.view or "", "orig_width": str(cols), "orig_height": str(rows),
         "width": str(cols), "height": str(rows), "has_box": str(int(bool(ctx.reviewed_boxes))),
     })
-    row.update({f"y_{lab}": str(reviewed[lab]) if lab in reviewed else "" for lab in y_labels})
+    row.update(y_values(labels))
     return row
 
 
@@ -127,7 +113,6 @@ def export_research(contexts: Iterable[StudyContext], out_dir: Path) -> Research
     labelled = [(c, labels) for c in contexts if c.signed and (labels := confirmed_labels(c))]
     labelled.sort(key=lambda cl: (pseudonym_for(cl[0].patient.patient_id), cl[0].study.acquired, cl[0].study.id))
     confirmed = [labels for _, labels in labelled]
-    y_labels = list(Y_LABELS) + sorted({lab for labels in confirmed for lab in labels} - set(Y_LABELS))
     per_patient: dict[str, int] = defaultdict(int)
     label_rows, box_rows, coco_images, coco_boxes = [], [], [], []
     written: list[Path] = []
@@ -137,7 +122,7 @@ def export_research(contexts: Iterable[StudyContext], out_dir: Path) -> Research
         file = f"{pseudo}_{per_patient[pseudo]}.png"
         written.append(out_dir / "images" / file)
         written[-1].write_bytes(to_png_bytes(ctx.pixels))
-        row = _label_row(ctx, file, labels, y_labels)
+        row = _label_row(ctx, file, labels)
         label_rows.append(row)
         coco_images.append({"id": image_id, "file_name": file, "width": int(row["width"]),
                             "height": int(row["height"]), "findings": row["findings"]})
@@ -146,9 +131,8 @@ def export_research(contexts: Iterable[StudyContext], out_dir: Path) -> Research
                    "w": round(b.w, 2), "h": round(b.h, 2), "source": f"clinician ({b.status})"}
             box_rows.append(box)
             coco_boxes.append({**box, "image_id": image_id})
-    columns = list(LABEL_COLUMNS) + [f"y_{lab}" for lab in y_labels]
-    _write_csv(out_dir / "labels.csv", columns, label_rows)
-    _write_csv(out_dir / "boxes.csv", list(BOX_COLUMNS), box_rows)
+    write_rows(out_dir / "labels.csv", labels_header(lab for labels in confirmed for lab in labels), label_rows)
+    write_rows(out_dir / "boxes.csv", list(BOX_COLUMNS), box_rows)
     categories = sorted({b["label"] for b in box_rows} | {lab for r in confirmed for lab, v in r.items() if v})
     (out_dir / "annotations.coco.json").write_text(json.dumps(_coco(coco_images, coco_boxes, categories), indent=1))
     (out_dir / "README.txt").write_text(README)
@@ -156,9 +140,3 @@ def export_research(contexts: Iterable[StudyContext], out_dir: Path) -> Research
     return ResearchSummary(len(label_rows), len(box_rows), len(per_patient), len(contexts) - len(labelled),
                            out_dir, tuple(written), tuple(c.study.id for c, _ in labelled))
 
-
-def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)

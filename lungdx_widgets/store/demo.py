@@ -18,6 +18,7 @@ from pathlib import Path
 from ..config import get_settings
 from ..csvfiles import csv_rows
 from ..errors import LungDxError
+from ..labels import NO_FINDING
 from .db import Store, open_store
 from . import demo_data as words
 from .demo_data import FIRST_NAMES, SURNAMES
@@ -108,7 +109,7 @@ def choose_source_patients(groups: dict[str, list[SourceImage]], n: int) -> list
     n_multi = min(len(multi), round(n * SHARE_OF_MULTI_IMAGE_PATIENTS))
     # the demo always shows a tuberculosis film (model v2 assesses TB) and one from a source the
     # model never trained on (its out-of-distribution warning)
-    showcase = [g for g in single if g[0].dataset in SHOWCASE_SOURCES and "No Finding" not in g[0].findings]
+    showcase = [g for g in single if g[0].dataset in SHOWCASE_SOURCES and NO_FINDING not in g[0].findings]
     showcase = [next(g for g in showcase if g[0].dataset == src) for src in SHOWCASE_SOURCES
                 if any(g[0].dataset == src for g in showcase)]
     rest = [g for g in single if g not in showcase]
@@ -190,7 +191,7 @@ def _add_demo_patient(store: Store, index: int, images: list[SourceImage], image
                                  else f"Fictional demo patient; radiographs from {first.dataset} (public data)."))
         _add_history(store, mrn, rng, times[0][:10], lang)
         for image, acquired in zip(images, times):
-            reason = next(r for r in lang.reasons if r[0] in image.findings or r[0] == "No Finding")
+            reason = next(r for r in lang.reasons if r[0] in image.findings or r[0] == NO_FINDING)
             store.add_encounter(mrn, DEMO_ACTOR, acquired[:10], reason[1], diagnosis=reason[2],
                                 notes=lang.request_note)
             path = _demo_image(image_dir / image.file)

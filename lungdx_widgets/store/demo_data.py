@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..labels import NO_FINDING
+
 #: Deliberately odd surnames: nobody should mistake a demo chart for a real person's.
 SURNAMES = ("Testwell", "Sampleton", "Demoford", "Mockridge", "Fakesby", "Placeholm", "Dummington", "Trialmore",
             "Examplar", "Specimenko", "Pretendly", "Fictorius", "Madeupson", "Notrealova", "Protohaus",
@@ -53,7 +55,7 @@ REASONS = (
     ("Mass", "Weight loss and haemoptysis", "Lung mass under investigation"),
     ("Atelectasis", "Post-operative hypoxia", "Possible atelectasis"),
     ("Infiltration", "Persistent cough", "Lower respiratory tract infection"),
-    ("No Finding", "Pre-operative assessment", "Routine pre-operative film"),
+    (NO_FINDING, "Pre-operative assessment", "Routine pre-operative film"),
 )
 PAST_VISITS = (
     ("Annual review", "Stable", "Medication reviewed."),
@@ -107,7 +109,7 @@ KOREAN_REASONS = (
     ("Mass", "체중 감소 및 객혈", "폐 종괴 정밀 검사 중"),
     ("Atelectasis", "수술 후 저산소증", "무기폐 가능성"),
     ("Infiltration", "3주 이상 지속되는 기침", "하기도 감염"),
-    ("No Finding", "수술 전 평가", "수술 전 정기 촬영"),
+    (NO_FINDING, "수술 전 평가", "수술 전 정기 촬영"),
 )
 KOREAN_PAST_VISITS = (
     ("정기 진료", "안정", "복용 약물 검토함."),

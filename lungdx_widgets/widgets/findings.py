@@ -15,11 +15,13 @@ import traitlets as t
 
 from ..i18n import FONT_STACK, N_, translate
 from ..i18n import gettext as _
+from ..labels import ABNORMAL
 from ..terms import finding_name, level_name
 from ..types import TRIAGE_ORDER
 from .theme import ACCENT, MUTED, RESEARCH_NOTICE, esc, message_html, triage_badge
 
-ANY_ABNORMALITY = "abnormal"
+#: The "any abnormality" summary (the viewer shows its heatmap first).
+ANY_ABNORMALITY = ABNORMAL
 _ABOVE = ACCENT
 _BELOW = "#b2c5f5"
 

@@ -18,6 +18,7 @@ import numpy as np
 import traitlets as t
 
 from ..errors import LungDxError
+from ..labels import ABNORMAL
 from ..types import Box, Findings, Radiograph
 from .viewer_data import (
     drop_relabelled_scores,
@@ -33,8 +34,6 @@ from .viewer_data import (
 
 log = logging.getLogger(__name__)
 _HERE = Path(__file__).parent
-#: The heatmap shown first when a study has one: the model's summary map.
-ABNORMAL = "abnormal"
 MESSAGE_KINDS = ("info", "ok", "warning", "error")
 
 SaveCallback = Callable[[list[Box]], None]

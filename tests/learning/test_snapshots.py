@@ -54,7 +54,7 @@ def test_snapshot_freezes_reviewed_labels_in_the_shared_format(store, reviewed, 
     assert set(rows) == {f"study-{corrected.id}.png", f"study-{rejected.id}.png"}  # untouched one left out
     first = rows[f"study-{corrected.id}.png"]
     assert (first["findings"], first["y_Pneumonia"], first["y_Effusion"], first["y_Mass"]) == (
-        "Effusion|Pneumonia", "1", "1", "0")
+        "Pneumonia|Effusion", "1", "1", "0")  # column order, as the research export
     assert first["y_Atelectasis"] == "" and first["patient_id"] == pseudonym_for("LRN-1") != "LRN-1"
     assert "LRN-" not in (folder / "labels.csv").read_text()  # no MRN in a training set
     assert rows[f"study-{rejected.id}.png"]["y_Pneumonia"] == "0"
