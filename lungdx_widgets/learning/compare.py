@@ -16,14 +16,9 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from scipy.stats import rankdata
 
-from ..model.evaluate import auroc, expected_calibration_error
+from ..model.metrics import CI_LEVEL, auroc, auroc_rows, expected_calibration_error, percentile_interval, resample_indices
 from .evalsets import EvalPredictions, EvalSet, predictions_on
-
-#: Confidence level of every interval in this module.
-CI_LEVEL = 0.95
-
 
 @dataclass(frozen=True)
 class LabelComparison:
@@ -76,35 +71,10 @@ class Comparison:
         return out
 
 
-def _auroc_rows(truth: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """AUROC of every row of (resamples, n) arrays at once; NaN where a row lacks a class.
-
-    Vectorised because the paired bootstrap needs the *per-resample* values of both versions
-    (their difference), not just each version's interval.
-    """
-    ranks = rankdata(scores, axis=1)
-    n_pos = truth.sum(axis=1)
-    n_neg = truth.shape[1] - n_pos
-    rank_sum = (ranks * truth).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        result = (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-    result[(n_pos == 0) | (n_neg == 0)] = np.nan
-    return result
-
-
 def _ece(truth: np.ndarray, probs: np.ndarray) -> float | None:
     """ECE (the evaluator's definition) over the pairs where both truth and probability are known."""
     known = ~np.isnan(truth) & ~np.isnan(probs)
     return expected_calibration_error(truth[known], probs[known])
-
-
-def _interval(samples: np.ndarray) -> tuple[float, float] | None:
-    samples = samples[~np.isnan(samples)]
-    if samples.size < 10:
-        return None
-    tail = (1 - CI_LEVEL) / 2 * 100
-    lo, hi = np.percentile(samples, [tail, 100 - tail])
-    return float(lo), float(hi)
 
 
 def _label_comparison(label: str, truth: np.ndarray, pa: np.ndarray, pb: np.ndarray,
@@ -116,13 +86,13 @@ def _label_comparison(label: str, truth: np.ndarray, pa: np.ndarray, pb: np.ndar
     ece_a, ece_b = _ece(truth, pa), _ece(truth, pb)
     if n_pos == 0 or n_neg == 0:
         return LabelComparison(label, n_pos, n_neg, None, None, None, None, None, None, ece_a, ece_b)
-    idx = np.random.default_rng(seed).integers(0, t.size, size=(n_boot, t.size))
-    boot_a = _auroc_rows(t[idx], a[idx])
-    boot_b = _auroc_rows(t[idx], b[idx])
+    idx = resample_indices(t.size, n_boot, seed)
+    boot_a = auroc_rows(t[idx], a[idx])
+    boot_b = auroc_rows(t[idx], b[idx])
     auc_a, auc_b = auroc(t, a), auroc(t, b)
     return LabelComparison(
-        label, n_pos, n_neg, auc_a, _interval(boot_a), auc_b, _interval(boot_b),
-        None if auc_a is None or auc_b is None else auc_b - auc_a, _interval(boot_b - boot_a),
+        label, n_pos, n_neg, auc_a, percentile_interval(boot_a), auc_b, percentile_interval(boot_b),
+        None if auc_a is None or auc_b is None else auc_b - auc_a, percentile_interval(boot_b - boot_a),
         ece_a, ece_b,
     )
 

@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 
 from .analyze import Analyzer, RawOutput
 from .data import Prepared, Record, prepare, read_records, to_network_units
+from .metrics import auroc, bootstrap_ci, expected_calibration_error, stratified_auroc
 from .localize import boxes_from_map, inside, iou, peak, upsample
 from .registry import read_sidecar, save_checkpoint, update_sidecar
 
@@ -28,53 +29,6 @@ BASELINE_SIZE = 32
 KEY_LABEL = "Pneumonia"
 #: Width of the border band (fraction of the model input) where a heatmap peak counts as "on the border".
 BORDER_BAND = 0.125
-
-
-def auroc(y: np.ndarray, p: np.ndarray) -> float | None:
-    """Mann–Whitney AUROC (ties count half); None when a class is missing."""
-    pos, neg = p[y == 1], p[y == 0]
-    if len(pos) == 0 or len(neg) == 0:
-        return None
-    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
-    values = np.concatenate([pos, neg])[order]
-    ranks = np.empty(len(values))
-    ranks[order] = _average_ranks(values)
-    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
-
-
-def _average_ranks(sorted_values: np.ndarray) -> np.ndarray:
-    ranks = np.arange(1, len(sorted_values) + 1, dtype=float)
-    _, start, counts = np.unique(sorted_values, return_index=True, return_counts=True)
-    for s, c in zip(start, counts):
-        if c > 1:
-            ranks[s:s + c] = ranks[s:s + c].mean()
-    return ranks
-
-
-def bootstrap_ci(y: np.ndarray, p: np.ndarray, n_boot: int, seed: int = 0) -> list[float] | None:
-    """Percentile 95% CI of the AUROC over image resamples."""
-    if n_boot <= 0 or auroc(y, p) is None:
-        return None
-    rng = np.random.default_rng(seed)
-    stats = [a for a in (auroc(y[i], p[i]) for i in (rng.integers(0, len(y), len(y)) for _ in range(n_boot))) if a is not None]
-    return [float(np.percentile(stats, 2.5)), float(np.percentile(stats, 97.5))] if stats else None
-
-
-def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float | None:
-    if len(y) == 0:
-        return None
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
-    return float(sum(abs(p[which == b].mean() - y[which == b].mean()) * (which == b).sum()
-                     for b in range(bins) if (which == b).any()) / len(y))
-
-
-def stratified_auroc(y: np.ndarray, p: np.ndarray, groups: list[str]) -> dict[str, dict]:
-    out = {}
-    for g in sorted(set(groups)):
-        m = np.array([x == g for x in groups])
-        out[g] = {"auroc": auroc(y[m], p[m]), "n_pos": int((y[m] == 1).sum()), "n_neg": int((y[m] == 0).sum())}
-    return out
 
 
 def label_report(y: np.ndarray, p: np.ndarray, records: list[Record], n_boot: int, threshold: float | None) -> dict:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import roc_curve
 
 from ..config import get_settings
 from ..errors import LungDxError
@@ -26,6 +26,7 @@ from .data import (Prepared, acquisition_jitter, augment, balanced_weights, prep
 from .segment import LungSegmenter
 from .analyze import forward
 from .losses import LossWeights, ham_loss
+from .metrics import auroc
 from .network import DENSENET121, HamNet, NetConfig
 from .registry import LABELS, load_checkpoint, save_checkpoint
 
@@ -209,11 +210,11 @@ def within_source_auroc(probs: np.ndarray, data: Prepared, j: int, min_each: int
         values, weights = [], []
         for source in sorted(set(sources[rows].tolist())):
             m = rows & (sources == source)
-            values.append(roc_auc_score(y[m], probs[m, j]))
+            values.append(auroc(y[m], probs[m, j]))
             weights.append(int(m.sum()))
         return float(np.average(values, weights=weights))
     known = ~np.isnan(y)
-    return float(roc_auc_score(y[known], probs[known, j])) if len(set(y[known].tolist())) == 2 else None
+    return auroc(y[known], probs[known, j])
 
 
 #: Held-out films of each class a label needs before its AUROC may withhold it (tiny runs decide nothing).
@@ -249,8 +250,7 @@ def validation_metrics(probs: np.ndarray, data: Prepared, labels: tuple[str, ...
         known = ~np.isnan(y)
         y, p = y[known], probs[known, j]
         n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
-        auroc = float(roc_auc_score(y, p)) if n_pos and n_neg else None
-        out[label] = {"auroc": auroc, "n_pos": n_pos, "n_neg": n_neg, "threshold": operating_threshold(y, p)}
+        out[label] = {"auroc": auroc(y, p), "n_pos": n_pos, "n_neg": n_neg, "threshold": operating_threshold(y, p)}
     return out
 
 

@@ -7,7 +7,8 @@ import plotly.graph_objects as go
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from lungdx_widgets.learning.compare import _auroc_rows, compare, comparison_figure
+from lungdx_widgets.learning.compare import compare, comparison_figure
+from lungdx_widgets.model.metrics import auroc_rows
 from lungdx_widgets.learning.evalsets import EvalPredictions
 
 
@@ -23,9 +24,9 @@ def test_vectorised_bootstrap_auroc_matches_sklearn_row_by_row_with_ties():
     truth = rng.integers(0, 2, 200).astype(float)
     scores = np.round(rng.random(200) + truth * 0.3, 1)  # rounding creates many ties
     idx = rng.integers(0, 200, (5, 200))
-    rows = _auroc_rows(truth[idx], scores[idx])
+    rows = auroc_rows(truth[idx], scores[idx])
     assert rows == pytest.approx([roc_auc_score(truth[i], scores[i]) for i in idx])
-    assert np.isnan(_auroc_rows(np.ones((1, 5)), scores[None, :5])[0])
+    assert np.isnan(auroc_rows(np.ones((1, 5)), scores[None, :5])[0])
 
 
 def test_point_estimates_and_calibration_of_a_comparison():

@@ -8,7 +8,8 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from lungdx_widgets.cli import main
-from lungdx_widgets.model.evaluate import auroc, bootstrap_ci, cross_validation, expected_calibration_error
+from lungdx_widgets.model.evaluate import cross_validation
+from lungdx_widgets.model.metrics import auroc, bootstrap_ci, expected_calibration_error
 
 
 def test_auroc_matches_sklearn_with_ties():
