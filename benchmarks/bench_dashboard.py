@@ -128,6 +128,39 @@ def distinct_copies(dicom: Path, n: int, out_dir: Path) -> list[Path]:
     return copies
 
 
+def login_once(browser, base: str, user: str) -> tuple[float, float]:
+    """(login page ms, login submitted → first worklist row ms) in a fresh browser context (a new kernel)."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    try:
+        t0 = time.perf_counter()
+        page.goto(base + "/login")
+        login_page_ms = (time.perf_counter() - t0) * 1000
+        page.fill("#username", user)
+        page.fill("#password", user)
+        t0 = time.perf_counter()
+        page.click("#login-submit")
+        page.wait_for_selector(".lx-worklist-row")
+        return login_page_ms, (time.perf_counter() - t0) * 1000
+    finally:
+        context.close()
+
+
+def measure_startup(base: str, logins: int) -> dict:
+    """Time to interactive over ``logins`` fresh logins (the first one also pays for cold imports on disk)."""
+    from playwright.sync_api import sync_playwright
+
+    from lungdx_widgets.store.demo import DEMO_USERS
+    from tests.support import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        runs = [login_once(browser, base, DEMO_USERS["clinician"]) for _ in range(logins)]
+        browser.close()
+    return {"login_page_ms": statistics.median(r[0] for r in runs), "tti": [r[1] for r in runs]}
+
+
 def measure(base: str, dicom: Path, switches: int, uploads: int) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -208,6 +241,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--switches", type=int, default=20)
     ap.add_argument("--uploads", type=int, default=3)
+    ap.add_argument("--logins", type=int, default=5, help="fresh logins timed for time_to_interactive_s (p50)")
+    ap.add_argument("--startup-only", action="store_true", help="only time to interactive (no switches, uploads)")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     with tempfile.TemporaryDirectory(prefix="lungdx-bench-dash-") as tmp:
@@ -222,14 +257,24 @@ def main() -> int:
 
         dicom = get_settings().shared_data / "dicom" / DICOM
         db, checkpoint, tiny = prepare(work)
-        baseline = analysis_baseline(checkpoint, dicom, args.uploads)
         with running_server(db, env=server_env(checkpoint), log=work / "server.log") as base:
-            m = measure(base, dicom, args.switches, args.uploads)
+            start = measure_startup(base, args.logins)
+            if not args.startup_only:
+                m = measure(base, dicom, args.switches, args.uploads)
+        tti = summary(start["tti"])
+        print(f"time to interactive after login (first worklist row): p50 {tti['p50'] / 1000:.2f} s, "
+              f"p95 {tti['p95'] / 1000:.2f} s over {tti['n']} logins, first {start['tti'][0] / 1000:.2f} s "
+              f"(login page alone {start['login_page_ms']:.0f} ms)")
+        if args.startup_only:
+            print(json.dumps({"time_to_interactive_s": round(tti["p50"] / 1000, 2), "tti_ms": tti,
+                              "first_login_ms": round(start["tti"][0], 1), "login_page_ms": round(start["login_page_ms"], 1),
+                              "targets": {"time_to_interactive_s": 2.0}, "met": {"time_to_interactive": tti["p50"] <= 2000}}))
+            return 0
+        baseline = analysis_baseline(checkpoint, dicom, args.uploads)
 
     switch, rt, up = summary(m["switch"]), summary(m["roundtrip"]), summary(m["upload"])
     with_image = summary(m["switch_image"]) if m["switch_image"] else None
     analysis = summary(baseline)
-    print(f"time to interactive after login: {m['tti_ms'] / 1000:.1f} s (login page alone {m['login_page_ms']:.0f} ms)")
     print(f"patient switch: p50 {switch['p50']} ms, p95 {switch['p95']} ms over {switch['n']} switches"
           f" (kernel round trip p50 {rt['p50']} ms; ratio {switch['p50'] / max(rt['p50'], 0.1):.1f}x);"
           f" until the patient's latest image is shown: {with_image}")
@@ -237,13 +282,14 @@ def main() -> int:
           f" (analysis alone p50 {analysis['p50'] / 1000:.2f} s; ratio {up['p50'] / max(analysis['p50'], 0.1):.1f}x)")
     print(json.dumps({
         "model": "tiny (trained by the benchmark: default checkpoint missing)" if tiny else "default checkpoint",
-        "time_to_interactive_s": round(m["tti_ms"] / 1000, 2), "login_page_ms": round(m["login_page_ms"], 1),
+        "time_to_interactive_s": round(tti["p50"] / 1000, 2), "tti_ms": tti, "login_page_ms": round(start["login_page_ms"], 1),
         "patient_switch_ms": switch, "patient_switch_with_image_ms": with_image, "kernel_roundtrip_ms": rt,
         "patient_switch_ratio_vs_roundtrip": round(switch["p50"] / max(rt["p50"], 0.1), 2),
         "upload_to_findings_ms": up, "analysis_only_ms": analysis,
         "upload_ratio_vs_analysis": round(up["p50"] / max(analysis["p50"], 0.1), 2),
-        "targets": {"patient_switch_p50_ms": 300, "upload_to_findings_p50_ms": 1500},
-        "met": {"patient_switch": switch["p50"] <= 300, "upload_to_findings": up["p50"] <= 1500},
+        "targets": {"patient_switch_p50_ms": 300, "upload_to_findings_p50_ms": 1500, "time_to_interactive_s": 2.0},
+        "met": {"patient_switch": switch["p50"] <= 300, "upload_to_findings": up["p50"] <= 1500,
+                "time_to_interactive": tti["p50"] <= 2000},
     }))
     return 0
 

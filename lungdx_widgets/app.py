@@ -18,7 +18,7 @@ from .widgets.findings import (ANY_ABNORMALITY, FindingsPanel, preload_chart_cod
                                view_from_prediction)
 from .widgets.patient_record import PatientBanner, PatientRecordPanel
 from .widgets.patient_search import PatientSearch
-from .widgets.priors import PriorsPanel
+from .widgets.priors import PriorFilm, PriorsPanel
 from .widgets.signoff import SignoffPanel
 from .i18n import LANGUAGE_NAMES, LANGUAGES, N_, choose_language, set_language
 from .i18n import gettext as _
@@ -97,6 +97,11 @@ class Dashboard(w.VBox):
         if role in CLINICAL_WRITERS:
             self.findings.triage_form.on_submit(self._override_triage)
         self.priors = PriorsPanel(self.store)
+        self.prior_film = PriorFilm(self.store, height=VIEWER_HEIGHT)
+        self.viewer.layout = w.Layout(flex="1 1 0", min_width="0")
+        #: The current film, and the earlier one beside it when the Priors tab asks for side by side.
+        self.films = w.HBox([self.viewer], layout=w.Layout(width="100%", flex="1 1 auto", min_height="0"))
+        self.films.add_class("lx-films")
         self.signoff = SignoffPanel(self.store, self.actor, can_sign=role in CLINICAL_WRITERS,
                                     boxes_for=self._saved_boxes)
         self.report = ReportDownload(self.store, self.actor)
@@ -144,7 +149,7 @@ class Dashboard(w.VBox):
                       layout=w.Layout(width=f"{LEFT_WIDTH}px", min_width=f"{LEFT_WIDTH}px", height="100%"))
         left.add_class("lx-col")
         left.add_class("lx-left")
-        centre = card([self.banner, self.upload, self.unsaved.widget, self.viewer], "lx-centre",
+        centre = card([self.banner, self.upload, self.unsaved.widget, self.films], "lx-centre",
                       flex="1 1 auto", min_width="0", height="100%")
         right = w.VBox([self.tabs], layout=w.Layout(width=f"{RIGHT_WIDTH}px", min_width=f"{RIGHT_WIDTH}px", height="100%"))
         right.add_class("lx-col")
@@ -163,7 +168,25 @@ class Dashboard(w.VBox):
         self.findings.observe(lambda ch: self._follow_label(ch["new"]), names="selected_label")
         self.viewer.observe(lambda ch: ch["new"] and self.findings.select(ch["new"]), names="heatmap_label")
         self.tabs.observe(lambda ch: ch["new"] == TAB_PRIORS and self.priors.render(), names="selected_index")
-        self.signoff.on_signed(lambda _sid: self.worklist.refresh())
+        self.signoff.on_signed(self._signed)
+        self.priors.on_compare(self._show_prior)
+        self.prior_film.close.on_click(lambda _b: setattr(self.priors.side_by_side, "value", False))
+
+    def _signed(self, _study_id: int) -> None:
+        self.worklist.refresh()
+        self.priors.redraw()  # the progression statements need this signature
+
+    def _show_prior(self, study_id: int | None) -> None:
+        """The earlier film beside the current one (None: the current film alone again)."""
+        if study_id is None:
+            self.films.children = (self.viewer,)
+            return
+        try:
+            self.prior_film.show(study_id)
+        except LungDxError as exc:
+            self.viewer.show_message(str(exc), "error")
+            return
+        self.films.children = (self.viewer, self.prior_film)
 
     def set_focus(self, on: bool) -> None:
         """Hide (or show again) the side columns so the radiograph takes the whole screen."""
@@ -202,6 +225,9 @@ class Dashboard(w.VBox):
         if self.findings.view is not None:
             self.findings.show(self.findings.view)
         self.record.redraw()
+        self.priors.redraw()
+        if self.prior_film.study_id is not None and len(self.films.children) > 1:
+            self.prior_film.show(self.prior_film.study_id)
         if self.record.record is not None and self.record.record.patient.patient_id == self.patient_id:
             self.banner.show(self.record.record)
 

@@ -126,22 +126,57 @@ def test_switching_patient_never_leaves_the_previous_patients_image(demo_store, 
     assert "No studies for this patient" in d.findings._message.value
 
 
-def test_priors_tab_shows_current_beside_previous_and_a_trend(demo_store, tmp_path):
-    import ipywidgets as w
+def _patient_with_priors(store):
+    """A patient with an earlier study and an unsigned newest one (today's worklist)."""
+    for p in store.search_patients("", limit=200):
+        studies = store.studies_for_patient(p.patient_id)
+        if len(studies) >= 2 and not store.signoffs(studies[0].id):
+            return p
+    raise AssertionError("no demo patient has an unsigned study with priors")
 
+
+def test_priors_tab_states_progression_and_opens_the_prior_side_by_side(demo_store, tmp_path):
     from lungdx_widgets.app import TAB_PRIORS
+    from lungdx_widgets.types import Box
 
     d = Dashboard(demo_store, username=CLINICIAN, analyzer=SharedAnalyzer(tmp_path / "absent.pt"),
                   warm_up_model=False)
-    patient = next(p for p in demo_store.search_patients("", limit=100)
-                   if len(demo_store.studies_for_patient(p.patient_id)) >= 2)
+    patient = _patient_with_priors(demo_store)
+    current, prior = demo_store.studies_for_patient(patient.patient_id)[:2]
+    box = Box("Effusion", 10, 10, prior.width * 0.3, prior.height * 0.3, source="human", status="edited")
+    demo_store.save_annotations(prior.id, [box], demo_store.annotations(prior.id).version, CLINICIAN)
+    demo_store.sign_study(prior.id, CLINICIAN, verdicts={"Effusion": "present"},
+                          addendum=bool(demo_store.signoffs(prior.id)))  # the demo signed its history
     d.search.select(patient.patient_id)
+    d.open_study(current.id)
     d.tabs.selected_index = TAB_PRIORS
-    pair = d.priors._body.children[0]
-    captions = [tile.children[0].value for tile in pair.children]
-    assert "Current" in captions[0] and "Previous" in captions[1]
-    assert all(isinstance(tile.children[1], w.Image) and tile.children[1].value for tile in pair.children)
-    assert f"{len(demo_store.studies_for_patient(patient.patient_id))} studies on file" in d.priors._body.children[-1].value
+    assert d.priors.prior_id == prior.id
+    assert "Sign this study to see how its findings changed" in d.priors.changes.value
+
+    demo_store.sign_study(current.id, CLINICIAN, verdicts={"Effusion": "absent", "Pneumothorax": "present"})
+    d._signed(current.id)
+    text = d.priors.changes.value
+    assert "Pneumothorax: new — present now; not reported on" in text
+    assert "Effusion: improved — not seen now; present on" in text
+    assert text.index("Pneumothorax") < text.index("Effusion"), "new before improved"
+
+    assert d.films.children == (d.viewer,)
+    d.priors.side_by_side.value = True
+    assert d.films.children == (d.viewer, d.prior_film)
+    assert d.prior_film.viewer.readonly and d.prior_film.viewer.image
+    assert [b["label"] for b in d.prior_film.viewer.boxes] == ["Effusion"], "the prior's signed box"
+    assert "signed by" in d.prior_film.caption.value
+    d.switch_language("ko")
+    assert "기흉: 새로 생김" in d.priors.changes.value and "서명" in d.prior_film.caption.value
+    d.switch_language("en")
+    d.prior_film.close.click()
+    assert d.films.children == (d.viewer,) and not d.priors.side_by_side.value
+
+    d.priors.side_by_side.value = True
+    other = next(p for p in demo_store.search_patients("", limit=100) if p.patient_id != patient.patient_id
+                 and demo_store.studies_for_patient(p.patient_id))
+    d.search.select(other.patient_id)
+    assert d.films.children == (d.viewer,), "another patient never sits beside the earlier film"
 
 
 def test_analyst_sees_no_contact_data_and_cannot_upload_or_sign(demo_store, tmp_path):
