@@ -28,10 +28,7 @@ def read_raster(data: bytes, kind: ImageKind, sha256: str, who: str) -> Radiogra
             raise ImageTooLarge(f"{who} declares more pixels than allowed; it was not decoded.") from exc
     _check_size(*image.size, who)
     with decoder_errors(damaged):
-        if kind == "jpeg":
-            image = ImageOps.exif_transpose(image)  # phone photos of films carry a rotation tag
-        image.load()
-        pixels, bit_depth, colourfulness = _to_grey(image)
+        pixels, bit_depth, colourfulness = decode_pixels(image)
     colour = colour_warning(colourfulness)
     return Radiograph(pixels=pixels, source_format=kind, sha256=sha256, bit_depth=bit_depth,
                       photometric="RGB" if colour else "MONOCHROME2", warnings=colour)
@@ -45,6 +42,18 @@ def _check_size(width: int, height: int, who: str) -> None:
     if min(width, height) < settings.min_side:
         raise ImageTooSmall(f"{who} is only {width}×{height} pixels; at least {settings.min_side} pixels "
                             "a side are needed.")
+
+
+def decode_pixels(image: Image.Image) -> tuple[np.ndarray, int, float]:
+    """(pixels in [0,1], bit depth, colourfulness) of an opened PNG/JPEG: the one decode for serving and training.
+
+    Training reads its films through this too (``model.data.read_grayscale``), so a rotated JPEG or a
+    big-endian 16-bit PNG looks the same to the model when it learns and when it reads an upload.
+    """
+    if image.format == "JPEG":
+        image = ImageOps.exif_transpose(image)  # phone photos of films carry a rotation tag
+    image.load()
+    return _to_grey(image)
 
 
 def _to_grey(image: Image.Image) -> tuple[np.ndarray, int, float]:

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..csvfiles import LabelsFileError, csv_rows
+from ..imaging.raster import decode_pixels
 from ..imaging.transform import Geometry, equalize
 from ..labels import NO_FINDING
 from .network import NetConfig
@@ -164,11 +165,9 @@ def balanced_weights(records: list[Record], key_label: str = "Pneumonia", source
 
 
 def read_grayscale(path: Path) -> np.ndarray:
-    """An 8/16-bit PNG/JPEG as float32 [0,1] (fast path for training; uploads go through imaging)."""
+    """An 8/16-bit PNG/JPEG as float32 [0,1], decoded exactly as serving decodes an upload (no train/serve skew)."""
     with Image.open(path) as im:
-        arr = np.asarray(im.convert("I;16") if im.mode in ("I", "I;16") else im.convert("L"))
-    scale = 65535.0 if arr.dtype == np.uint16 else 255.0
-    return arr.astype(np.float32) / scale
+        return decode_pixels(im)[0]
 
 
 @dataclass
