@@ -15,6 +15,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+from ..display import RESEARCH_NOTICE
 from ..store.records import Patient
 from .codes import CHEST_XRAY, SNOMED_SYSTEM, finding_code
 from .context import StudyContext, split_name
@@ -116,7 +117,7 @@ def conclusion(ctx: StudyContext) -> str:
         parts.append(f"Signed by {s.signed_by} at {s.signed_at}{comment}")
     else:
         parts.append("Preliminary: not yet reviewed by a clinician.")
-    parts.append("Research use only; not for clinical decisions.")
+    parts.append(RESEARCH_NOTICE)  # exports are in English (msgid)
     return " ".join(parts)
 
 

@@ -17,13 +17,12 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .. import vocabulary
-from ..i18n import FONT_STACK, N_, format_datetime, gettext, language, translate, use_language
+from ..display import RESEARCH_NOTICE
+from ..i18n import FONT_STACK, format_datetime, gettext, language, translate, use_language
 from ..terms import SEXES, finding_name, level_name
 from .context import StudyContext, model_card_uri
 from .overlay import overlay_png
 
-RESEARCH_NOTICE = N_("Research use only. Not a medical device and not for clinical decisions: "
-                     "AI output is decision support that a clinician must confirm.")
 
 
 @dataclass(frozen=True)

@@ -12,17 +12,11 @@ from collections.abc import Callable, Iterable
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..display import heat_colours
 from ..i18n import CJK_FONT_FACE, CJK_FONT_FILE
 from ..types import Box
 
-#: The viewer's colour convention (widgets/viewer.js), so a report looks like the screen: an
-#: approximation of the "turbo" map, and values below the knee fading out so the lungs stay readable.
-TURBO_STOPS = (
-    (0.0, 48, 18, 59), (0.1, 65, 69, 171), (0.2, 70, 117, 237), (0.3, 57, 162, 252),
-    (0.4, 27, 207, 212), (0.5, 36, 236, 166), (0.6, 97, 252, 108), (0.7, 164, 252, 59),
-    (0.8, 209, 232, 52), (0.9, 243, 198, 58), (0.95, 250, 150, 40), (1.0, 220, 60, 20),
-)
-HEAT_ALPHA_KNEE = 0.35
+#: Opacity of the burned-in heat layer (colours and fade-out: :mod:`lungdx_widgets.display`, as on screen).
 HEAT_OPACITY = 0.5
 AI_COLOUR = (255, 196, 0)      # proposed by the model
 HUMAN_COLOUR = (0, 200, 255)   # drawn or accepted by a clinician
@@ -30,10 +24,8 @@ HUMAN_COLOUR = (0, 200, 255)   # drawn or accepted by a clinician
 
 def heat_rgba(heat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """[0,1] heat → (rgb in [0,1], alpha in [0,1]) with the viewer's colours and fade-out."""
-    stops = np.asarray(TURBO_STOPS, dtype=np.float32)
-    rgb = np.stack([np.interp(heat, stops[:, 0], stops[:, c]) for c in (1, 2, 3)], axis=-1) / 255.0
-    alpha = np.minimum(1.0, heat / HEAT_ALPHA_KNEE) * HEAT_OPACITY
-    return rgb.astype(np.float32), alpha.astype(np.float32)
+    rgb, alpha = heat_colours(heat)
+    return (rgb / 255.0).astype(np.float32), (alpha * HEAT_OPACITY).astype(np.float32)
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:

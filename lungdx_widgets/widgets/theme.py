@@ -14,7 +14,8 @@ from pathlib import Path
 
 import ipywidgets as w
 
-from ..i18n import FONT_STACK, N_, untranslate
+from ..display import RESEARCH_NOTICE as RESEARCH_NOTICE  # the one notice, re-exported for widgets
+from ..i18n import FONT_STACK, untranslate
 from ..i18n import gettext as _
 from ..terms import level_name
 from ..types import TRIAGE_ORDER
@@ -37,7 +38,6 @@ SEVERITY_RANK = {"life-threatening": 0, "anaphylaxis": 0, "severe": 0, "moderate
 ACCENT = "#1d4ed8"
 MUTED = "#667085"
 
-RESEARCH_NOTICE = N_("Research use only — AI findings are decision support; the clinician decides.")
 
 _CSS_FILE = Path(__file__).with_name("dashboard.css")
 

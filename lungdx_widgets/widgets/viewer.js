@@ -9,28 +9,7 @@ const NARROW_PX = 760; // below this width the side panel slims down
 const STACKED_PX = 520; // below this it goes under the image
 const SAVING = "Saving…";
 const SAVE_TIMEOUT_MS = 20000;
-const HEAT_ALPHA_KNEE = 0.35; // values below fade out so the lungs stay readable
-// Approximation of the "turbo" colour map (perceptually ordered, readable on grey).
-const TURBO = [
-  [0.0, 48, 18, 59], [0.1, 65, 69, 171], [0.2, 70, 117, 237], [0.3, 57, 162, 252],
-  [0.4, 27, 207, 212], [0.5, 36, 236, 166], [0.6, 97, 252, 108], [0.7, 164, 252, 59],
-  [0.8, 209, 232, 52], [0.9, 243, 198, 58], [0.95, 250, 150, 40], [1.0, 220, 60, 20],
-];
-
-function turboLut() {
-  const lut = new Uint8ClampedArray(256 * 4);
-  for (let i = 0; i < 256; i++) {
-    const v = i / 255;
-    let k = 0;
-    while (k < TURBO.length - 2 && v > TURBO[k + 1][0]) k++;
-    const [a, b] = [TURBO[k], TURBO[k + 1]];
-    const f = (v - a[0]) / (b[0] - a[0]);
-    for (let c = 1; c <= 3; c++) lut[i * 4 + c - 1] = a[c] + f * (b[c] - a[c]);
-    lut[i * 4 + 3] = 255 * Math.min(1, v / HEAT_ALPHA_KNEE);
-  }
-  return lut;
-}
-const LUT = turboLut();
+// The heat colour table (256 RGBA entries) comes from Python (lungdx_widgets/display.py), shared with reports.
 
 function h(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
@@ -65,6 +44,7 @@ function clamp(v, lo, hi) {
 }
 
 function render({ model, el }) {
+  const LUT = new Uint8ClampedArray(model.get("heat_lut") || []);
   const cleanups = [];
   const listen = (target, type, fn, opts) => {
     target.addEventListener(type, fn, opts);

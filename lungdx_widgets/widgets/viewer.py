@@ -17,6 +17,7 @@ import anywidget
 import numpy as np
 import traitlets as t
 
+from ..display import heat_lut
 from ..errors import LungDxError
 from ..labels import ABNORMAL
 from ..types import Box, Findings, Radiograph
@@ -56,6 +57,8 @@ class ImageViewer(anywidget.AnyWidget):
     image_height = t.Int(0, min=0).tag(sync=True)
     #: ``{finding label or "abnormal": 8-bit gray PNG}``; numpy arrays in [0,1] are encoded on assignment.
     heatmaps = t.Dict().tag(sync=True)
+    #: The heat colour table (:func:`lungdx_widgets.display.heat_lut`), the same one reports burn in.
+    heat_lut = t.List(t.Int(), default_value=heat_lut(), read_only=True).tag(sync=True)
     #: Outline of the lung fields the model read (8-bit PNG, bright = outline); a boolean mask in
     #: original pixels is encoded on assignment, None/empty = no outline (a v1 model, no analysis).
     lung_outline = t.Any(b"").tag(sync=True)

@@ -13,6 +13,7 @@ from PIL import Image
 from lungdx_widgets.errors import LungDxError
 from lungdx_widgets.imaging import load_image
 from lungdx_widgets.types import Box, Findings, LabelResult
+from lungdx_widgets.widgets import viewer as viewer_module
 from lungdx_widgets.widgets.viewer import ImageViewer
 from lungdx_widgets.widgets.viewer_data import HEATMAP_MAX_SIDE, BoxRejected, normalize_box
 
@@ -205,3 +206,18 @@ def test_assets_ship_next_to_the_module():
     js = (folder / "viewer.js").read_text()
     assert "export default" in js and "http" not in js.replace("http://www.w3.org/2000/svg", "")  # offline
     assert (folder / "viewer.css").stat().st_size > 0
+
+
+def test_viewer_and_reports_share_one_heat_colour_table(viewer):
+    """The browser colours heat from the table Python sends; the report overlay uses the same table."""
+    from lungdx_widgets.display import HEAT_STOPS, heat_lut
+    from lungdx_widgets.reports.overlay import HEAT_OPACITY, heat_rgba
+
+    lut = np.array(viewer.get_state()["heat_lut"], dtype=float).reshape(256, 4)
+    assert lut.shape == (256, 4) and list(lut.ravel()) == heat_lut()
+    rgb, alpha = heat_rgba(np.arange(256) / 255.0)
+    assert np.abs(rgb * 255 - lut[:, :3]).max() <= 0.5
+    assert np.abs(alpha / HEAT_OPACITY * 255 - lut[:, 3]).max() <= 0.5
+    assert tuple(lut[255, :3]) == HEAT_STOPS[-1][1:] and lut[0, 3] == 0
+    js = Path(viewer_module.__file__).with_name("viewer.js").read_text()
+    assert "65, 69, 171" not in js and 'model.get("heat_lut")' in js, "no second copy of the table in the viewer"
