@@ -87,7 +87,7 @@ def test_findings_through_the_process_equal_the_in_process_analyzer(model_proces
 
 
 def test_a_kernel_side_client_gets_findings_without_importing_torch(model_process, tmp_path, shared_dicoms):
-    """What a dashboard kernel of ``lungdx serve`` does: shared_model_service() + ingest, torch never loaded."""
+    """What a dashboard kernel of ``lungdx serve`` does (ingest, the dashboard reopening the study): torch never loaded."""
     process, _ = model_process
     nih = next(p for p in shared_dicoms if p.name.startswith("nih_"))
     script = f"""
@@ -100,7 +100,13 @@ with open_store({str(tmp_path / 'kernel.db')!r}) as store:
     service.warm_up()
     result = ingest(store, {PATIENT!r}, open({str(nih)!r}, "rb").read(), "doc", filename="a.dcm", analyzer=service)
     stored = store.latest_prediction(result.study.id)
+    store.add_user("doc", "doc-password-123", "clinician")
+    from lungdx_widgets.app import Dashboard  # the dashboard as Voila builds it, then the study reopened
+    dashboard = Dashboard(store, "doc")
+    dashboard.open_study(result.study.id)  # recomputes its heatmaps through the service
+    reopened = sorted(dashboard.viewer.heatmaps)
 print(json.dumps({{"service": type(service).__name__, "error": result.model_error, "version": stored.model_version,
+                  "reopened": reopened,
                   "heatmaps": sorted(result.findings.heatmaps), "lung_mask": result.findings.lung_mask is not None,
                   "level": result.triage.level,
                   "torch": sorted(m for m in sys.modules if m == "torch" or m.startswith("torch."))}}))
@@ -112,6 +118,7 @@ print(json.dumps({{"service": type(service).__name__, "error": result.model_erro
     assert doc["service"] == "RemoteModelService" and doc["error"] is None
     assert doc["torch"] == [], "the kernel imported torch although the server serves the model"
     assert doc["version"].startswith("lungdx-demo") and "abnormal" in doc["heatmaps"] and doc["lung_mask"]
+    assert doc["reopened"] == doc["heatmaps"], "the reopened study's maps came from the shared model too"
 
 
 def test_a_killed_process_is_restarted_and_meanwhile_analyses_fail_with_a_message(tmp_path, store, shared_dicoms):
