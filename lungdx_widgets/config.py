@@ -65,7 +65,8 @@ class Settings:
     #: Kernels no page ever connected to (a dashboard GET without its websocket) are culled after
     #: this many quiet seconds; culling runs every 15 s.
     kernel_unconnected_seconds: int = 45
-    #: Dashboards (kernels, ~0.9 GB each) one clinician may hold; a new one replaces the oldest unconnected.
+    #: Dashboards (kernels: ~0.15 GB each with the shared model, ~0.9 GB with their own) one clinician may
+    #: hold; a new one replaces the oldest unconnected.
     kernels_per_user: int = 3
     #: Torch intra-op threads for inference. 1: several kernels share 2 cores, and oversubscribed
     #: threads made a forward ~35x slower under load (measured); raise it on a dedicated machine.

@@ -79,7 +79,7 @@ class TooManyKernels(web.HTTPError):
 class OwnedKernelManager(AsyncMappingKernelManager):
     """Remembers each kernel's owner; the authorizer and the route rules ask :meth:`owner_of`.
 
-    Each dashboard GET starts a kernel (~0.9 GB with the model) whether or not a page ever
+    Each dashboard GET starts a kernel (~0.15 GB; ~0.9 GB when it loads its own model) whether or not a page ever
     connects to it. So clinicians hold at most ``Settings.kernels_per_user`` kernels (a new one
     first shuts down their oldest kernels without a connection: a reload replaces the page it
     reloads), and a kernel no websocket ever connected to is culled once it has been quiet for
