@@ -95,9 +95,11 @@ class RemoteModelService:
                 http.client.RemoteDisconnected) as exc:
             raise ModelServiceUnavailable("The AI model service is not running; the server restarts it "
                                           f"— try again in a minute ({type(exc).__name__}).") from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise ModelServiceUnavailable(f"The AI model service did not answer within {self.timeout:.0f} s; "
                                           "try again when fewer analyses are running.") from None
+        except (OSError, http.client.HTTPException) as exc:  # anything else on the way: still words, not a traceback
+            raise ModelServiceUnavailable(f"The AI model service could not be reached ({type(exc).__name__}).") from None
         finally:
             conn.close()
 
