@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .labelsets import is_reviewed
-from .queries import annotated_study_ids, predictions_by_version
 
 Probabilities = Mapping[str, float | None]
 Thresholds = Mapping[str, float | None]
@@ -92,14 +91,14 @@ def review_queue(store, *, limit: int = 50, versions: tuple[str, str] | None = N
     out unless ``include_reviewed`` (saved but untouched AI proposals do not count as reviewed).
     """
     if versions is None:
-        latest = predictions_by_version(store)
+        latest = {p.study_id: p for p in store.latest_predictions()}
         ranked = rank_by_uncertainty({k: p.probabilities for k, p in latest.items()},
                                      {k: p.thresholds for k, p in latest.items()})
     else:
-        a, b = (predictions_by_version(store, v) for v in versions)
+        a, b = ({p.study_id: p for p in store.latest_predictions(v)} for v in versions)
         ranked = rank_by_disagreement({k: p.probabilities for k, p in a.items()},
                                       {k: p.probabilities for k, p in b.items()}, names=versions)
     if not include_reviewed:
-        reviewed = {i for i in annotated_study_ids(store) if is_reviewed(store.annotations(i).boxes)}
+        reviewed = {i for i in store.annotated_study_ids() if is_reviewed(store.annotations(i).boxes)}
         ranked = [item for item in ranked if item.study_id not in reviewed]
     return ranked[:limit]

@@ -31,7 +31,6 @@ from ..store.errors import NotFound
 from ..store.records import Snapshot
 from ..labels import BOX_COLUMNS, labels_header
 from .labelsets import ReviewedImage, box_rows, label_row
-from .queries import annotated_study_ids
 
 MANIFEST = "manifest.json"
 
@@ -58,7 +57,7 @@ def reviewed_images(store) -> Iterator[tuple[ReviewedImage, Path]]:
     The MRN is replaced by its keyed pseudonym (the de-identification key): training needs
     patients only to keep them whole across splits, and checkpoints record training patients.
     """
-    for study_id in annotated_study_ids(store):
+    for study_id in store.annotated_study_ids():
         annotation = store.annotations(study_id)
         study = store.get_study(study_id)
         patient = store.get_patient(study.patient_id)

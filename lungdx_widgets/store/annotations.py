@@ -24,6 +24,10 @@ class AnnotationsMixin(StoreBase):
                         (int(study_id),))
         return self._set(row) if row else AnnotationSet(study_id=int(study_id), version=0)
 
+    def annotated_study_ids(self) -> list[int]:
+        """Studies with at least one saved annotation version, oldest first (the learning loop's universe)."""
+        return [int(r["study_id"]) for r in self._rows("SELECT DISTINCT study_id FROM annotation_sets ORDER BY study_id")]
+
     def annotation_history(self, study_id: int) -> list[AnnotationSet]:
         """All versions, oldest first."""
         rows = self._rows("SELECT * FROM annotation_sets WHERE study_id = ? ORDER BY version", (int(study_id),))

@@ -33,6 +33,20 @@ class PredictionsMixin(StoreBase):
         row = self._row("SELECT max(id) AS id FROM predictions WHERE study_id = ?", (int(study_id),))
         return self._prediction_by_id(row["id"]) if row and row["id"] else None
 
+    def latest_predictions(self, model_version: str | None = None) -> list[Prediction]:
+        """Each study's latest prediction (the latest *by* ``model_version`` when given), by study id.
+
+        One query for every study (the review queue ranks them all), instead of one per study.
+        """
+        where, params = ("WHERE model_version = ?", (model_version,)) if model_version else ("", ())
+        rows = self._rows(f"""
+            SELECT p.*, o.level AS override_level, o.reason AS override_reason, o.actor AS override_by
+            FROM predictions p LEFT JOIN triage_overrides o ON o.id =
+                (SELECT max(id) FROM triage_overrides WHERE prediction_id = p.id)
+            WHERE p.id IN (SELECT max(id) FROM predictions {where} GROUP BY study_id)
+            ORDER BY p.study_id""", params)
+        return [_prediction(r) for r in rows]
+
     def predicted_studies(self, model_version: str, study_ids: list[int]) -> set[int]:
         """Which of ``study_ids`` already have a result from ``model_version`` (so a batch writer skips them)."""
         marks = ",".join("?" * len(study_ids))
