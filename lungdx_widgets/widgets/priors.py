@@ -83,14 +83,14 @@ class PriorsPanel(w.VBox):
         self._callbacks: list[CompareCallback] = []
         self.current_id: int | None = None
         self._filling = False
-        self.choice = w.Dropdown(description="", layout=w.Layout(width="auto", flex="1 1 auto"))
+        self.choice = w.Dropdown(description="", layout=w.Layout(width="98%"))
         self.choice.add_class("lx-prior-choice")
         self.side_by_side = w.ToggleButton(value=False, description=_(SIDE_BY_SIDE), tooltip=_(SIDE_BY_SIDE_TIP),
-                                           icon="columns", layout=w.Layout(width="auto"))
+                                           icon="columns", layout=w.Layout(width="180px"))
         self.side_by_side.add_class("lx-side-by-side")
         self.changes = w.HTML()
         self.changes.add_class("lx-progression")
-        self._chooser = w.HBox([self.choice, self.side_by_side])
+        self._chooser = w.VBox([self.choice, self.side_by_side])
         self._chooser.add_class("lx-gap")
         self._body = w.VBox([w.HTML(f"<div class='lx-empty'>{esc(_('Select a patient to compare studies.'))}</div>")])
         super().__init__([self._body])
@@ -220,9 +220,9 @@ class PriorFilm(w.VBox):
         self.viewer.add_class("lx-viewer")
         self.viewer.add_class("lx-prior-viewer")
         self.close = w.Button(description=_("Close"), tooltip=_("Close the earlier film"), icon="times",
-                              layout=w.Layout(width="auto"))
+                              layout=w.Layout(width="84px", min_width="84px"))
         self.close.add_class("lx-prior-close")
-        self.caption = w.HTML(layout=w.Layout(flex="1 1 auto"))
+        self.caption = w.HTML(layout=w.Layout(flex="1 1 auto", min_width="0"))
         head = w.HBox([self.caption, self.close])
         head.add_class("lx-prior-head")
         super().__init__([head, self.viewer], layout=w.Layout(flex="1 1 0", min_width="0"))
