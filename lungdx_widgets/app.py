@@ -78,7 +78,8 @@ class Dashboard(w.VBox):
         self._analyzer = analyzer
         self._build()
         if warm_up_model and self.user.role in CLINICAL_WRITERS:
-            analyzer.warm_up(before=preload_chart_code)
+            # after the first paint: the warm-up's imports would otherwise compete with drawing the worklist
+            self.page_language.on_rendered(lambda: analyzer.warm_up(before=preload_chart_code))
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:

@@ -204,3 +204,19 @@ def test_opening_a_stored_study_recomputes_heatmaps_only_with_the_model_that_mad
     other.worklist.open_study(item.study_id)
     assert other.viewer.heatmaps == {}
     assert "came from model" in other.viewer.message
+
+
+def test_model_warm_up_waits_for_the_page_to_be_drawn(demo_store, tmp_path):
+    """Start-up: the warm-up's imports must not compete with the first paint of the worklist."""
+    calls = []
+
+    class CountingAnalyzer(SharedAnalyzer):
+        def warm_up(self, before=lambda: None) -> None:
+            calls.append(before)
+
+    d = Dashboard(demo_store, username=CLINICIAN, analyzer=CountingAnalyzer(tmp_path / "absent.pt"))
+    assert calls == [], "nothing warms up before the browser has drawn the page"
+    d.page_language._message(d.page_language, {"event": "rendered"}, [])
+    assert len(calls) == 1
+    d.page_language._message(d.page_language, {"event": "rendered"}, [])  # a second view of the page
+    assert len(calls) == 1
