@@ -13,6 +13,7 @@ import logging
 import ipywidgets as w
 
 from .errors import LungDxError
+from .policy import Permission, can
 from .session import current_user
 from .widgets.findings import (ANY_ABNORMALITY, FindingsPanel, preload_chart_code, view_from_findings,
                                view_from_prediction)
@@ -26,7 +27,7 @@ from .widgets.page_language import PageLanguage
 from .widgets.theme import RESEARCH_NOTICE, card, esc, message_html, retranslate, stylesheet
 from .widgets.upload import ANALYZER, SharedAnalyzer, UploadOutcome, UploadPanel
 from .widgets.editor import AnnotationEditor, UnsavedPrompt
-from .widgets.patient_form import REGISTRAR_ROLES, PatientForm
+from .widgets.patient_form import PatientForm
 from .widgets.report import ReportDownload
 from .widgets.viewer import ImageViewer
 from .widgets.worklist import Worklist
@@ -35,15 +36,12 @@ log = logging.getLogger(__name__)
 
 TAB_FINDINGS, TAB_RECORD, TAB_PRIORS, TAB_SIGNOFF = range(4)
 TAB_TITLES = (N_("Findings"), N_("Record"), N_("Priors"), N_("Sign-off"))
-CLINICAL_WRITERS = frozenset({"clinician"})
-ANNOTATORS = frozenset({"clinician", "analyst"})
 #: Image panel height that keeps the whole main path on a 1440x900 screen.
 VIEWER_HEIGHT = 640
 LEFT_WIDTH, RIGHT_WIDTH = 270, 410
 LOGOUT_URL = "/logout"
 #: Analysts also work in JupyterLab: their header links to it, opened in the notebooks folder.
 LAB_URL = "/lab/tree/notebooks"
-LAB_ROLES = frozenset({"analyst"})
 FOCUS_LABEL = N_("Focus image")
 FOCUS_TIP = N_("Hide the side panels so the radiograph fills the screen (press again to show them)")
 
@@ -77,7 +75,7 @@ class Dashboard(w.VBox):
         self._restoring = False
         self._analyzer = analyzer
         self._build()
-        if warm_up_model and self.user.role in CLINICAL_WRITERS:
+        if warm_up_model and can(self.user, Permission.ANALYZE):
             # after the first paint: the warm-up's imports would otherwise compete with drawing the worklist
             self.page_language.on_rendered(lambda: analyzer.warm_up(before=preload_chart_code))
 
@@ -90,12 +88,12 @@ class Dashboard(w.VBox):
         self.record = PatientRecordPanel(self.store, self.actor, role)
         self.upload = UploadPanel(self.store, self.actor, record_for=lambda _pid: self.record.record,
                                   analyzer=self._analyzer)
-        self.viewer = ImageViewer(readonly=role not in ANNOTATORS, height=VIEWER_HEIGHT)
+        self.viewer = ImageViewer(readonly=not can(role, Permission.ANNOTATE), height=VIEWER_HEIGHT)
         self.viewer.add_class("lx-viewer")
         self.editor = AnnotationEditor(self.store, self.actor, viewer=self.viewer)
         self.unsaved = UnsavedPrompt(self.editor)
         self.findings = FindingsPanel()
-        if role in CLINICAL_WRITERS:
+        if can(role, Permission.OVERRIDE_TRIAGE):
             self.findings.triage_form.on_submit(self._override_triage)
         self.priors = PriorsPanel(self.store)
         self.prior_film = PriorFilm(self.store, height=VIEWER_HEIGHT)
@@ -103,13 +101,13 @@ class Dashboard(w.VBox):
         #: The current film, and the earlier one beside it when the Priors tab asks for side by side.
         self.films = w.HBox([self.viewer], layout=w.Layout(width="100%", flex="1 1 auto", min_height="0"))
         self.films.add_class("lx-films")
-        self.signoff = SignoffPanel(self.store, self.actor, can_sign=role in CLINICAL_WRITERS,
+        self.signoff = SignoffPanel(self.store, self.actor, can_sign=can(role, Permission.SIGN),
                                     boxes_for=self._saved_boxes)
         self.report = ReportDownload(self.store, self.actor)
         self.signoff_tab = w.VBox([self.signoff, self.report])
         self.register = PatientForm(self.store, self.actor, "new", on_saved=self._registered)
         self.demographics = PatientForm(self.store, self.actor, "edit", on_saved=self._demographics_saved)
-        can_register = role in REGISTRAR_ROLES
+        can_register = can(role, Permission.REGISTER_PATIENT)
         self.register_box = w.Accordion(children=[self.register], titles=(_("Register new patient"),), selected_index=None,
                                         layout=w.Layout(display=None if can_register else "none"))
         self.register_box.add_class("lx-register")
@@ -122,12 +120,12 @@ class Dashboard(w.VBox):
                           titles=tuple(_(title) for title in TAB_TITLES),
                           layout=w.Layout(flex="1 1 auto", min_height="0"))
         self.tabs.add_class("lx-tabs")
-        if role not in CLINICAL_WRITERS:
+        if not can(role, Permission.ANALYZE):
             self.upload.layout.display = "none"
 
         self.focus = w.ToggleButton(value=False, description=_(FOCUS_LABEL), tooltip=_(FOCUS_TIP))
         self.focus.add_class("lx-focus-toggle")
-        lab = f"<a class='lx-lab' href='{LAB_URL}' target='_top'>JupyterLab</a>" if role in LAB_ROLES else ""
+        lab = f"<a class='lx-lab' href='{LAB_URL}' target='_top'>JupyterLab</a>" if can(role, Permission.USE_LAB) else ""
         self.user_links = w.HTML()
         self._notice = w.HTML(layout=w.Layout(flex="1 1 auto"))
         self.language_switch = w.Dropdown(options=[(LANGUAGE_NAMES[lang], lang) for lang in LANGUAGES],
@@ -200,7 +198,7 @@ class Dashboard(w.VBox):
     def _header_texts(self) -> None:
         """The header's words in the current language (again after a language switch)."""
         role = self.user.role
-        lab = f"<a class='lx-lab' href='{LAB_URL}' target='_top'>JupyterLab</a>" if role in LAB_ROLES else ""
+        lab = f"<a class='lx-lab' href='{LAB_URL}' target='_top'>JupyterLab</a>" if can(role, Permission.USE_LAB) else ""
         self._notice.value = f"<span class='lx-notice'>{esc(_(RESEARCH_NOTICE))}</span>"
         self.user_links.value = (f"<span class='lx-user'>{esc(self.user.display_name or self.actor)} · {esc(_(role))}</span>"
                                  f"{lab}<a class='lx-logout' href='{LOGOUT_URL}' target='_top'>{esc(_('Log out'))}</a>")

@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 from ..errors import LungDxError
-from .common import add_db_argument, db_path
-from .store import _actor as cli_actor
+from .common import actor, add_db_argument, db_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +42,7 @@ def _import(args: argparse.Namespace) -> int:
         for path in args.files:
             try:
                 # messages say "The file ..."; the line names the path
-                result = ingest(store, args.patient, read_file(path), cli_actor(), filename=path.name, source="cli",
+                result = ingest(store, args.patient, read_file(path), actor(args), filename=path.name, source="cli",
                                 analyzer=analyzer, confirm_identity_mismatch=args.confirm_identity_mismatch)
             except LungDxError as exc:
                 refused += 1

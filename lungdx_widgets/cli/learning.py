@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
-from .common import add_db_argument, db_path
+from .common import actor as acting_user, add_db_argument, db_path
 
 
 @contextmanager
@@ -26,13 +26,6 @@ def _store(args: argparse.Namespace):
         yield store
     finally:
         store.close()
-
-
-def _user(args: argparse.Namespace) -> str:
-    """``--user`` (a store user whose role a step needs), else the one CLI identity ``cli:<OS user>``."""
-    from ..session import cli_actor
-
-    return args.user or cli_actor()
 
 
 def _eval_set(args: argparse.Namespace):
@@ -55,7 +48,7 @@ def _snapshot_create(args: argparse.Namespace) -> int:
 
     shared = SharedSelection(get_settings().shared_data, args.shared_limit) if args.include_shared else None
     with _store(args) as store:
-        snap = create_snapshot(store, _user(args), shared=shared, note=args.note)
+        snap = create_snapshot(store, acting_user(args), shared=shared, note=args.note)
     print(f"{snap.id}  {snap.counts['images']} images, {snap.counts['boxes']} boxes  {snap.path}")
     return 0
 
@@ -81,7 +74,7 @@ def _retrain(args: argparse.Namespace) -> int:
                 bar.set_postfix(loss=f"{event['loss']:.3f}")
             bar.refresh()
 
-        actor = _user(args)
+        actor = acting_user(args)
         run = fine_tune(store, args.from_snapshot, actor, options, progress=progress, xrv_init=args.xrv_init)
         bar.close()
         print(f"checkpoint {run.checkpoint}")
@@ -111,7 +104,7 @@ def _models_register(args: argparse.Namespace) -> int:
     from ..learning.jobs import evaluate_and_register
 
     with _store(args) as store:
-        model = evaluate_and_register(store, args.checkpoint, _eval_set(args), _user(args), snapshot_id=args.snapshot)
+        model = evaluate_and_register(store, args.checkpoint, _eval_set(args), acting_user(args), snapshot_id=args.snapshot)
     print(f"registered candidate {model.version}")
     return 0
 
@@ -120,7 +113,7 @@ def _models_activate(args: argparse.Namespace) -> int:
     from ..learning.registry import activate
 
     with _store(args) as store:
-        result = activate(store, args.version, _user(args))
+        result = activate(store, args.version, acting_user(args))
     for warning in result.warnings:
         print(f"warning: {warning}")
     print(f"active: {result.model.version}" + (f" (was {result.previous.version})" if result.previous else ""))
@@ -131,7 +124,7 @@ def _models_rollback(args: argparse.Namespace) -> int:
     from ..learning.registry import rollback
 
     with _store(args) as store:
-        result = rollback(store, _user(args))
+        result = rollback(store, acting_user(args))
     print(f"active: {result.model.version} (rolled back from {result.previous.version if result.previous else 'none'})")
     return 0
 

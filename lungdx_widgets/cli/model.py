@@ -76,6 +76,9 @@ def _analyze(args: argparse.Namespace) -> int:
     service = ModelService(args.model, resolver=registry_resolver(db_path(args)))
     if args.archive:
         return _analyze_archive(args, service.checkpoint())
+    if args.since or args.dask or args.workers:
+        print("lungdx: error: --since, --dask and --workers go with --archive", file=sys.stderr)
+        return 2
     if not args.files:
         print("lungdx: error: analyze needs FILE arguments (or --archive)", file=sys.stderr)
         return 2
@@ -102,7 +105,7 @@ def _analyze_into_store(args: argparse.Namespace, service) -> int:
     from ..imaging.load import read_file
     from ..services import ingest
     from ..store import open_store
-    from .store import _actor as cli_actor
+    from .common import actor as cli_actor
 
     failures = 0
     with open_store(db_path(args)) as store:
@@ -134,7 +137,7 @@ def _analyze_archive(args: argparse.Namespace, checkpoint: Path) -> int:
     from ..model.registry import checkpoint_version
     from ..services import ModelService, analyze_pending
     from ..store import open_store
-    from .store import _actor as cli_actor
+    from .common import actor as cli_actor
 
     with open_store(db_path(args)) as store, tqdm(unit="study", desc="analysing", file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:

@@ -10,8 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from .common import add_db_argument, db_path
-from .store import _actor as cli_actor
+from .common import actor, add_db_argument, db_path
 
 
 def _client():
@@ -30,7 +29,7 @@ def _pull(args: argparse.Namespace) -> int:
     analyzer = None if args.no_analyze else ModelService(args.model, resolver=registry_resolver(db))
     modalities = [m.strip().upper() for m in args.modality.split(",") if m.strip()] if args.modality else None
     with open_store(db) as store:
-        report = pull(store, _client(), cli_actor(), analyzer=analyzer, since=args.since, modalities=modalities)
+        report = pull(store, _client(), actor(args), analyzer=analyzer, since=args.since, modalities=modalities)
     for sop, message in report.refused:
         print(f"lungdx: refused: {sop}: {message}", file=sys.stderr)
     for message in sorted(set(report.model_errors)):
@@ -47,12 +46,12 @@ def _push(args: argparse.Namespace) -> int:
     client, failed = _client(), 0
     with open_store(db_path(args)) as store:
         if args.pending:
-            results = push_pending(store, client, cli_actor())
+            results = push_pending(store, client, actor(args))
         else:
             results = []
             for study_id in args.study:
                 try:
-                    results.append(push_results(store, client, study_id, cli_actor(), preliminary=args.preliminary))
+                    results.append(push_results(store, client, study_id, actor(args), preliminary=args.preliminary))
                 except LungDxError as exc:
                     results.append(f"Study {study_id}: {exc}")
     for result in results:
@@ -69,7 +68,7 @@ def _stubs(args: argparse.Namespace) -> int:
 
     with open_store(db_path(args)) as store:
         if args.reviewed:
-            store.review_stub(args.reviewed, cli_actor())
+            store.review_stub(args.reviewed, actor(args))
             print(f"patient {args.reviewed}: marked as reviewed")
             return 0
         for stub in store.pacs_stubs():

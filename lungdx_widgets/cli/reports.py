@@ -5,14 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_db_argument, db_path
-
-
-def _actor() -> str:
-    """The one CLI identity (``cli:<OS user>``); identity variables in the environment do not count."""
-    from ..session import cli_actor
-
-    return cli_actor()
+from .common import actor as acting_user, add_db_argument, db_path
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -21,7 +14,7 @@ def _report(args: argparse.Namespace) -> int:
     from ..reports.heatmap import recompute_heatmap
     from ..store import open_store
 
-    actor = _actor()
+    actor = acting_user(args)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open_store(db_path(args)) as store:
@@ -38,7 +31,7 @@ def _export(args: argparse.Namespace) -> int:
     from ..store import open_store
 
     with open_store(db_path(args)) as store:
-        result = export_studies(store, args.format, Path(args.out), _actor(),
+        result = export_studies(store, args.format, Path(args.out), acting_user(args),
                                 study_ids=args.study or None)
     print(result)
     return 0
@@ -48,7 +41,7 @@ def _override(args: argparse.Namespace) -> int:
     from ..store import open_store
 
     with open_store(db_path(args)) as store:
-        pred = store.override_triage(args.study_id, args.level, args.reason, _actor())
+        pred = store.override_triage(args.study_id, args.level, args.reason, acting_user(args))
     print(f"study {args.study_id}: triage {pred.triage_level} -> {pred.level} ({pred.override_reason})")
     return 0
 

@@ -10,15 +10,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..i18n import LANGUAGES
-from ..session import cli_actor
 from ..store.errors import ValidationError
-from ..store.records import ROLES
-from .common import add_db_argument, db_path
-
-
-def _actor() -> str:
-    """Who runs the command (the OS login), for the audit log: the one CLI identity."""
-    return cli_actor()
+from ..policy import ROLES
+from .common import actor, add_db_argument, db_path
 
 
 def _open(args: argparse.Namespace):
@@ -41,7 +35,7 @@ def _search(args: argparse.Namespace) -> int:
 
 def _patients_add(args: argparse.Namespace) -> int:
     with _open(args) as store:
-        p = store.add_patient(args.mrn, args.name, _actor(), sex=args.sex or "", birth_date=args.birth_date or "",
+        p = store.add_patient(args.mrn, args.name, actor(args), sex=args.sex or "", birth_date=args.birth_date or "",
                               contact=args.contact or "")
     print(f"patient {p.patient_id} registered: {p.name}")
     return 0
@@ -62,7 +56,7 @@ def _read_password(args: argparse.Namespace) -> str:
 def _users_add(args: argparse.Namespace) -> int:
     password = _read_password(args)
     with _open(args) as store:
-        user = store.add_user(args.name, password, args.role, display_name=args.display_name, actor=_actor(),
+        user = store.add_user(args.name, password, args.role, display_name=args.display_name, actor=actor(args),
                               language=args.lang)
     print(f"user {user.username} added ({user.role})")
     return 0
@@ -81,7 +75,7 @@ def _users_list(args: argparse.Namespace) -> int:
 
 def _users_disable(args: argparse.Namespace) -> int:
     with _open(args) as store:
-        user = store.set_user_disabled(args.name, not args.enable, actor=_actor())
+        user = store.set_user_disabled(args.name, not args.enable, actor=actor(args))
     print(f"user {user.username} {'disabled' if user.disabled else 'enabled'}")
     return 0
 
@@ -91,7 +85,7 @@ def _users_unlock(args: argparse.Namespace) -> int:
     from ..server.throttle import account_key
 
     with _open(args) as store:
-        removed = store.clear_throttle(account_key(args.name), actor=_actor())
+        removed = store.clear_throttle(account_key(args.name), actor=actor(args))
     print(f"user {args.name}: {removed} counted login attempts forgotten")
     return 0
 
@@ -108,7 +102,7 @@ def _audit_verify(args: argparse.Namespace) -> int:
 
 def _backup(args: argparse.Namespace) -> int:
     with _open(args) as store:
-        dest = store.backup(args.dest, actor=_actor())
+        dest = store.backup(args.dest, actor=actor(args))
     print(f"backup written to {dest}")
     return 0
 

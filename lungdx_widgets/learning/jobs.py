@@ -25,7 +25,8 @@ from ..model.registry import WeightsMissing, default_model_path, sha256_of, xrv_
 from ..model.train import TrainConfig, TrainResult, train_model
 from ..store.records import ModelVersion
 from .evalsets import EvalSet
-from .registry import ACTIVATING_ROLES, active_model_path, register_candidate
+from ..policy import Permission
+from .registry import active_model_path, register_candidate
 from .snapshots import verify_snapshot
 
 Progress = Callable[[dict], None]
@@ -111,7 +112,7 @@ def fine_tune(store, snapshot_id: str, actor: str, options: FineTuneOptions = Fi
     the same arguments continues from the last completed epoch. ``xrv_init`` names
     torchxrayvision weights to start from when no project checkpoint exists yet.
     """
-    store.require_role(actor, *ACTIVATING_ROLES)
+    store.require(actor, Permission.ACTIVATE_MODEL)
     snapshot = store.get_snapshot(snapshot_id)
     verify_snapshot(snapshot)
     start = starting_point(store, xrv_init)

@@ -16,11 +16,11 @@ from ..config import get_settings
 
 from ..errors import LungDxError
 from ..model.registry import load_checkpoint, sha256_of
+from ..policy import Permission
 from ..store.errors import PermissionDenied
 from ..store.records import ModelVersion
 
 #: Roles that may change which model the clinicians see.
-ACTIVATING_ROLES = ("analyst", "admin")
 
 
 class NotEvaluated(LungDxError):
@@ -80,7 +80,7 @@ def metric_regressions(candidate: dict, reference: dict) -> list[str]:
 def _require_activating_role(store, actor: str, obj: str) -> None:
     """Refusals are audited too: who tried to change the clinicians' model matters."""
     try:
-        store.require_role(actor, *ACTIVATING_ROLES)
+        store.require(actor, Permission.ACTIVATE_MODEL)
     except PermissionDenied:
         store.audit(actor, "activate_model", obj, outcome="denied")
         raise

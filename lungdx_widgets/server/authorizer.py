@@ -17,6 +17,7 @@ from typing import Any
 from jupyter_server.auth import Authorizer
 from tornado import web
 
+from ..policy import Permission, can
 from .identity import is_restricted
 
 
@@ -28,9 +29,9 @@ def _kernel_id(handler: web.RequestHandler) -> str | None:
 class RoleAuthorizer(Authorizer):
     def is_authorized(self, handler: web.RequestHandler, user: Any, action: str, resource: str) -> bool:
         role = getattr(user, "role", None)
-        if role == "admin":
+        if can(role, Permission.MANAGE_SERVER):
             return True
-        if role == "analyst":
+        if can(role, Permission.USE_SERVER):
             return resource != "server"
         if resource == "csp" and action == "write":
             return True  # any logged-in page may report a Content-Security-Policy violation (it is logged)

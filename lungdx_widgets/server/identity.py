@@ -35,6 +35,7 @@ from traitlets import Bool, Type, default
 
 from ..config import PROJECT_ROOT, get_settings
 from ..i18n import N_, page_language  # messages are translated by the login template
+from ..policy import Permission, can
 from . import routes
 from .accounts import Accounts, clean_username
 from .file_audit import audited_read, patient_data_dirs
@@ -42,9 +43,6 @@ from .throttle import ThrottlePolicy, account_key, wait_message
 
 #: Request header Voila turns into ``HTTP_X_LUNGDX_USER`` in the kernel (see launch.server_argv).
 IDENTITY_HEADER = "X-LungDx-User"
-#: Roles trusted with the whole server (see SECURITY.md); every other role, known or not, gets the
-#: clinicians' dashboard-only allowlist and websocket filter.
-TRUSTED_ROLES = frozenset({"analyst", "admin"})
 #: Query parameters Voila turns into folder names, and what such a name may look like.
 _FOLDER_PARAMS = ("template", "theme")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -76,8 +74,9 @@ def _as_user(record: Any) -> LungDxUser:
 
 
 def is_restricted(user: Any) -> bool:
-    """Unknown roles are treated as the most restricted one."""
-    return getattr(user, "role", None) not in TRUSTED_ROLES
+    """Roles without the whole server (:attr:`Permission.USE_SERVER`; unknown roles too) get the
+    dashboard-only allowlist and websocket filter (see SECURITY.md)."""
+    return not can(getattr(user, "role", None), Permission.USE_SERVER)
 
 
 def _replace_identity_header(handler: web.RequestHandler, username: str | None) -> None:

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from ..ground_truth import ABSENT, PRESENT, UNCERTAIN, VERDICTS, verdicts_from_agreement
+from ..policy import Permission, can
 from ..types import Box
 from .base import StoreBase, now_iso, to_json
 from .errors import Conflict, PermissionDenied, ValidationError
@@ -68,7 +69,7 @@ class AnnotationsMixin(StoreBase):
         ``annotation_version`` (what the signer saw) must still be the current one.
         """
         user = self.get_user(actor)  # type: ignore[attr-defined]
-        if user is not None and (user.disabled or user.role != "clinician"):
+        if user is not None and not can(user, Permission.SIGN):
             raise PermissionDenied(f"Only clinicians sign studies ({actor} is {user.role}"
                                    + (", disabled" if user.disabled else "") + ").")
         with self.transaction():

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
 from .. import vocabulary
+from ..policy import Permission
 from ..vocabulary import Kind
 from .base import StoreBase, now_iso
-from .errors import Conflict, NotFound, ValidationError
+from .errors import Conflict, NotFound, PermissionDenied, ValidationError
 from .search import build_query
 from .records import (ALLERGY_KINDS, ALLERGY_SEVERITIES, CONDITION_STATUSES, Allergy, Condition,
                       Encounter, Medication, Note, Patient, PatientRecord)
@@ -115,6 +117,8 @@ class PatientsMixin(StoreBase):
 
     def _add_child(self, table: str, patient_id: str, actor: str, values: dict[str, Any]) -> int:
         """Insert one row that belongs to a patient, with its audit row, in one transaction."""
+        if self.refuses(actor, Permission.EDIT_RECORD):  # type: ignore[attr-defined]
+            raise PermissionDenied(f"'{actor}' may not add to a patient's record.")
         with self.transaction():
             self.get_patient(patient_id)
             row_id = self._insert(table, {"patient_id": patient_id, **values})
@@ -171,8 +175,14 @@ class PatientsMixin(StoreBase):
         return Note(id=row_id, patient_id=patient_id, **values)
 
     def patient_record(self, patient_id: str, actor: str) -> PatientRecord:
-        """The whole chart for one patient; opening it is audited as a "view"."""
+        """The whole chart for one patient; opening it is audited as a "view".
+
+        Contact details are left out for an account whose role may not see them (:mod:`policy`),
+        so no caller (widget, notebook, report) can show them by mistake.
+        """
         patient = self.get_patient(patient_id)
+        if patient.contact and self.refuses(actor, Permission.SEE_CONTACT):  # type: ignore[attr-defined]
+            patient = replace(patient, contact="")
 
         def rows(table: str, order: str) -> list[dict[str, Any]]:
             return self._rows(f"SELECT * FROM {table} WHERE patient_id = ? ORDER BY {order}", (patient_id,))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from ..policy import ROLES as ROLES  # the role names (policy.GRANTS); re-exported for the store's users
 from ..types import Box, Findings, LabelResult, TRIAGE_ORDER
 
-ROLES: tuple[str, ...] = ("clinician", "analyst", "admin")
 ALLERGY_KINDS: tuple[str, ...] = ("drug", "food", "other")
 ALLERGY_SEVERITIES: tuple[str, ...] = ("", "mild", "moderate", "severe", "life-threatening")
 CONDITION_STATUSES: tuple[str, ...] = ("active", "resolved", "inactive")

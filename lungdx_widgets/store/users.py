@@ -8,7 +8,8 @@ from typing import Any
 from .base import StoreBase, now_iso
 from .errors import Conflict, NotFound, PermissionDenied, ValidationError
 from .passwords import dummy_hash, hash_password, verify_password
-from .records import ROLES, User
+from ..policy import ROLES, Permission, can, roles_with
+from .records import User
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -102,9 +103,18 @@ class UsersMixin(StoreBase):
         row = self._row("SELECT password_hash FROM users WHERE username = ?", (username,))
         return hashlib.sha256(row["password_hash"].encode()).hexdigest()[:16] if row else None
 
-    def require_role(self, username: str, *roles: str) -> User:
-        """The enabled user if their role is one of ``roles``; else ``PermissionDenied``."""
+    def require(self, username: str, permission: Permission) -> User:
+        """The enabled account ``username`` if its role grants ``permission`` (:mod:`policy`); else ``PermissionDenied``."""
         user = self.get_user(username)
-        if user is None or user.disabled or user.role not in roles:
-            raise PermissionDenied(f"'{username}' may not do this (needs role: {' or '.join(roles)}).")
+        if user is None or not can(user, permission):
+            raise PermissionDenied(f"'{username}' may not do this (needs role: {' or '.join(roles_with(permission))}).")
         return user
+
+    def refuses(self, actor: str, permission: Permission) -> bool:
+        """True when ``actor`` is a known account whose role does not grant ``permission``.
+
+        Actors that are not accounts (``cli:<os user>``, ``system``) are the installation's trusted
+        operator; accounts are held to the role table.
+        """
+        user = self.get_user(actor)
+        return user is not None and not can(user, permission)

@@ -14,8 +14,6 @@ import ipywidgets as w
 from ..errors import LungDxError
 from .theme import message_html
 
-#: Roles that may register patients and edit demographics.
-REGISTRAR_ROLES = frozenset({"clinician", "admin"})
 SEXES = (("—", ""), ("F", "F"), ("M", "M"), ("Other", "O"))
 MSG_REGISTERED = "Patient {mrn} registered."
 MSG_UPDATED = "Demographics saved."

@@ -17,13 +17,9 @@ from ..i18n import gettext as _
 from ..terms import SEXES
 from ..vocabulary import choices, term
 from ..errors import LungDxError
+from ..policy import Permission, can
 from ..store.records import ALLERGY_KINDS, ALLERGY_SEVERITIES, CONDITION_STATUSES
 from .theme import SEVERITY_RANK, esc, message_html, severity_style
-
-#: Roles that may add to a record (analysts and admins read only what they need).
-EDITOR_ROLES = frozenset({"clinician"})
-#: Roles that see contact data.
-CONTACT_ROLES = frozenset({"clinician", "admin"})
 
 
 def allergy_chips(allergies: Sequence) -> str:
@@ -191,7 +187,7 @@ class PatientRecordPanel(w.VBox):
         self.record = None
         self._html = w.HTML(f"<div class='lx-empty'>{esc(_('Select a patient to see the record.'))}</div>")
         self._html.add_class("lx-record")
-        self.form = AddToRecordForm(self._add) if role in EDITOR_ROLES else None
+        self.form = AddToRecordForm(self._add) if can(role, Permission.EDIT_RECORD) else None
         self._form_box = w.Accordion(children=[self.form], titles=(_("Add encounter, allergy, condition, medication or note"),),
                                      selected_index=None, layout=w.Layout(display="none")) if self.form else None
         super().__init__([self._html] + ([self._form_box] if self._form_box else []))
@@ -206,7 +202,7 @@ class PatientRecordPanel(w.VBox):
             return None
         self.record = record
         self.patient_id = patient_id
-        self._html.value = record_html(record, show_contact=self._role in CONTACT_ROLES)
+        self._html.value = record_html(record, show_contact=can(self._role, Permission.SEE_CONTACT))
         if self._form_box is not None:
             self._form_box.layout.display = None
         return record
@@ -214,7 +210,7 @@ class PatientRecordPanel(w.VBox):
     def redraw(self) -> None:
         """Render the record already read again (another language): no new read, no audit row."""
         if self.record is not None:
-            self._html.value = record_html(self.record, show_contact=self._role in CONTACT_ROLES)
+            self._html.value = record_html(self.record, show_contact=can(self._role, Permission.SEE_CONTACT))
 
     def _add(self, kind: str, values: dict[str, str]) -> str | None:
         """Write one addition through the store; returns an error message or None."""

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from lungdx_widgets.store import Conflict, NotFound, PermissionDenied, ValidationError
+from lungdx_widgets.policy import Permission
 from lungdx_widgets.store.passwords import verify_password
 
 
@@ -63,9 +64,9 @@ def test_duplicate_user_and_roles(store):
     store.add_user("ann", "correct horse", "admin")
     with pytest.raises(Conflict):
         store.add_user("ann", "other password", "clinician")
-    assert store.require_role("ann", "admin").username == "ann"
+    assert store.require("ann", Permission.MANAGE_SERVER).username == "ann"
     with pytest.raises(PermissionDenied):
-        store.require_role("ann", "clinician")
+        store.require("ann", Permission.SIGN)
     with pytest.raises(NotFound):
         store.set_user_disabled("ghost", True, actor="admin")
 
