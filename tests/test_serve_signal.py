@@ -3,6 +3,12 @@
 Issue 15: a child ``jupyter_server`` kept holding the port after the launcher died. The launcher
 now execs into the server, so the signal reaches the process that owns the socket; this test
 sends SIGTERM to that one pid only (not its process group) and checks nothing is left listening.
+
+It fails on the old launcher (``subprocess.call(server_argv(...))``: the child server keeps the port).
+Checked by running this file from a copy of the tree with that launcher; run from a copy, the copy's
+folder must come first on the path *and* the editable install's finder must be out of the way, else
+``python -m lungdx_widgets.cli`` imports this checkout and the old code is never run (why the test
+was once reported to pass on old code).
 """
 
 from __future__ import annotations
