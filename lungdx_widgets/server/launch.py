@@ -56,6 +56,8 @@ def server_argv(host: str, port: int) -> list[str]:
         "--IdentityProvider.token=",
         f"--ServerApp.authorizer_class={_PKG}.authorizer.RoleAuthorizer",
         f"--ServerApp.kernel_manager_class={_PKG}.kernels.OwnedKernelManager",
+        # Shipped notebooks read-only, checkpoints and analysts' copies in workspace/ (server.contents).
+        f"--ServerApp.contents_manager_class={_PKG}.contents.TemplateContentsManager",
         f"--ServerApp.kernel_websocket_connection_class={_PKG}.kernels.RoleFilteredConnection",
         f"--ServerApp.jpserver_extensions={{'{_PKG}.extension': True}}",
         # The kernel learns who is logged in from this header, which only the server sets.
