@@ -5,7 +5,8 @@ patient if there are fewer) are analysed from a fresh copy of the same database 
 run as a user would run it (process start, model load and cluster start included in ``wall_s``;
 ``run_s`` is the command's own figure from selecting the studies to the last write). Prints studies
 per second and the ratios against the single process; checks that every copy stores the same results.
-The last line is JSON. Figures, not asserts: the machine may be shared.
+``--rounds`` repeats every command in rotated order and keeps each one's best round, since the
+machine may be shared. The last line is JSON. Figures, not asserts.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--images", type=int, default=1000)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--rounds", type=int, default=1, help="repeat each command, in rotated order; the best round counts")
     ap.add_argument("--model", type=Path, default=ROOT / "weights" / "lungdx-demo.pt")
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     args = ap.parse_args()
@@ -77,20 +79,24 @@ def main() -> None:
         t0 = time.perf_counter()
         build_archive(tmp / "archive.db", films)
         print(f"filed {len(films)} films in {time.perf_counter() - t0:.1f} s", flush=True)
+        configs = [("single", [])] + [(f"dask_{n}", ["--dask", "--workers", str(n)]) for n in args.workers]
         runs: dict[str, dict] = {}
         results: dict[str, list[tuple]] = {}
-        for name, extra in [("single", [])] + [(f"dask_{n}", ["--dask", "--workers", str(n)]) for n in args.workers]:
-            db = Path(shutil.copy(tmp / "archive.db", tmp / f"{name}.db"))
-            runs[name] = run_cli(db, args.model, extra, env)
-            results[name] = stored(db)
-            print(f"{name:>8}: {runs[name]['studies']} studies, {runs[name]['wall_s']} s wall "
-                  f"({runs[name]['run_s']} s analysing), {runs[name]['per_s']} studies/s", flush=True)
+        for r in range(args.rounds):  # rotated order: load from other users of the machine hits every side alike
+            for name, extra in configs[r % len(configs):] + configs[:r % len(configs)]:
+                db = Path(shutil.copy(tmp / "archive.db", tmp / f"{name}-{r}.db"))
+                run = run_cli(db, args.model, extra, env)
+                results[name] = stored(db)
+                print(f"round {r + 1} {name:>8}: {run['studies']} studies, {run['wall_s']} s wall "
+                      f"({run['run_s']} s analysing), {run['per_s']} studies/s; load {os.getloadavg()[0]:.1f}", flush=True)
+                if name not in runs or run["per_s"] > runs[name]["per_s"]:  # best round: least disturbed
+                    runs[name] = run
     single = runs["single"]["per_s"]
     ratios = {name: round(r["per_s"] / single, 2) for name, r in runs.items() if name != "single"}
     same = {name: rows == results["single"] for name, rows in results.items() if name != "single"}
     print(f"throughput vs single process: {ratios}; identical results: {same}; cores: {os.cpu_count()}")
-    print(json.dumps({"images": len(films), "cores": os.cpu_count(), "runs": runs, "ratio_vs_single": ratios,
-                      "identical_results": same}))
+    print(json.dumps({"images": len(films), "cores": os.cpu_count(), "rounds": args.rounds, "runs": runs,
+                      "ratio_vs_single": ratios, "identical_results": same}))
 
 
 if __name__ == "__main__":

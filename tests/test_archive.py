@@ -170,3 +170,19 @@ def test_a_worker_with_another_checkpoint_file_stops_the_run(client, copy, check
         with pytest.raises(ArchiveError, match="same checkpoint"):
             write_batch(store, batch, results, version, ACTOR, {}, ArchiveReport(version, 2))
     assert _count(db, "predictions") == 0
+
+
+def test_archive_flags_without_archive_are_refused(checkpoint, tmp_path, capsys):
+    from lungdx_widgets.cli import main
+
+    db = str(tmp_path / "empty.db")
+    assert main(["analyze", "--db", db, "--model", str(checkpoint), "--since", "2025-01-01", "film.png"]) == 2
+    assert "go with --archive" in capsys.readouterr().err
+    assert main(["analyze", "--db", db, "--model", str(checkpoint)]) == 2
+    assert "needs FILE" in capsys.readouterr().err
+
+
+def test_local_workers_keep_glibcs_adaptive_malloc(client):
+    # Dask's default MALLOC_TRIM_THRESHOLD_ made each film 6x slower to analyse (bench_archive.py)
+    assert set(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()) == {None}
+    assert set(client.run(lambda: os.environ.get("OMP_NUM_THREADS")).values()) == {"1"}
