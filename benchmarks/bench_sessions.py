@@ -38,6 +38,8 @@ import psutil
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from tests.support import child_processes, listening_pid  # noqa: E402
+
 PASSWORD = "bench-password"
 #: A session that is not working after this long counts as failed.
 READY_TIMEOUT_MS = 300_000
@@ -64,33 +66,13 @@ def build_database(root: Path, sessions: int) -> Path:
     return db
 
 
-def server_pid(base_url: str) -> int:
-    port = int(base_url.rsplit(":", 1)[1])
-    return next(c.pid for c in psutil.net_connections("tcp")
-                if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN)
-
-
 def kernels(server: psutil.Process) -> list[psutil.Process]:
     """The server's kernel processes (ipykernel), found through the process tree."""
-    out = []
-    for child in server.children(recursive=True):
-        try:
-            if "ipykernel" in " ".join(child.cmdline()):
-                out.append(child)
-        except psutil.NoSuchProcess:
-            continue
-    return out
+    return child_processes(server, "ipykernel", recursive=True)
 
 
 def inference_processes(server: psutil.Process) -> list[psutil.Process]:
-    out = []
-    for child in server.children():
-        try:
-            if "lungdx_widgets.inference.process" in " ".join(child.cmdline()):
-                out.append(child)
-        except psutil.Error:
-            continue
-    return out
+    return child_processes(server, "lungdx_widgets.inference.process")
 
 
 def tree_memory(server: psutil.Process) -> dict[str, float]:
@@ -304,7 +286,7 @@ def main() -> int:
 
     stages: list[dict] = []
     with running_server(db, env=env, log=root / "server.log") as base, sync_playwright() as pw:
-        server = psutil.Process(server_pid(base))
+        server = psutil.Process(listening_pid(base))
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
 
         context, page, started = open_session(browser, base, "bench-clinician-00")

@@ -11,6 +11,10 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import requests
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -65,6 +69,29 @@ def running_server(db: Path, env: dict[str, str] | None = None, log: Path | None
             except ProcessLookupError:
                 pass  # the server is already gone (a test killed it on purpose)
             proc.wait(timeout=15)
+
+
+def listening_pid(base_url: str) -> int:
+    """The pid of the process listening on ``base_url``'s port (the server, once ``lungdx serve`` has exec'd)."""
+    import psutil
+
+    port = int(base_url.rsplit(":", 1)[1])
+    return next(c.pid for c in psutil.net_connections("tcp")
+                if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN)
+
+
+def child_processes(parent, marker: str, recursive: bool = False) -> list:
+    """``parent``'s live children whose command line contains ``marker`` (zombies and vanished ones skipped)."""
+    import psutil
+
+    found = []
+    for child in parent.children(recursive=recursive):
+        try:
+            if marker in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.Error:
+            continue
+    return found
 
 
 # -- logging in (the server refuses everything else first) ------------------------------------

@@ -12,25 +12,12 @@ from lungdx_widgets.inference import TOKEN_ENV
 from lungdx_widgets.inference.client import RemoteModelService
 from lungdx_widgets.store import open_store
 
-from ..support import running_server
-
-
-def _listening_pid(base: str) -> int:
-    port = int(base.rsplit(":", 1)[1])
-    return next(c.pid for c in psutil.net_connections("tcp")
-                if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN)
+from ..support import child_processes, listening_pid, running_server
 
 
 def _inference_children(server: psutil.Process) -> list[psutil.Process]:
-    """Running inference processes of the server (a killed one stays a zombie until the supervisor reaps it)."""
-    found = []
-    for child in server.children():
-        try:
-            if "lungdx_widgets.inference.process" in " ".join(child.cmdline()):
-                found.append(child)
-        except psutil.Error:
-            continue
-    return found
+    """Live inference processes of the server (a killed one stays a zombie until the supervisor reaps it)."""
+    return child_processes(server, "lungdx_widgets.inference.process")
 
 
 def _wait_for(predicate, limit_s: float, what: str):
@@ -52,7 +39,7 @@ def test_serve_starts_supervises_and_stops_its_inference_process(tmp_path):
     db = tmp_path / "serve.db"
     open_store(db).close()
     with running_server(db, log=tmp_path / "server.log") as base:
-        server = psutil.Process(_listening_pid(base))
+        server = psutil.Process(listening_pid(base))
         first = _wait_for(lambda: _inference_children(server), 30, "the server started no inference process")[0]
         client = _client(first)
         assert os.stat(os.path.dirname(client.address)).st_mode & 0o077 == 0, "socket folder is private"
