@@ -9,7 +9,7 @@ DB ?= data/lungdx.db
 
 CATALOGUES := $(patsubst %.po,%.mo,$(wildcard lungdx_widgets/locale/*/LC_MESSAGES/lungdx.po))
 
-.PHONY: demo test setup chromium fonts clean-data
+.PHONY: demo test lint setup chromium fonts clean-data
 
 setup: $(STAMP) $(CATALOGUES) fonts
 
@@ -38,7 +38,12 @@ demo: setup $(DB)
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
-test: setup chromium orthanc
+# Lint and type checks first: a regression fails `make test` (and CI) before the long suite runs.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: setup chromium orthanc lint
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Debian's Orthanc + DICOMweb plugin: the real PACS of the PACS tests, benchmark and `make demo-pacs`

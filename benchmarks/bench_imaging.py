@@ -55,7 +55,7 @@ def main() -> None:
     print(f"model forward (DenseNet-121, 224², {settings.torch_threads} threads): {forward:8.1f} ms")
     for key, name in FILES.items():
         data = (settings.shared_data / "dicom" / name).read_bytes()
-        ms = median_ms(lambda: to_model_input(load_image(data).pixels), args.repeats)
+        ms = median_ms(lambda data=data: to_model_input(load_image(data).pixels), args.repeats)
         results[f"{key}_ms"] = round(ms, 2)
         results[f"{key}_ratio"] = round(ms / forward, 3)
         print(f"load + convert {key:<18} {ms:8.1f} ms   = {ms / forward:5.2f} × forward")

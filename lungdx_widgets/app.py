@@ -125,7 +125,6 @@ class Dashboard(w.VBox):
 
         self.focus = w.ToggleButton(value=False, description=_(FOCUS_LABEL), tooltip=_(FOCUS_TIP))
         self.focus.add_class("lx-focus-toggle")
-        lab = f"<a class='lx-lab' href='{LAB_URL}' target='_top'>JupyterLab</a>" if can(role, Permission.USE_LAB) else ""
         self.user_links = w.HTML()
         self._notice = w.HTML(layout=w.Layout(flex="1 1 auto"))
         self.language_switch = w.Dropdown(options=[(LANGUAGE_NAMES[lang], lang) for lang in LANGUAGES],

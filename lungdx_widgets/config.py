@@ -76,6 +76,11 @@ class Settings:
     shared_model: int = 1
     #: Longest wait (seconds) for the shared model to answer one analysis before the dashboard says so.
     model_service_timeout_seconds: int = 120
+    #: How long Voila waits for a cell's output after its reply (nbclient's default 4 s drops outputs
+    #: when many sessions start at once on few cores, and the clinician gets an empty dashboard).
+    voila_iopub_timeout_seconds: int = 60
+    #: Longest time Chromium may take to print one PDF report.
+    pdf_timeout_seconds: int = 60
 
     @property
     def xrv_cache(self) -> Path:

@@ -11,6 +11,7 @@ import csv
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from .errors import LungDxError
 
@@ -69,7 +70,7 @@ def merge_datasets(images_dirs: list[Path], labels_csvs: list[Path], boxes_csvs:
     return labels_out, boxes_out
 
 
-def write_rows(path: Path, columns: Iterable[str], rows: Iterable[Mapping[str, str]]) -> None:
+def write_rows(path: Path, columns: Iterable[str], rows: Iterable[Mapping[str, Any]]) -> None:
     """Write ``rows`` under ``columns`` (UTF-8; cells a row lacks stay empty): every CSV writer of the shared format."""
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(columns))

@@ -13,11 +13,11 @@ the installation: the store applies the table to *known users*; the CLI acts as 
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Permission(str, Enum):
+class Permission(StrEnum):
     """What a role may do (values are stable names for messages and audit)."""
 
     ANALYZE = "analyze"                  # upload films and run the model on them

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, Union, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from .errors import LungDxError
 from .imaging import load_image
@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # the store and model are only needed when called (torch is s
     from .store.records import PatientRecord, Prediction, Signoff, Study
 
 #: Gives the checkpoint to use now, or None for "no opinion" (then the shipped default is used).
-Resolver = Callable[[], Union[Path, None]]
+Resolver = Callable[[], Path | None]
 Progress = Callable[[str, float], None]
 
 
@@ -134,7 +134,7 @@ class ProvidesAnalyzer(Protocol):
     def warm_up(self, before: Callable[[], None] = ...) -> None: ...
 
 
-AnalyzerLike = Union[ProvidesAnalyzer, _Analyzes]
+AnalyzerLike = ProvidesAnalyzer | _Analyzes
 
 
 @dataclass(frozen=True)

@@ -228,7 +228,7 @@ def _train(args: argparse.Namespace) -> int:
                          flip_tta=not args.no_flip_tta, lung_prior=args.lung_prior,
                          lung_crop=not args.no_lung_crop, segmenter=args.segmenter,
                          exclude_sources=tuple(args.exclude_source or ()), source_power=args.source_power,
-                         datasets=tuple((str(i), str(l), str(b) if b else "") for i, l, b in
+                         datasets=tuple((str(i), str(lab), str(b) if b else "") for i, lab, b in
                                         zip(args.images, args.labels, args.boxes or [None] * len(args.images))))
     bar = tqdm(total=None, unit="step", desc="training", file=sys.stderr)
 

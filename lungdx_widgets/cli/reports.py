@@ -10,6 +10,7 @@ from .common import actor as acting_user, add_db_argument, db_path
 
 def _report(args: argparse.Namespace) -> int:
     from ..reports.context import study_context
+    from ..config import get_settings
     from ..reports.export import save_report
     from ..reports.heatmap import recompute_heatmap
     from ..store import open_store
@@ -20,7 +21,7 @@ def _report(args: argparse.Namespace) -> int:
     with open_store(db_path(args)) as store:
         ctx = study_context(store, args.study_id, actor)
         heatmap, note = recompute_heatmap(ctx) if args.heatmap else (None, "heatmap not requested")
-        save_report(ctx, out, actor, heatmap, note)
+        save_report(ctx, out, actor, heatmap, note, pdf_timeout_s=get_settings().pdf_timeout_seconds)
         store.audit(actor, "export_report", f"study:{ctx.study.id}", detail=out.name)
     print(f"report for study {args.study_id} written to {out} ({note})")
     return 0

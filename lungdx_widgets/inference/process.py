@@ -149,7 +149,8 @@ async def serve(socket_path: str, token: str, service: ModelService) -> None:
     batcher = Batcher(service)
     server = httpserver.HTTPServer(make_app(batcher, token), max_body_size=get_settings().max_pixels * 4 + 4096)
     server.add_socket(netutil.bind_unix_socket(socket_path, mode=0o600))
-    ioloop.PeriodicCallback(lambda parent=os.getppid(): _exit_when_orphaned(parent), _PARENT_CHECK_MS).start()
+    parent = os.getppid()  # the process that started us; when it is gone, so are we
+    ioloop.PeriodicCallback(lambda: _exit_when_orphaned(parent), _PARENT_CHECK_MS).start()
     print(json.dumps({"listening": socket_path, "pid": os.getpid()}), flush=True)
     await batcher.run()
 

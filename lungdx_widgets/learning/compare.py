@@ -60,8 +60,8 @@ class Comparison:
         """One sentence per label on which ``b`` is worse than ``a`` beyond the paired interval."""
         return [
             f"{c.label}: AUROC {c.auroc_b:.3f} vs {c.auroc_a:.3f} "
-            f"(difference {c.delta:+.3f}, {CI_LEVEL:.0%} CI {c.delta_ci[0]:+.3f} to {c.delta_ci[1]:+.3f})"
-            for c in self.labels if c.b_worse_beyond_ci  # type: ignore[index]
+            f"(difference {c.delta:+.3f}, {CI_LEVEL:.0%} CI {c.delta_ci[0]:+.3f} to {c.delta_ci[1]:+.3f})"  # type: ignore[index]
+            for c in self.labels if c.b_worse_beyond_ci
         ]
 
     def as_dict(self) -> dict:

@@ -102,7 +102,8 @@ def label_counts(labels_csv: Path) -> dict[str, dict[str, int]]:
     with csv_rows(labels_csv.with_name("boxes.csv")) as reader:
         n_boxes = sum(1 for _ in reader)
     out: dict = {label: {"positive": c["positive"], "negative": c["negative"]} for label, c in sorted(counts.items())}
-    return {"images": len(rows), "boxes": n_boxes, "labels": out}
+    summary: dict = {"images": len(rows), "boxes": n_boxes, "labels": out}
+    return summary
 
 
 def _freeze(folder: Path) -> None:
@@ -115,7 +116,8 @@ def _build(store, staging: Path, shared: SharedSelection | None) -> None:
     """Write CSVs and images of the reviewed studies (and the shared selection) into ``staging``."""
     images = staging / "images"
     images.mkdir()
-    label_rows, boxes = [], []
+    label_rows: list[dict[str, str]] = []
+    boxes: list[dict[str, str]] = []
     for image, source in reviewed_images(store):
         (images / image.file).write_bytes(to_png_bytes(load_image(source).pixels))
         label_rows.append(label_row(image))

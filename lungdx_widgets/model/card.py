@@ -217,7 +217,7 @@ def render_model_card(result: dict, side: dict) -> str:
         f"- Backbone initialisation: `{recipe.get('init', 'none')}` "
         "(torchxrayvision's pretrained files could not be downloaded on the offline training machine; "
         "`lungdx weights fetch NAME` + `lungdx train --init NAME` uses them where available).",
-        f"- Labels assessed: {', '.join(l for l in result['model']['labels'] if l not in cfg.get('withheld', []))}. "
+        f"- Labels assessed: {', '.join(lab for lab in result['model']['labels'] if lab not in cfg.get('withheld', []))}. "
         + (f"Trained but withheld (held-out AUROC within sources below 0.7, so shown as *not assessed*): "
            f"{', '.join(cfg['withheld'])}. " if cfg.get("withheld") else "")
         + "Every other label is reported as *not assessed*.",

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..csvfiles import LabelsFileError, csv_rows
+from ..csvfiles import csv_rows
 from ..imaging.raster import decode_pixels
 from ..imaging.transform import Geometry, equalize
 from ..labels import NO_FINDING
@@ -230,7 +230,7 @@ def prepare(records: list[Record], images_dir: Path, labels: tuple[str, ...], si
                 if boxes:
                     masks[i, j] = torch.from_numpy(box_mask(boxes, geo))
                     has_box[i, j] = True
-    targets = torch.tensor([[np.nan if r.target(l) is None else r.target(l) for l in labels] for r in records],
+    targets = torch.tensor([[np.nan if r.target(lab) is None else r.target(lab) for lab in labels] for r in records],
                            dtype=torch.float32).reshape(n, c)
     abnormal = torch.tensor([np.nan if r.abnormal is None else r.abnormal for r in records], dtype=torch.float32)
     return Prepared(images, targets, abnormal, masks, has_box, geometries, list(records), grids, config.lung_crop)

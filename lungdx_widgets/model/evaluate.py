@@ -14,7 +14,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 

@@ -9,7 +9,7 @@ log-sum-exp, and an "anything abnormal?" map tied to the class maps by ordinal l
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 import torch

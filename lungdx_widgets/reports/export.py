@@ -48,14 +48,14 @@ def all_study_ids(store) -> list[int]:
 
 
 def save_report(ctx: StudyContext, path: Path, actor: str, heatmap: np.ndarray | None = None,
-                heatmap_note: str = "") -> Path:
+                heatmap_note: str = "", *, pdf_timeout_s: int = 60) -> Path:
     """The study report as HTML, or as PDF when ``path`` ends in ``.pdf`` (printed by Chromium)."""
     from .html import render_html
     from .pdf import html_to_pdf
 
     html = render_html(ctx, heatmap, heatmap_note, generated_by=actor)
     if path.suffix.lower() == ".pdf":
-        return html_to_pdf(html, path)
+        return html_to_pdf(html, path, timeout_s=pdf_timeout_s)
     path.write_text(html, encoding="utf-8")
     return path
 

@@ -16,15 +16,17 @@ from pathlib import Path
 from .errors import ReportError
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
-TIMEOUT_S = 60
 
 
 def find_browser() -> str | None:
     return next((path for name in BROWSERS if (path := shutil.which(name))), None)
 
 
-def html_to_pdf(html: str, out: Path) -> Path:
-    """Print ``html`` to ``out`` (A4, background colours kept); raises :class:`ReportError`."""
+def html_to_pdf(html: str, out: Path, *, timeout_s: int = 60) -> Path:
+    """Print ``html`` to ``out`` (A4, background colours kept); raises :class:`ReportError`.
+
+    ``timeout_s``: the deployment's ``Settings.pdf_timeout_seconds``, passed by the caller.
+    """
     browser = find_browser()
     if browser is None:
         raise ReportError("A PDF needs Chromium, which is not installed here; write the report as .html "
@@ -38,9 +40,9 @@ def html_to_pdf(html: str, out: Path) -> Path:
         if os.geteuid() == 0:  # Chromium refuses to run as root with its sandbox
             args.insert(1, "--no-sandbox")
         try:
-            proc = subprocess.run(args, capture_output=True, timeout=TIMEOUT_S, check=False)
+            proc = subprocess.run(args, capture_output=True, timeout=timeout_s, check=False)
         except subprocess.TimeoutExpired:
-            raise ReportError(f"Chromium did not finish printing the PDF within {TIMEOUT_S} s.") from None
+            raise ReportError(f"Chromium did not finish printing the PDF within {timeout_s} s.") from None
     if proc.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
         raise ReportError(f"Chromium could not print the PDF (exit {proc.returncode}).")
     return out

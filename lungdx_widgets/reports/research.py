@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from ..csvfiles import write_rows
 from ..ground_truth import ground_truth
@@ -114,7 +115,10 @@ def export_research(contexts: Iterable[StudyContext], out_dir: Path) -> Research
     labelled.sort(key=lambda cl: (pseudonym_for(cl[0].patient.patient_id), cl[0].study.acquired, cl[0].study.id))
     confirmed = [labels for _, labels in labelled]
     per_patient: dict[str, int] = defaultdict(int)
-    label_rows, box_rows, coco_images, coco_boxes = [], [], [], []
+    label_rows: list[dict[str, str]] = []
+    box_rows: list[dict[str, Any]] = []
+    coco_images: list[dict[str, Any]] = []
+    coco_boxes: list[dict[str, Any]] = []
     written: list[Path] = []
     for image_id, (ctx, labels) in enumerate(labelled, start=1):
         pseudo = pseudonym_for(ctx.patient.patient_id)

@@ -18,8 +18,6 @@ from .routes import DASHBOARD_PATH
 __all__ = ["DASHBOARD_PATH", "server_argv", "serve"]
 
 _PKG = "lungdx_widgets.server"
-#: Seconds Voila waits for a cell's output after the cell finished (see ``server_argv``).
-VOILA_IOPUB_TIMEOUT_S = 60
 #: Pages may load and connect only to this server: Voila's lab template links Font Awesome from a
 #: CDN, which would tell a third party that (and from where) a clinician opened the dashboard. The
 #: fonts it needs are bundled with Voila; inline code, eval, data: and blob: are what Voila,
@@ -66,9 +64,8 @@ def server_argv(host: str, port: int) -> list[str]:
         # ?template= / ?theme= would pick folders on the server: the configured ones only.
         "--VoilaConfiguration.allow_template_override=NO",
         "--VoilaConfiguration.allow_theme_override=NO",
-        # A cell's output may arrive well after its reply when many sessions start at once on few cores;
-        # nbclient's default 4 s wait drops it and the clinician gets an empty dashboard.
-        f"--VoilaExecutor.iopub_timeout={VOILA_IOPUB_TIMEOUT_S}",
+        # A cell's output may arrive well after its reply when many sessions start at once (Settings).
+        f"--VoilaExecutor.iopub_timeout={s.voila_iopub_timeout_seconds}",
         f"--MappingKernelManager.cull_idle_timeout={s.kernel_cull_seconds}",
         # Never-connected kernels are culled after Settings.kernel_unconnected_seconds: check often.
         "--MappingKernelManager.cull_interval=15",

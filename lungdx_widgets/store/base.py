@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from sqlite_utils import Database
 
@@ -45,7 +45,7 @@ class StoreBase:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "StoreBase":
+    def __enter__(self) -> Self:  # the concrete Store, so `with open_store() as store` keeps its type
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -28,7 +28,7 @@ def png_bytes(small_pngs: list[Path]) -> bytes:
 
 
 @pytest.fixture
-def image_store(private_image_store: Path) -> Path:
+def image_store(private_image_store: Path) -> Path:  # noqa: F811 - the imported fixture, requested by name
     """This test's own image store, so a stray file from another test cannot hide or fake one."""
     return private_image_store
 

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from lungdx_widgets.errors import LungDxError
 from lungdx_widgets.imaging.names import MAX_NAME_CHARS
 from lungdx_widgets.imaging.sniff import DICOM_MAGIC, JPEG_MAGIC, PNG_MAGIC
-from lungdx_widgets.model.data import LabelsFileError, read_records
+from lungdx_widgets.csvfiles import LabelsFileError
+from lungdx_widgets.model.data import read_records
 from lungdx_widgets.widgets.upload import SharedAnalyzer, UploadPanel, attach_and_analyze
 
 from .conftest import PATIENT, audit_rows, image_files, sha256_file

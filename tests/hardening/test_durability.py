@@ -16,7 +16,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import psutil
-import pytest
 
 from lungdx_widgets.config import PROJECT_ROOT
 from lungdx_widgets.imaging import load_image

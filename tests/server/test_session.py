@@ -7,8 +7,7 @@ import getpass
 import pytest
 
 from lungdx_widgets import session
-from lungdx_widgets.session import (SERVER_KERNEL_ENV, KERNEL_USER_ENV, VOILA_USER_ENV, NotLoggedIn, cli_actor,
-                                    current_user, current_username)
+from lungdx_widgets.session import (SERVER_KERNEL_ENV, KERNEL_USER_ENV, VOILA_USER_ENV, NotLoggedIn, current_user, current_username)
 from lungdx_widgets.store import open_store
 
 

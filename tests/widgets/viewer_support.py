@@ -5,9 +5,13 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lungdx_widgets.imaging import load_image
 from lungdx_widgets.types import Box, Findings, LabelResult, Triage
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: A real TBX11K radiograph with two separate radiologist-drawn boxes in boxes.csv.
 REVIEW_IMAGE = "tbx11k_tb0007.png"
