@@ -15,6 +15,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -89,7 +90,7 @@ def save_checkpoint(path: Path, config: dict, state_dict: dict, thresholds: dict
     """Write the state dict + config atomically, then the JSON sidecar with its SHA-256."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": CHECKPOINT_FORMAT, "config": config, "thresholds": dict(thresholds),
+    payload: dict[str, Any] = {"format": CHECKPOINT_FORMAT, "config": config, "thresholds": dict(thresholds),
                "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}}
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)

@@ -109,7 +109,7 @@ def export_studies(store, fmt: str, out_dir: Path, actor: str, study_ids: list[i
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     strict = study_ids is not None
-    ids = list(study_ids) if strict else all_study_ids(store)
+    ids = list(study_ids) if study_ids is not None else all_study_ids(store)
     result = ExportResult(fmt, out_dir)
     if fmt == "coco":
         return _export_research(store, ids, out_dir, actor, result, strict)

@@ -247,6 +247,6 @@ class PatientRecordPanel(w.VBox):
 
     def reset(self) -> None:
         """A patient switch: the add form starts empty, without the last patient's message."""
-        if self.form is not None:
+        if self.form is not None and self._form_box is not None:
             self.form.reset()
             self._form_box.selected_index = None
