@@ -7,7 +7,7 @@ import lungdx_widgets
 
 PACKAGE = Path(lungdx_widgets.__file__).parent
 CORE = ["config.py", "types.py", "errors.py", "session.py", "triage.py",
-        "store", "imaging", "model", "reports", "learning"]
+        "store", "imaging", "model", "reports", "learning", "inference"]
 WIDGET_LIBS = {"ipywidgets", "anywidget", "ipycanvas", "IPython.display"}
 
 
@@ -49,3 +49,12 @@ def test_core_never_imports_the_widget_or_app_layer():
         if bad:
             offenders[str(f.relative_to(PACKAGE))] = bad
     assert offenders == {}
+
+
+def test_the_kernel_side_of_the_shared_model_never_imports_torch_or_the_model():
+    """Kernels of ``lungdx serve`` use inference.client: importing torch there is the memory it saves."""
+    for name in ("client.py", "wire.py"):
+        modules = imported_modules(PACKAGE / "inference" / name)
+        assert modules, name
+        bad = {m for m in modules if m.split(".")[0] == "torch" or m.lstrip(".").split(".")[0] == "model"}
+        assert bad == set(), (name, bad)
