@@ -212,6 +212,15 @@ def _segment(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+#: ``lungdx train`` option (argparse dest) → the TrainConfig field it sets. These options have no default of
+#: their own (argparse.SUPPRESS): an option not given leaves TrainConfig's default, so each default exists once.
+TRAIN_OPTIONS = {"epochs": "epochs", "max_steps": "max_steps", "batch_size": "batch_size", "lr": "lr",
+                 "weight_decay": "weight_decay", "seed": "seed", "size": "input_size", "arch": "arch",
+                 "init": "init", "init_from": "init_from", "fold": "fold", "folds": "n_folds",
+                 "time_budget": "time_budget_s", "limit": "limit", "box_oversample": "box_oversample",
+                 "source_power": "source_power"}
+
+
 def _train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -219,15 +228,12 @@ def _train(args: argparse.Namespace) -> int:
 
     images, labels, boxes = _datasets(args, args.out)
     config = TrainConfig(images_dir=images, labels_csv=labels, boxes_csv=boxes, out=args.out,
-                         epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
-                         weight_decay=args.weight_decay,
-                         seed=args.seed, input_size=args.size, arch=args.arch, init=args.init,
-                         init_from=args.init_from, freeze_backbone=args.freeze_backbone, fold=args.fold,
-                         n_folds=args.folds, time_budget_s=args.time_budget, limit=args.limit,
-                         hflip=not args.no_hflip, box_oversample=args.box_oversample,
+                         **{field: getattr(args, dest) for dest, field in TRAIN_OPTIONS.items() if hasattr(args, dest)},
+                         freeze_backbone=args.freeze_backbone,
+                         hflip=not args.no_hflip,
                          flip_tta=not args.no_flip_tta, lung_prior=args.lung_prior,
                          lung_crop=not args.no_lung_crop, segmenter=args.segmenter,
-                         exclude_sources=tuple(args.exclude_source or ()), source_power=args.source_power,
+                         exclude_sources=tuple(args.exclude_source or ()),
                          datasets=tuple((str(i), str(lab), str(b) if b else "") for i, lab, b in
                                         zip(args.images, args.labels, args.boxes or [None] * len(args.images))))
     bar = tqdm(total=None, unit="step", desc="training", file=sys.stderr)
@@ -321,23 +327,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--labels", type=Path, nargs="+", default=[data / "labels.csv"], metavar="CSV")
     p.add_argument("--boxes", type=Path, nargs="*", default=None, metavar="CSV")
     p.add_argument("--out", type=Path, required=True, metavar="weights/NAME.pt")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--max-steps", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--weight-decay", type=float, default=1e-4)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=int, default=128, help="model input size in pixels")
-    p.add_argument("--arch", default="densenet121", choices=("densenet121", "compact"))
-    p.add_argument("--init", default="none", help="torchxrayvision weights name (from weights/xrv) or none")
-    p.add_argument("--init-from", type=Path, default=None, help="project checkpoint to fine-tune")
+    p.add_argument("--epochs", type=int, default=argparse.SUPPRESS)
+    p.add_argument("--max-steps", type=int, default=argparse.SUPPRESS)
+    p.add_argument("--batch-size", type=int, default=argparse.SUPPRESS)
+    p.add_argument("--lr", type=float, default=argparse.SUPPRESS)
+    p.add_argument("--weight-decay", type=float, default=argparse.SUPPRESS)
+    p.add_argument("--seed", type=int, default=argparse.SUPPRESS)
+    p.add_argument("--size", type=int, default=argparse.SUPPRESS, help="model input size in pixels")
+    p.add_argument("--arch", default=argparse.SUPPRESS, help="network architecture (densenet121 or compact)")
+    p.add_argument("--init", default=argparse.SUPPRESS, help="torchxrayvision weights name (from weights/xrv) or none")
+    p.add_argument("--init-from", type=Path, default=argparse.SUPPRESS, help="project checkpoint to fine-tune")
     p.add_argument("--freeze-backbone", action="store_true")
-    p.add_argument("--fold", type=int, default=0)
-    p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS")
-    p.add_argument("--limit", type=int, default=None, help="use only N images (smoke runs)")
+    p.add_argument("--fold", type=int, default=argparse.SUPPRESS)
+    p.add_argument("--folds", type=int, default=argparse.SUPPRESS)
+    p.add_argument("--time-budget", type=float, default=argparse.SUPPRESS, metavar="SECONDS")
+    p.add_argument("--limit", type=int, default=argparse.SUPPRESS, help="use only N images (smoke runs)")
     p.add_argument("--no-hflip", action="store_true", help="no left-right flips in augmentation")
-    p.add_argument("--box-oversample", type=float, default=3.0, metavar="X",
+    p.add_argument("--box-oversample", type=float, default=argparse.SUPPRESS, metavar="X",
                    help="sampling weight multiplier for images with reference boxes")
     p.add_argument("--no-flip-tta", action="store_true", help="checkpoint analyses without test-time flip averaging")
     p.add_argument("--lung-prior", action="store_true",
@@ -348,7 +354,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--segmenter", type=Path, default=None, help=f"lung segmenter (default weights/{s.segmenter})")
     p.add_argument("--exclude-source", action="append", metavar="SOURCE",
                    help="leave this source_dataset out entirely (leave-one-source-out runs); repeatable")
-    p.add_argument("--source-power", type=float, default=1.0, metavar="P",
+    p.add_argument("--source-power", type=float, default=argparse.SUPPRESS, metavar="P",
                    help="draw each source in proportion to its size ** P (1 = as is, 0 = sources equally)")
     p.set_defaults(func=_train)
 
