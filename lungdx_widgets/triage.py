@@ -207,11 +207,14 @@ def _results(findings: Findings | Mapping[str, float | None]) -> list[LabelResul
 
 def _image_shape(findings: Findings | Mapping[str, float | None],
                  image_size: tuple[int, int] | None) -> tuple[int, int] | None:
-    """(rows, cols) of the original image: given, or read from any heatmap (they are image-sized)."""
+    """(rows, cols) of the original image: given, or as the findings recorded it (heatmaps are
+    bounded in size, so their shape is not the image's; the lung mask is image-sized)."""
     if image_size:
         return int(image_size[0]), int(image_size[1])
-    if isinstance(findings, Findings) and findings.heatmaps:
-        rows, cols = next(iter(findings.heatmaps.values())).shape[:2]
+    if isinstance(findings, Findings) and findings.image_size:
+        return int(findings.image_size[0]), int(findings.image_size[1])
+    if isinstance(findings, Findings) and findings.lung_mask is not None:
+        rows, cols = findings.lung_mask.shape[:2]
         return int(rows), int(cols)
     return None
 

@@ -96,7 +96,9 @@ class Findings:
     """What the model says about one radiograph. Decision support only: a clinician confirms."""
 
     results: dict[str, LabelResult]
-    heatmaps: dict[str, np.ndarray] = field(default_factory=dict)  # label|"abnormal" -> (rows, cols) in [0,1]
+    #: label|"abnormal" -> map in [0,1] covering the whole image, at most 512 px a side (same aspect as
+    #: the image, see ``model.localize.map_shape``); drawn stretched over it, never image-sized in memory.
+    heatmaps: dict[str, np.ndarray] = field(default_factory=dict)
     boxes: list[Box] = field(default_factory=list)
     model_version: str = ""
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
@@ -108,6 +110,8 @@ class Findings:
     ood_score: float | None = None
     #: Lung fields found by the segmenter, (rows, cols) bool in original pixels; None when not segmented.
     lung_mask: np.ndarray | None = None
+    #: (rows, cols) of the analysed image (boxes are in its pixels); None when unknown.
+    image_size: tuple[int, int] | None = None
 
     def probabilities(self) -> dict[str, float | None]:
         """``{label: probability or None}`` (None = not assessed), in model label order."""

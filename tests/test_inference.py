@@ -79,6 +79,7 @@ def test_findings_through_the_process_equal_the_in_process_analyzer(model_proces
         assert theirs.ood_score == pytest.approx(mine.ood_score, rel=1e-5)
         assert mine.lung_mask is not None and np.array_equal(theirs.lung_mask, mine.lung_mask)
         assert set(theirs.heatmaps) == set(mine.heatmaps)
+        assert theirs.image_size == mine.image_size == radiograph.size
         rows, cols = radiograph.size
         for label, heat in theirs.heatmaps.items():
             assert max(heat.shape) == min(MAP_MAX_SIDE, max(rows, cols))  # bounded, the film's aspect kept

@@ -99,7 +99,7 @@ def test_most_urgent_rule_wins_and_reasons_are_ordered_by_level():
 def _effusion_findings(box_w: float, box_h: float | None) -> Findings:
     results = {k: LabelResult(k, p, 0.5) for k, p in with_(Effusion=0.9).items()}
     boxes = [] if box_h is None else [Box("Effusion", 10, 10, box_w, box_h)]
-    return Findings(results, heatmaps={"Effusion": np.zeros((100, 100), np.float32)}, boxes=boxes)
+    return Findings(results, heatmaps={"Effusion": np.zeros((50, 50), np.float32)}, boxes=boxes, image_size=(100, 100))
 
 
 def test_large_effusion_is_emergent():
@@ -145,9 +145,19 @@ def test_boxes_covering_most_of_the_film_do_not_measure_size():
 
 def test_image_size_argument_measures_dict_free_findings_without_heatmaps():
     f = _effusion_findings(40, 40)
-    f.heatmaps = {}
+    f.heatmaps, f.image_size = {}, None
     assert assess(f, YOUNG, today=TODAY).level == "urgent"  # no image size: unmeasured
     assert assess(f, YOUNG, today=TODAY, image_size=(100, 100)).level == "emergent"
+
+
+def test_bounded_heatmaps_are_not_taken_for_the_image_size():
+    """Heatmaps cover the film at ≤ 512 px, so their shape says nothing of the image's: 40×40 of a
+    100×100 film is 16 %, whatever size the map has (a 50×50 map would have said 64 %)."""
+    f = _effusion_findings(40, 40)
+    f.image_size = None
+    assert assess(f, YOUNG, today=TODAY).level == "urgent"  # unmeasured, not guessed from the map
+    f.lung_mask = np.zeros((100, 100), bool)  # image-sized: a valid fallback
+    assert assess(f, YOUNG, today=TODAY).level == "emergent"
 
 
 def test_other_positive_label_is_routine_and_named():

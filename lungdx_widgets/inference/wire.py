@@ -64,6 +64,7 @@ def encode_findings(findings: Findings, max_side: int = MAP_MAX_SIDE) -> bytes:
         "out_of_distribution": findings.out_of_distribution, "ood_score": findings.ood_score,
         "heatmaps": labels,
         "lung_mask": None if findings.lung_mask is None else list(findings.lung_mask.shape),
+        "image_size": None if findings.image_size is None else list(findings.image_size),
     }
     arrays = {f"heat{i}": bounded(findings.heatmaps[label], max_side).astype(np.float16)
               for i, label in enumerate(labels)}
@@ -88,4 +89,5 @@ def decode_findings(data: bytes) -> Findings:
     return Findings(results={label: LabelResult(label, p, t) for label, p, t in meta["results"]},
                     heatmaps=heatmaps, boxes=[Box.from_dict(b) for b in meta["boxes"]],
                     model_version=meta["model_version"], timings=meta["timings"], warnings=meta["warnings"],
-                    out_of_distribution=meta["out_of_distribution"], ood_score=meta["ood_score"], lung_mask=mask)
+                    out_of_distribution=meta["out_of_distribution"], ood_score=meta["ood_score"], lung_mask=mask,
+                    image_size=tuple(meta["image_size"]) if meta.get("image_size") else None)

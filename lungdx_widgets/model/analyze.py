@@ -27,12 +27,12 @@ from .registry import LABELS, Checkpoint, default_model_path, load_checkpoint
 MAX_BOXES_PER_LABEL = 2
 
 
-def widened(mask: np.ndarray, detail: int = 256) -> np.ndarray:
-    """A lung mask (original pixels) widened by ~2% of the film, as smooth [0, 1] heatmap weights.
+def widened(mask: np.ndarray, shape: tuple[int, int], detail: int = 256) -> np.ndarray:
+    """A lung mask (original pixels) widened by ~2% of the film, as smooth [0, 1] heatmap weights of ``shape``.
 
     Worked at ``detail`` pixels and enlarged bilinearly: a dilation at full size costs ~20x more.
     """
-    rows, cols = mask.shape
+    rows, cols = shape
     t = torch.from_numpy(mask.astype(np.float32))[None, None]
     small_size = (max(1, rows * detail // max(rows, cols)), max(1, cols * detail // max(rows, cols)))
     small = F.interpolate(t, size=small_size, mode="area")[0, 0].numpy() > 0.5
@@ -192,7 +192,8 @@ class Analyzer:
     def analyze_batch(self, radiographs: list[Radiograph], *, heatmaps: bool = True) -> list[Findings]:
         """Analyse several radiographs with one forward pass.
 
-        ``heatmaps=False`` skips the original-size maps (the CLI prints none); boxes are still made.
+        ``heatmaps=False`` skips the maps (the CLI prints none); boxes are still made. Maps cover the
+        whole film at :data:`~.localize.HEATMAP_MAX_SIDE` pixels a side at most; boxes are in original pixels.
         """
         t0 = time.perf_counter()
         prepared = self.prepare([r.pixels for r in radiographs])
@@ -228,7 +229,7 @@ class Analyzer:
         if with_maps:
             stacked = maps_to_original(np.concatenate([raw.class_maps[i], raw.abnormal_maps[i][None]]), geo)
             if lung_mask is not None:
-                stacked = stacked * widened(lung_mask)
+                stacked = stacked * widened(lung_mask, stacked.shape[-2:])
             heatmaps = dict(zip((*self.labels, ABNORMAL), stacked))
         boxes = self._boxes(raw, i, film, results)
         out_of_distribution, score, warnings = self.guard(raw, i, film)
@@ -236,7 +237,7 @@ class Analyzer:
         timings["total"] = sum(timings.values())
         return Findings(results=results, heatmaps=heatmaps, boxes=boxes, model_version=self.version, timings=timings,
                         warnings=warnings, out_of_distribution=out_of_distribution, ood_score=score,
-                        lung_mask=lung_mask)
+                        lung_mask=lung_mask, image_size=(geo.rows, geo.cols))
 
     def _boxes(self, raw: RawOutput, i: int, film: FilmInput, results: dict[str, LabelResult]) -> list[Box]:
         """Proposed boxes (at most :data:`MAX_BOXES_PER_LABEL`, inside the lungs) for positive findings."""

@@ -13,6 +13,9 @@ from ..imaging.transform import Geometry
 #: neighbour to the original size: 4x cheaper than bilinear at 1024² (measured 4 ms vs 19 ms for 7
 #: maps) and within 0.02 of it — the maps come from an 8×8 grid, there is no finer detail to keep.
 HEATMAP_DETAIL = 256
+#: Longest side of a heatmap in :class:`~lungdx_widgets.types.Findings` (a map covers the whole film
+#: at this resolution; the viewer sends 256, reports draw at 1024 and stretch it smoothly).
+HEATMAP_MAX_SIDE = 512
 
 
 #: Lung fields of a frontal chest film, in fractions of the square model input: centre x of each
@@ -42,22 +45,35 @@ def upsample(maps: np.ndarray, size: int) -> np.ndarray:
     return up.reshape(*lead, size, size).numpy()
 
 
-def maps_to_original(maps: np.ndarray, geometry: Geometry, detail: int = HEATMAP_DETAIL) -> np.ndarray:
-    """(K, h, w) maps over the model input → (K, rows, cols) on the original image, zero outside the crop.
+def map_shape(rows: int, cols: int, max_side: int = HEATMAP_MAX_SIDE) -> tuple[int, int]:
+    """(rows, cols) of a heatmap over a ``rows``×``cols`` film: the film's shape, shrunk so no side
+    exceeds ``max_side`` (the maps come from an 8×8 grid; a full-size 7700² map held 237 MB each)."""
+    scale = min(1.0, max_side / max(rows, cols))
+    return max(1, round(rows * scale)), max(1, round(cols * scale))
+
+
+def maps_to_original(maps: np.ndarray, geometry: Geometry, detail: int = HEATMAP_DETAIL,
+                     max_side: int = HEATMAP_MAX_SIDE) -> np.ndarray:
+    """(K, h, w) maps over the model input → (K, r, c) covering the whole original image, zero outside
+    the crop, at :func:`map_shape` (at most ``max_side`` a side: displays and reports enlarge them).
 
     Same placement as :meth:`Geometry.map_to_original` (which it approximates, see ``HEATMAP_DETAIL``),
     for all maps in one pass.
     """
     t = torch.as_tensor(np.asarray(maps, dtype=np.float32))[None]
+    rows, cols = map_shape(geometry.rows, geometry.cols, max_side)
+    sy, sx = rows / geometry.rows, cols / geometry.cols
     top, left, h, w = geometry.region
+    top, left = round(top * sy), round(left * sx)
+    h, w = max(1, min(rows - top, round(h * sy))), max(1, min(cols - left, round(w * sx)))
     if max(h, w) > detail:
         t = F.interpolate(t, size=(detail, detail), mode="bilinear", align_corners=False)
         up = F.interpolate(t, size=(h, w), mode="nearest")[0].numpy()
     else:
         up = F.interpolate(t, size=(h, w), mode="bilinear", align_corners=False)[0].numpy()
-    if (geometry.rows, geometry.cols) == (h, w):
+    if (rows, cols) == (h, w):
         return up
-    out = np.zeros((up.shape[0], geometry.rows, geometry.cols), dtype=np.float32)
+    out = np.zeros((up.shape[0], rows, cols), dtype=np.float32)
     out[:, top:top + h, left:left + w] = up
     return out
 

@@ -28,6 +28,20 @@ def heat_rgba(heat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (rgb / 255.0).astype(np.float32), (alpha * HEAT_OPACITY).astype(np.float32)
 
 
+def stretched(heatmap: np.ndarray, image_shape: tuple[int, ...], size: tuple[int, int]) -> np.ndarray:
+    """A heatmap covering the image (bounded resolution, same aspect) → ``size`` (width, height), bilinear.
+
+    A map of another aspect would be misplaced, so it is refused rather than stretched.
+    """
+    heat = np.asarray(heatmap, dtype=np.float32)
+    rows, cols = image_shape[:2]
+    if heat.ndim != 2 or abs(heat.shape[1] / heat.shape[0] - cols / rows) > 0.03 * cols / rows + 1.0 / min(heat.shape):
+        raise ValueError(f"heatmap shape {heat.shape} does not cover the {rows}×{cols} image")
+    if (heat.shape[1], heat.shape[0]) == size:
+        return heat
+    return np.asarray(Image.fromarray(heat, mode="F").resize(size, Image.Resampling.BILINEAR))
+
+
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     """Noto Sans CJK KR when installed (box tags in Korean), else Pillow's own font (Latin only)."""
     try:
@@ -38,21 +52,21 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 
 def overlay_png(pixels: np.ndarray, heatmap: np.ndarray | None = None, boxes: Iterable[Box] = (),
                 max_side: int = 1024, label_text: Callable[[str], str] = str) -> bytes:
-    """Grey radiograph ([0,1], rows×cols) + heatmap (same shape, [0,1]) + boxes in original pixels.
+    """Grey radiograph ([0,1], rows×cols) + heatmap ([0,1], covering the image at any resolution of the
+    same aspect; stretched bilinearly here) + boxes in original pixels.
 
     ``label_text`` names a box's label in the reader's language (``terms.finding_name``).
     """
     grey = np.clip(pixels.astype(np.float32), 0, 1)
+    scale = min(1.0, max_side / max(grey.shape))
+    size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
+    if scale < 1.0:  # shrink first: the picture is drawn at report size, never at the film's
+        grey = np.asarray(Image.fromarray(grey, mode="F").resize(size, Image.Resampling.LANCZOS)).clip(0, 1)
     rgb = np.repeat(grey[..., None], 3, axis=2)
     if heatmap is not None:
-        if heatmap.shape != grey.shape:
-            raise ValueError(f"heatmap shape {heatmap.shape} does not match the image {grey.shape}")
-        colour, alpha = heat_rgba(np.clip(heatmap.astype(np.float32), 0, 1))
+        colour, alpha = heat_rgba(np.clip(stretched(heatmap, pixels.shape, size), 0, 1))
         rgb = rgb * (1 - alpha[..., None]) + colour * alpha[..., None]
     image = Image.fromarray(np.rint(rgb * 255).astype(np.uint8), "RGB")
-    scale = min(1.0, max_side / max(image.size))
-    if scale < 1.0:
-        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
     draw = ImageDraw.Draw(image)
     width = max(2, round(max(image.size) / 300))
     font = _font(max(12, round(max(image.size) / 45)))

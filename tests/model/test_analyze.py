@@ -13,6 +13,7 @@ import pytest
 
 from lungdx_widgets.imaging import load_image
 from lungdx_widgets.model import LABELS, Analyzer, WeightsInvalid, WeightsMissing
+from lungdx_widgets.model.localize import HEATMAP_MAX_SIDE, map_shape
 from lungdx_widgets.model.registry import xrv_densenet
 
 
@@ -34,8 +35,10 @@ def test_each_shared_dicom_gives_finite_findings_of_its_size(demo, shared_dicoms
             else:
                 assert p is not None and np.isfinite(p) and 0.0 <= p <= 1.0
         assert set(findings.heatmaps) == set(demo.labels) | {"abnormal"}
-        for name, heat in findings.heatmaps.items():
-            assert heat.shape == radiograph.size, (path.name, name)
+        assert findings.image_size == radiograph.size
+        for name, heat in findings.heatmaps.items():  # the whole film, at a bounded resolution
+            assert heat.shape == map_shape(*radiograph.size), (path.name, name)
+            assert max(heat.shape) == min(HEATMAP_MAX_SIDE, max(radiograph.size))
             assert np.isfinite(heat).all() and heat.min() >= 0.0 and heat.max() <= 1.0
         rows, cols = radiograph.size
         for box in findings.boxes:

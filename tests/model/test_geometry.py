@@ -6,7 +6,7 @@ import numpy as np
 
 from lungdx_widgets.imaging.transform import to_model_input
 from lungdx_widgets.model.data import read_grayscale
-from lungdx_widgets.model.localize import boxes_from_map, iou, maps_to_original
+from lungdx_widgets.model.localize import HEATMAP_MAX_SIDE, boxes_from_map, iou, map_shape, maps_to_original
 
 
 def test_box_found_on_model_input_maps_to_original_pixels(shared_data):
@@ -40,9 +40,26 @@ def test_fast_heatmaps_match_exact_bilinear_placement(shared_data):
     pixels = read_grayscale(shared_data / "images" / "mhh_fff13f3a.png")  # non-square: zero band outside the crop
     _, geo = to_model_input(pixels, size=128)
     maps = np.random.default_rng(0).random((3, 8, 8)).astype(np.float32)
-    fast = maps_to_original(maps, geo)  # 474-px crop > HEATMAP_DETAIL: the two-stage path
-    assert fast.shape == (3, *pixels.shape)
+    fast = maps_to_original(maps, geo, max_side=max(pixels.shape))  # full size, to compare pixel by pixel
+    assert fast.shape == (3, *pixels.shape)  # 474-px crop > HEATMAP_DETAIL: the two-stage path
     for k in range(3):
         exact = geo.map_to_original(maps[k])
         assert np.abs(fast[k] - exact).max() < 0.05
         assert (fast[k][exact == 0] == 0).all()  # same crop placement
+
+
+def test_heatmaps_cover_the_film_at_a_bounded_resolution():
+    """A 7700×5000 film gets 512×332 maps, placed where the full-size maps would be (same crop band)."""
+    from lungdx_widgets.imaging.transform import Geometry
+
+    geo = Geometry(rows=7700, cols=5000, size=224)  # centred square crop: a zero band above and below
+    maps = np.random.default_rng(1).random((2, 8, 8)).astype(np.float32) + 0.1
+    small = maps_to_original(maps, geo)
+    assert small.shape == (2, *map_shape(7700, 5000)) and max(small.shape[1:]) == HEATMAP_MAX_SIDE
+    assert small.shape[1:] == (512, 332)
+    band = (7700 - 5000) // 2 * 512 / 7700  # rows of the film outside the crop, in map pixels
+    inside = (small[0] > 0).any(axis=1)
+    assert abs(inside.argmax() - band) <= 1 and abs(len(inside) - inside[::-1].argmax() - (512 - band)) <= 1
+    exact = geo.map_to_original(maps[0])[::15, ::15]  # full size (237 MB per map before), subsampled
+    near = small[0][(np.arange(exact.shape[0]) * 15 * 512 // 7700)[:, None], (np.arange(exact.shape[1]) * 15 * 332 // 5000)[None]]
+    assert np.abs(near - exact)[exact > 0].mean() < 0.05

@@ -146,7 +146,8 @@ def test_heatmap_peaks_and_boxes_lie_inside_the_lungs(analyzer: Analyzer, nih_fi
             heat = f.heatmaps[label]
             if heat.max() <= 0:
                 continue
-            y, x = np.unravel_index(int(np.argmax(heat)), heat.shape)
+            y, x = np.unravel_index(int(np.argmax(heat)), heat.shape)  # a bounded map over the whole film
+            y, x = int((y + 0.5) * pixels.shape[0] / heat.shape[0]), int((x + 0.5) * pixels.shape[1] / heat.shape[1])
             assert near[y, x], f"{label} heatmap peak at {(x, y)} is outside the lungs"
             checked += 1
         for b in f.boxes:

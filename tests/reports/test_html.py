@@ -8,6 +8,7 @@ import re
 from dataclasses import replace
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from lungdx_widgets.reports.html import RESEARCH_NOTICE, finding_rows, render_html
@@ -90,6 +91,20 @@ def test_overlay_scales_boxes_with_large_images():
     assert image.shape[:2] == (1000, 500)
     assert np.abs(image[200, 150] - AI_COLOUR).sum() < 30  # box top edge at y=400/2, x in 100..300
     assert np.abs(image[500, 250] - 128).sum() < 10       # inside the box the film is untouched
+
+
+def test_a_bounded_heatmap_is_stretched_over_the_whole_film():
+    """Heatmaps are small (≤ 512 px a side) and cover the film: hot in the map's lower-right quarter is
+    hot in the picture's lower-right quarter; a map of another aspect is refused, not misplaced."""
+    pixels = np.full((3000, 2000), 0.5, np.float32)
+    heat = np.zeros((512, 341), np.float32)
+    heat[256:, 171:] = 1.0
+    image = np.asarray(Image.open(io.BytesIO(overlay_png(pixels, heat, max_side=600))).convert("RGB")).astype(int)
+    assert image.shape[:2] == (600, 400)
+    assert np.abs(image[450, 300] - 128).sum() > 60   # coloured where the map is hot
+    assert np.abs(image[150, 100] - 128).sum() < 10   # untouched where it is cold
+    with pytest.raises(ValueError, match="does not cover"):
+        overlay_png(pixels, np.zeros((512, 512), np.float32))
 
 
 def test_patient_text_is_escaped(scenario):
