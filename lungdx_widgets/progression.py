@@ -123,14 +123,15 @@ _NOW = {PRESENT: N_("present now"), UNCERTAIN: N_("uncertain now"), ABSENT: N_("
         None: N_("not reported now")}
 _THEN = {PRESENT: T_("present on {date}"), UNCERTAIN: T_("uncertain on {date}"), ABSENT: T_("not seen on {date}"),
          None: T_("not reported on {date}")}
-_SIZE = {WORSE: T_("larger: boxes cover {now}% of the film, {then}% on {date}"),
-         IMPROVED: T_("smaller: boxes cover {now}% of the film, {then}% on {date}"),
-         UNCHANGED: T_("about the same size: boxes cover {now}% of the film, {then}% on {date}")}
+_SIZE = {WORSE: T_("larger: boxes cover {now} of the film, {then} on {date}"),
+         IMPROVED: T_("smaller: boxes cover {now} of the film, {then} on {date}"),
+         UNCHANGED: T_("about the same size: boxes cover {now} of the film, {then} on {date}")}
 SENTENCE = T_("{finding}: {change} — {details}.")
 
 
 def _percent(share: float) -> str:
-    return f"{share * 100:.0f}" if share >= 0.01 else f"{share * 100:.1f}"
+    """A share of the film as "9%"; the sign is part of the value so catalogues hold no bare '%' (gettext reads '% o' as a format)."""
+    return f"{share * 100:.0f}%" if share >= 0.01 else f"{share * 100:.1f}%"
 
 
 def statement(p: Progression, lang: str | None = None) -> str:
