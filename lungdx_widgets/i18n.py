@@ -197,10 +197,12 @@ def negotiate(accept_language: str | None) -> str:
 def page_language(accept_language: str | None, lang: str | None = None) -> dict[str, object]:
     """Template variables for a page: ``lang`` (for ``<html lang>``), ``_`` and ``fonts``.
 
+    ``_`` is :func:`translate`, so a message filled in from a template ("… in 3 minutes") reads in ``lang`` too.
+
     ``lang`` is the account's language when known, else the browser's ``Accept-Language``.
     """
     chosen = choose_language(lang, accept_language)
-    return {"lang": chosen, "_": lambda message: gettext(message, chosen), "fonts": FONT_STACK}
+    return {"lang": chosen, "_": lambda message: translate(message, chosen), "fonts": FONT_STACK}
 
 
 #: Environment variable Voila derives from the browser's ``Accept-Language`` header (server.launch passes it).

@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from jinja2 import ChoiceLoader, DictLoader
 from jupyter_server.base.handlers import JupyterHandler, RedirectWithParams, TrailingSlashHandler
 from tornado import web
 from tornado.ioloop import IOLoop
@@ -76,6 +77,7 @@ def _load_jupyter_server_extension(server_app: Any) -> None:
     web_app = server_app.web_app
 
     def sweep() -> None:
+        show_error_messages(web_app)
         wrapped = require_login_everywhere(web_app)
         if wrapped:
             server_app.log.info("LungDx: login required for %s", ", ".join(sorted(set(wrapped))))
@@ -83,6 +85,22 @@ def _load_jupyter_server_extension(server_app: Any) -> None:
     sweep()
     IOLoop.current().add_callback(sweep)
     start_model_process(server_app)
+
+
+#: Voila's error page shows only the status line; a refusal's message (the dashboard cap: what to do, in the
+#: reader's language) needs the page body. jupyter_server renders ``<status>.html`` before ``error.html``.
+_ERROR_PAGES = {f"{code}.html": ('{% extends "error.html" %}{% block error_detail %}'
+                                 '<p id="lungdx-error-message">{{ message | e }}</p>{% endblock %}')
+                for code in (429,)}
+
+
+def show_error_messages(web_app: web.Application) -> None:
+    """Put :data:`_ERROR_PAGES` in front of Voila's templates (once Voila has registered its environment)."""
+    env = web_app.settings.get("voila_jinja2_env")
+    if env is None or getattr(env, "_lungdx_error_pages", False):
+        return
+    env.loader = ChoiceLoader([DictLoader(_ERROR_PAGES), env.loader])
+    env._lungdx_error_pages = True
 
 
 def start_model_process(server_app: Any) -> None:

@@ -58,6 +58,8 @@ class LungDxUser(User):
     """jupyter_server's user plus the LungDx role (``clinician`` | ``analyst`` | ``admin``)."""
 
     role: str = "clinician"
+    #: The account's interface language ("" = follow the browser), for pages the server itself writes.
+    language: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,8 @@ class LoginResult:
 def _as_user(record: Any) -> LungDxUser:
     """The store's ``User`` record as jupyter_server's user model."""
     return LungDxUser(username=record.username, name=record.display_name,
-                      display_name=record.display_name, role=record.role)
+                      display_name=record.display_name, role=record.role,
+                      language=getattr(record, "language", "") or "")
 
 
 def is_restricted(user: Any) -> bool:

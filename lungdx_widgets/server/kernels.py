@@ -32,6 +32,7 @@ from jupyter_server.utils import ensure_async
 from tornado import web
 
 from ..config import get_settings
+from ..i18n import N_, choose_language, gettext
 from ..session import KERNEL_USER_ENV, SERVER_KERNEL_ENV, VOILA_USER_ENV
 from .identity import is_restricted
 from .tracebacks import scrub
@@ -68,12 +69,20 @@ def _requesting_user() -> Any:
     return getattr(handler, "current_user", None)
 
 
+def _reader_language() -> str:
+    """The requesting account's language, else its browser's (for a page the server writes itself)."""
+    handler = CallContext.get(CallContext.JUPYTER_HANDLER)
+    accept = handler.request.headers.get("Accept-Language") if handler is not None else None
+    return choose_language(getattr(_requesting_user(), "language", "") or None, accept)
+
+
 class TooManyKernels(web.HTTPError):
     """A clinician already has ``Settings.kernels_per_user`` dashboards open and connected."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(429, f"You already have {limit} open dashboards: close one (or wait a minute) "
-                              "and reload.", reason="Too many open dashboards")
+    def __init__(self, limit: int, lang: str) -> None:
+        message = gettext(N_("You already have {limit} open dashboards: close one (or wait a minute) and reload."),
+                          lang).format(limit=limit)
+        super().__init__(429, message, reason="Too many open dashboards")
 
 
 class OwnedKernelManager(AsyncMappingKernelManager):
@@ -128,7 +137,7 @@ class OwnedKernelManager(AsyncMappingKernelManager):
             await ensure_async(self.shutdown_kernel(victim))
             mine.remove(victim)
         if len(mine) >= limit:
-            raise TooManyKernels(limit)
+            raise TooManyKernels(limit, _reader_language())
 
     def notify_connect(self, kernel_id: str) -> None:
         self._ever_connected.add(kernel_id)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..i18n import N_, T_
 from ..store.throttle import ThrottleLimit
 
 #: An address may fail this many times more than one (account, address) pair.
@@ -56,6 +57,11 @@ def account_key(username: str) -> str:
     return username.lower()
 
 
+#: What a refused login reads; the login page translates both (the number is filled into the template).
+WAIT_A_MINUTE = N_("Too many failed attempts. Try again in a minute.")
+WAIT_MINUTES = T_("Too many failed attempts. Try again in {minutes} minutes.")
+
+
 def wait_message(seconds: float) -> str:
     minutes = max(1, round(seconds / 60))
-    return f"Too many failed attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
+    return WAIT_A_MINUTE if minutes == 1 else WAIT_MINUTES.format(minutes=minutes)

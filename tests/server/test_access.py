@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import re
 import sqlite3
 import time
 from urllib.parse import urlsplit
@@ -148,9 +149,12 @@ def test_wrong_passwords_are_rate_limited(server):
                data={"username": username, "password": password, "_xsrf": s.cookies["_xsrf"]})
     assert statuses == [401] * 5 + [429]
     assert r.status_code == 429 and "Too many failed attempts" in r.text  # even the right password waits
+    korean = s.post(server.base + "/login", allow_redirects=False, timeout=30, headers={"Accept-Language": "ko-KR,ko"},
+                    data={"username": username, "password": password, "_xsrf": s.cookies["_xsrf"]})
+    assert korean.status_code == 429 and re.search(r"로그인 실패가 너무 많습니다\. \d+분 후에 다시", korean.text), korean.text
     with open_store(server.db) as store:
         outcomes = [e.outcome for e in store.audit_events(limit=20, actor=username, action="login")]
-    assert outcomes.count("denied") == 5 and outcomes.count("rate_limited") == 2
+    assert outcomes.count("denied") == 5 and outcomes.count("rate_limited") == 3
 
 
 def test_disabled_user_is_locked_out_at_once(server):

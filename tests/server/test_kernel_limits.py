@@ -62,7 +62,9 @@ def test_a_clinician_holds_at_most_the_cap_and_a_reload_replaces_an_unconnected_
         ws_third = kernel_ws.connect(base, me, third)
         try:  # both kernels in use: a further dashboard is refused with a reason, not started
             r = open_dashboard(me, base)
-            assert r.status_code == 429 and "open dashboards" in r.text
+            assert r.status_code == 429 and "You already have 2 open dashboards: close one" in r.text  # what to do
+            korean = me.get(base + DASHBOARD_PATH, timeout=300, headers={"Accept-Language": "ko"})  # the reader's language
+            assert korean.status_code == 429 and "이미 대시보드 2개가 열려 있습니다" in korean.content.decode()
             assert running_kernels(base) >= {first, third} and len(running_kernels(base)) == 2
         finally:
             ws_third.close()
