@@ -82,7 +82,7 @@ class Dashboard(w.VBox):
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
         role = self.user.role
-        self.search = PatientSearch(self.store)
+        self.search = PatientSearch(self.store, actor=self.actor)
         self.worklist = Worklist(self.store, actor=self.actor)
         self.banner = PatientBanner()
         self.record = PatientRecordPanel(self.store, self.actor, role)

@@ -46,6 +46,11 @@ class AuditMixin(StoreBase):
             last = self.conn.execute("SELECT hash FROM audit_chain ORDER BY audit_id DESC LIMIT 1").fetchone()
             self._insert("audit_chain", {"audit_id": row["id"], "hash": chain_hash(last[0] if last else GENESIS, row)})
 
+    def audit_listing(self, actor: str, action: str, patient_ids: list[str], detail: str = "") -> None:
+        """One row for a list a person was shown (search results, the worklist): which patients it named."""
+        shown = ",".join(dict.fromkeys(patient_ids))
+        self.audit(actor, action, "patients", detail=f"{detail} shown={shown}".strip())
+
     def verify_audit(self) -> AuditVerification:
         """Recompute the hash chain over every audit row; name each row that does not fit."""
         rows = self._rows("SELECT a.*, c.hash FROM audit_log a LEFT JOIN audit_chain c ON c.audit_id = a.id "

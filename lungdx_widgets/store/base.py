@@ -114,3 +114,6 @@ class StoreBase:
     # Defined in audit.py; declared here so every mixin can record its writes.
     def audit(self, actor: str, action: str, obj: str, outcome: str = "ok", detail: str = "") -> None:  # pragma: no cover
         raise NotImplementedError
+
+    def audit_listing(self, actor: str, action: str, patient_ids: list[str], detail: str = "") -> None:  # pragma: no cover
+        raise NotImplementedError

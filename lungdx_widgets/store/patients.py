@@ -66,12 +66,20 @@ _RECORD_KIND = {"encounters": "encounter", "allergies": "allergy", "conditions":
                 "medications": "medication", "notes": "note"}
 
 class PatientsMixin(StoreBase):
-    def search_patients(self, query: str, limit: int = 20, offset: int = 0) -> list[Patient]:
+    def search_patients(self, query: str, limit: int = 20, offset: int = 0, *,
+                        actor: str | None = None) -> list[Patient]:
         """Patients whose name or MRN contains every word (Korean 초성 too: "ㄱㅁㅈ"), one page at a time.
 
         A blank query lists patients alphabetically (the picker's initial state). Text that cannot be
         searched (too long, control characters, broken Unicode) raises :class:`ValidationError`.
+        With ``actor`` (a person is shown the list: names, MRNs, ages) the listing is audited.
         """
+        found_patients = self._search_patients(query, limit, offset)
+        if actor is not None:
+            self.audit_listing(actor, "list_patients", [p.patient_id for p in found_patients], f"query={query!r}")
+        return found_patients
+
+    def _search_patients(self, query: str, limit: int, offset: int) -> list[Patient]:
         limit, offset = max(0, int(limit)), max(0, int(offset))
         found = build_query(query or "")
         if found is None:

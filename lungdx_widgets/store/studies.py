@@ -96,12 +96,19 @@ class StudiesMixin(StoreBase):
     def study_image_path(self, study: Study) -> Path:
         return get_settings().image_store / study.image_path
 
-    def worklist(self, day: date | None = None, limit: int = 200) -> list[WorklistItem]:
+    def worklist(self, day: date | None = None, limit: int = 200, *, actor: str | None = None) -> list[WorklistItem]:
         """Studies to read: acquired on ``day`` (default today) or not yet signed off, whatever their date.
 
         Unsigned studies stay on the list until a clinician signs them (an uploaded DICOM may carry an
         old StudyDate). Order: emergent, urgent, routine, not yet analysed; then by acquisition time.
+        With ``actor`` (a person is shown it) the listing is audited, naming the patients on it.
         """
+        items = self._worklist(day, limit)
+        if actor is not None:
+            self.audit_listing(actor, "list_worklist", [i.patient_id for i in items], f"studies={len(items)}")
+        return items
+
+    def _worklist(self, day: date | None, limit: int) -> list[WorklistItem]:
         day = day or date.today()
         rows = self._rows(f"""
             WITH latest AS (

@@ -67,8 +67,9 @@ class PatientSearch(w.VBox):
     selected_patient_id = t.Unicode(None, allow_none=True, help="Patient the clinician picked (not synced).")
     result_ids = t.List(t.Unicode(), help="Patient ids currently listed, best match first.")
 
-    def __init__(self, store, *, limit: int = 8, debounce_s: float = 0.12) -> None:
+    def __init__(self, store, *, actor: str | None = None, limit: int = 8, debounce_s: float = 0.12) -> None:
         self._store = store
+        self._actor = actor  # whom the store audits the listings of (names and MRNs shown)
         self._limit = limit
         self.query = w.Text(placeholder=_("Search patient: name, 초성 or ID"), continuous_update=True,
                             layout=w.Layout(width="100%"))
@@ -88,7 +89,7 @@ class PatientSearch(w.VBox):
             self._results.children = ()
             return []
         try:
-            patients = self._store.search_patients(text, limit=self._limit)
+            patients = self._store.search_patients(text, limit=self._limit, actor=self._actor)
         except LungDxError as exc:
             self.result_ids = []
             self._results.children = (w.HTML(message_html(str(exc), "error")),)

@@ -124,7 +124,7 @@ class Worklist(w.VBox):
     def refresh(self) -> None:
         """Re-read the worklist from the store (after an upload or a triage change)."""
         try:
-            items = self._store.worklist(self._day, limit=self._limit)
+            items = self._store.worklist(self._day, limit=self._limit, actor=self._actor)
         except LungDxError as exc:
             self._list.children = (w.HTML(message_html(str(exc), "error")),)
             return

@@ -57,6 +57,11 @@ def test_search_open_record_then_worklist_study(demo_store, tmp_path):
     assert d.tabs.selected_index == TAB_FINDINGS
     audit = [(e.action, e.obj) for e in demo_store.audit_events(actor=CLINICIAN)]
     assert ("view", f"study:{item.study_id}") in audit and ("view", f"patient:{patient.patient_id}") in audit
+    listings = {e.action: e.detail for e in demo_store.audit_events(actor=CLINICIAN) if e.action.startswith("list_")}
+    shown = dict(part.split("=", 1) for part in listings["list_patients"].split(" ") if "=" in part)
+    assert patient.patient_id in shown["shown"].split(","), "the search listing names the patients it showed"
+    worklist_shown = listings["list_worklist"].split("shown=")[1].split(",")
+    assert set(worklist_shown) == {i.patient_id for i in demo_store.worklist()}, "the worklist names whom it listed"
 
 
 def test_upload_without_weights_keeps_working(demo_store, shared_data, tmp_path):
