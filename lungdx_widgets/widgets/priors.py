@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import ipywidgets as w
 
 from ..errors import LungDxError
-from ..i18n import N_, format_datetime
+from ..i18n import N_, format_datetime, language
 from ..i18n import gettext as _
 from ..imaging import load_image
 from ..labels import NORMAL_LABELS
@@ -241,6 +241,7 @@ class PriorFilm(w.VBox):
         note = (_("{date}, signed by {who}").format(date=format_datetime(study_day(study)),
                                                                      who=signed.signed_by) if signed else
                 _("{date}, not signed: no reviewed boxes").format(date=format_datetime(study_day(study))))
+        self.viewer.language = language()  # hidden at a language switch (not under the dashboard then)
         self.viewer.set_study(radiograph, boxes=boxes, title=study_title(study))
         self.caption.value = f"<span class='lx-prior-caption'><b>{esc(_('Earlier'))}</b> · {esc(note)}</span>"
         self.study_id = study_id

@@ -90,7 +90,8 @@ _ONE_TEXT = re.compile(r"^(<[^<>]+>)([^<>]+)(</[a-z0-9]+>)$", re.S)
 def retranslate(root: w.Widget, old: str, new: str) -> None:
     """Show every label under ``root`` (buttons, fields, tabs, drop-downs, one-line texts) in ``new``.
 
-    Only words change: values, selections and unsaved edits stay as they are.
+    Only words change: values, selections and unsaved edits stay as they are. A widget that draws its
+    own words (a trait named ``language``, like the radiograph viewer) is told the new language.
     """
     def again(text):
         return _(untranslate(text, old), new) if isinstance(text, str) and text.strip() else text
@@ -98,6 +99,8 @@ def retranslate(root: w.Widget, old: str, new: str) -> None:
     stack = [root]
     while stack:
         widget = stack.pop()
+        if widget.has_trait("language"):
+            widget.language = new
         choice = widget.has_trait("_options_labels")  # a selection's "label" is its chosen option: not a text
         for attr in _TEXT_TRAITS:
             if widget.has_trait(attr) and isinstance(getattr(widget, attr), str) and not (choice and attr == "label"):

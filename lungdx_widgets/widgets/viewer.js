@@ -1,15 +1,32 @@
 // LungDx radiograph viewer: image + colourised heatmap + box editor (anywidget ES module).
 // Everything interactive happens here; Python validates and saves. Box coordinates are
 // original-image pixels (the image element is laid out at that size and CSS-transformed).
+// Words: every word a person reads goes through `_(englishText, {field: value})`, which looks it up
+// in the synced trait `texts` (Python fills it from the catalogue for the reader's language, for exactly
+// the `_`/`N_` strings of this file); box labels stay canonical in the model and are shown through
+// `label_names`. A language switch changes both traits and the words are drawn again in place.
 
 const MIN_BOX = 4; // image pixels
 const HANDLE = 9; // screen pixels
-const STATUS_TEXT = { proposed: "proposed", accepted: "accepted", rejected: "rejected", edited: "edited" };
+const STATUS_TEXT = { proposed: N_("proposed"), accepted: N_("accepted"), rejected: N_("rejected"), edited: N_("edited") };
 const NARROW_PX = 760; // below this width the side panel slims down
 const STACKED_PX = 520; // below this it goes under the image
-const SAVING = "Saving…";
+const SAVING = N_("Saving…");
 const SAVE_TIMEOUT_MS = 20000;
 // The heat colour table (256 RGBA entries) comes from Python (lungdx_widgets/display.py), shared with reports.
+
+// Marks a word for the catalogue where it is defined; `_` translates it where it is shown.
+function N_(msgid) {
+  return msgid;
+}
+
+// `msgid` in the reader's language (`texts`, from Python), with `{name}` fields filled from `args`.
+function translator(model) {
+  return (msgid, args) => {
+    const text = (model.get("texts") || {})[msgid] || msgid;
+    return args ? text.replace(/\{(\w+)\}/g, (m, k) => (k in args ? String(args[k]) : m)) : text;
+  };
+}
 
 function h(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
@@ -28,10 +45,6 @@ function svg(tag, attrs = {}) {
   return e;
 }
 
-function heatName(label) {
-  return label === "abnormal" ? "Any abnormality" : label;
-}
-
 function bytesToUrl(view, type) {
   if (!view || !view.byteLength) return "";
   const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
@@ -46,6 +59,9 @@ function clamp(v, lo, hi) {
 function render({ model, el }) {
   const LUT = new Uint8ClampedArray(model.get("heat_lut") || []);
   const cleanups = [];
+  const _ = translator(model);
+  // A label as the reader calls it (폐렴 for "Pneumonia"); free text is shown as typed.
+  const labelName = (label) => (model.get("label_names") || {})[label] || label;
   const listen = (target, type, fn, opts) => {
     target.addEventListener(type, fn, opts);
     cleanups.push(() => target.removeEventListener(type, fn, opts));
@@ -56,66 +72,96 @@ function render({ model, el }) {
   };
 
   // ------------------------------------------------------------------ DOM
+  // Elements are built without words; words() puts them in, and again after a language switch.
   const title = h("div", { class: "ldx-title" });
-  const heatSelect = h("select", { class: "ldx-heat-select", "aria-label": "Heatmap" });
-  const opacity = h("input", { type: "range", min: "0", max: "1", step: "0.01", class: "ldx-opacity", "aria-label": "Heatmap opacity" });
+  const heatSelect = h("select", { class: "ldx-heat-select" });
+  const opacity = h("input", { type: "range", min: "0", max: "1", step: "0.01", class: "ldx-opacity" });
   const opacityValue = h("span", { class: "ldx-opacity-value" });
   const colourBar = h("canvas", { class: "ldx-colourbar", width: "128", height: "10" });
+  const heatCaption = h("label"), opacityCaption = h("label");
+  const lowTick = h("span", { class: "ldx-cb-tick" }), highTick = h("span", { class: "ldx-cb-tick" });
+  const colourBarWrap = h("div", { class: "ldx-colourbar-wrap" }, lowTick, colourBar, highTick);
   const heatGroup = h("div", { class: "ldx-group ldx-heat-group" },
-    h("label", { text: "Heatmap" }), heatSelect,
-    h("label", { text: "Opacity" }), opacity, opacityValue,
-    h("div", { class: "ldx-colourbar-wrap", title: "Model attention: low (left) to high (right)" },
-      h("span", { class: "ldx-cb-tick", text: "low" }), colourBar, h("span", { class: "ldx-cb-tick", text: "high" })));
-  const zoomValue = h("span", { class: "ldx-zoom-value", title: "Zoom (wheel to change)" });
-  const fitBtn = h("button", { class: "ldx-btn ldx-fit", type: "button", title: "Fit the whole image (double-click the image)" });
-  fitBtn.textContent = "Fit";
-  const lungToggle = h("input", { type: "checkbox", class: "ldx-lung-toggle", "aria-label": "Show the lung outline" });
-  const lungGroup = h("label", { class: "ldx-lung-group", title: "Outline of the lung fields the AI found (the only place it looks)" },
-    lungToggle, h("span", { text: "Lung outline" }));
+    heatCaption, heatSelect, opacityCaption, opacity, opacityValue, colourBarWrap);
+  const zoomValue = h("span", { class: "ldx-zoom-value" });
+  const fitBtn = h("button", { class: "ldx-btn ldx-fit", type: "button" });
+  const lungToggle = h("input", { type: "checkbox", class: "ldx-lung-toggle" });
+  const lungCaption = h("span");
+  const lungGroup = h("label", { class: "ldx-lung-group" }, lungToggle, lungCaption);
   const viewGroup = h("div", { class: "ldx-group" }, zoomValue, fitBtn, lungGroup);
   const toolbar = h("div", { class: "ldx-toolbar" }, title, heatGroup, viewGroup);
 
   const stage = h("div", { class: "ldx-stage", tabindex: "-1" });
   const world = h("div", { class: "ldx-world" });
-  const img = h("img", { class: "ldx-image", alt: "Chest radiograph", draggable: "false" });
+  const img = h("img", { class: "ldx-image", draggable: "false" });
   const heat = h("canvas", { class: "ldx-heat" });
   const lungs = h("canvas", { class: "ldx-heat ldx-lungs" });
   world.append(img, heat, lungs);
   const overlay = svg("svg", { class: "ldx-overlay" });
   const tags = h("div", { class: "ldx-tags" });
-  const hint = h("div", { class: "ldx-hint", text: "Drag on the image to draw a box · wheel to zoom · right-drag or Space+drag to pan" });
-  const empty = h("div", { class: "ldx-empty", text: "No image" });
+  const hint = h("div", { class: "ldx-hint" });
+  const empty = h("div", { class: "ldx-empty" });
   stage.append(world, overlay, tags, hint, empty);
 
   // Side panel: the list of boxes and the edit controls for the selected one.
-  const list = h("ol", { class: "ldx-box-list", "aria-label": "Boxes" });
-  const labelSelect = h("select", { class: "ldx-label-select", "aria-label": "Label" });
-  const labelText = h("input", { class: "ldx-label-text", type: "text", placeholder: "or type a label, Enter", maxlength: "80", "aria-label": "Free-text label" });
-  const acceptBtn = h("button", { class: "ldx-btn ldx-accept", type: "button", title: "Accept the AI proposal (A)" });
-  acceptBtn.textContent = "Accept (A)";
-  const rejectBtn = h("button", { class: "ldx-btn ldx-reject", type: "button", title: "Reject the AI proposal (R)" });
-  rejectBtn.textContent = "Reject (R)";
-  const deleteBtn = h("button", { class: "ldx-btn ldx-delete", type: "button", title: "Delete the box (Delete); AI proposals are rejected instead, so the review stays on record" });
-  deleteBtn.textContent = "Delete";
-  const nextBtn = h("button", { class: "ldx-btn ldx-next", type: "button", title: "Select the next box (N)" });
-  nextBtn.textContent = "Next (N)";
+  const list = h("ol", { class: "ldx-box-list" });
+  const labelSelect = h("select", { class: "ldx-label-select" });
+  const labelText = h("input", { class: "ldx-label-text", type: "text", maxlength: "80" });
+  const acceptBtn = h("button", { class: "ldx-btn ldx-accept", type: "button" });
+  const rejectBtn = h("button", { class: "ldx-btn ldx-reject", type: "button" });
+  const deleteBtn = h("button", { class: "ldx-btn ldx-delete", type: "button" });
+  const nextBtn = h("button", { class: "ldx-btn ldx-next", type: "button" });
   const selInfo = h("div", { class: "ldx-sel-info" });
-  const labelCaption = h("span", { text: "Label" });
+  const labelCaption = h("span");
+  const selTitle = h("div", { class: "ldx-side-title" }), boxesTitle = h("div", { class: "ldx-side-title" });
   const editPanel = h("div", { class: "ldx-edit" },
-    h("div", { class: "ldx-side-title", text: "Selected box" }), selInfo,
+    selTitle, selInfo,
     h("label", { class: "ldx-field" }, labelCaption, labelSelect), labelText,
     h("div", { class: "ldx-row" }, acceptBtn, rejectBtn), h("div", { class: "ldx-row" }, deleteBtn, nextBtn));
   const dirtyBadge = h("span", { class: "ldx-dirty", role: "status" });
   const versionText = h("span", { class: "ldx-version" });
-  const saveBtn = h("button", { class: "ldx-btn ldx-save", type: "button", title: "Save these boxes as a new annotation version" });
-  saveBtn.textContent = "Save";
+  const saveBtn = h("button", { class: "ldx-btn ldx-save", type: "button" });
   const savePanel = h("div", { class: "ldx-save-row" }, h("div", { class: "ldx-save-state" }, dirtyBadge, versionText), saveBtn);
-  const side = h("div", { class: "ldx-side" },
-    h("div", { class: "ldx-side-title", text: "Boxes" }), list, editPanel, savePanel);
+  const side = h("div", { class: "ldx-side" }, boxesTitle, list, editPanel, savePanel);
 
   const message = h("div", { class: "ldx-message", role: "status" });
   const body = h("div", { class: "ldx-body" }, stage, side);
   const root = h("div", { class: "ldx-root", tabindex: "0", "data-lm-suppress-shortcuts": "true" }, toolbar, body, message);
+
+  // The fixed words (captions, titles, aria-labels, placeholders, alt text) in the reader's language.
+  function words() {
+    const put = (e, attrs) => {
+      for (const [k, v] of Object.entries(attrs)) {
+        if (k === "text") e.textContent = v;
+        else e.setAttribute(k, v);
+      }
+    };
+    put(heatSelect, { "aria-label": _("Heatmap") });
+    put(opacity, { "aria-label": _("Heatmap opacity") });
+    put(heatCaption, { text: _("Heatmap") });
+    put(opacityCaption, { text: _("Opacity") });
+    put(colourBarWrap, { title: _("Model attention: low (left) to high (right)") });
+    put(lowTick, { text: _("low") });
+    put(highTick, { text: _("high") });
+    put(zoomValue, { title: _("Zoom (wheel to change)") });
+    put(fitBtn, { text: _("Fit"), title: _("Fit the whole image (double-click the image)") });
+    put(lungToggle, { "aria-label": _("Show the lung outline") });
+    put(lungGroup, { title: _("Outline of the lung fields the AI found (the only place it looks)") });
+    put(lungCaption, { text: _("Lung outline") });
+    put(img, { alt: _("Chest radiograph") });
+    put(hint, { text: _("Drag on the image to draw a box · wheel to zoom · right-drag or Space+drag to pan") });
+    put(empty, { text: _("No image") });
+    put(list, { "aria-label": _("Boxes") });
+    put(labelSelect, { "aria-label": _("Label") });
+    put(labelText, { placeholder: _("or type a label, Enter"), "aria-label": _("Free-text label") });
+    put(acceptBtn, { text: _("Accept (A)"), title: _("Accept the AI proposal (A)") });
+    put(rejectBtn, { text: _("Reject (R)"), title: _("Reject the AI proposal (R)") });
+    put(deleteBtn, { text: _("Delete"), title: _("Delete the box (Delete); AI proposals are rejected instead, so the review stays on record") });
+    put(nextBtn, { text: _("Next (N)"), title: _("Select the next box (N)") });
+    put(selTitle, { text: _("Selected box") });
+    put(boxesTitle, { text: _("Boxes") });
+    put(saveBtn, { text: _("Save"), title: _("Save these boxes as a new annotation version") });
+  }
   el.classList.add("ldx-host");
   el.append(root);
 
@@ -127,6 +173,7 @@ function render({ model, el }) {
   const heatCache = new Map(); // label -> ImageData (colourised)
   let heatToken = 0;
   let saveTimer = 0;
+  let savingText = ""; // the "Saving…" line as shown (in the language of the moment of the press)
 
   const W = () => model.get("image_width") || img.naturalWidth || 0;
   const H = () => model.get("image_height") || img.naturalHeight || 0;
@@ -268,11 +315,16 @@ function render({ model, el }) {
     lungs.height = data.height;
     lungs.getContext("2d").putImageData(data, 0, 0);
   }
+  // The heatmap menu's entries (value: the label, text: the reader's name for it); returns the labels.
+  function heatOptions() {
+    const labels = Object.keys(model.get("heatmaps") || {});
+    heatSelect.replaceChildren(h("option", { value: "", text: _("None") }),
+      ...labels.map((l) => h("option", { value: l, text: labelName(l) })));
+    return labels;
+  }
   function fillHeatOptions() {
     heatCache.clear();
-    const labels = Object.keys(model.get("heatmaps") || {});
-    heatSelect.replaceChildren(h("option", { value: "", text: "None" }),
-      ...labels.map((l) => h("option", { value: l, text: heatName(l) })));
+    const labels = heatOptions();
     heatGroup.style.display = labels.length ? "" : "none";
     heatSelect.value = model.get("heatmap_label") || "";
     showHeat();
@@ -302,10 +354,13 @@ function render({ model, el }) {
     if (i === selected()) cls.push("ldx-selected");
     return cls.join(" ");
   }
+  function statusWord(b) {
+    return b.source === "ai" ? _(STATUS_TEXT[b.status] || b.status) : _("reader");
+  }
   function tagText(b) {
     // Dashed outline already says "AI"; the tag says what the reader decided.
     const score = b.score == null ? "" : ` ${b.score.toFixed(2)}`;
-    return `${b.label}${score} · ${b.source === "ai" ? STATUS_TEXT[b.status] : "reader"}`;
+    return `${labelName(b.label)}${score} · ${statusWord(b)}`;
   }
   function paintOrder() {
     // Rejected proposals underneath, the selected box on top, so live labels stay readable.
@@ -356,16 +411,19 @@ function render({ model, el }) {
     list.replaceChildren(...bs.map((b, i) => {
       const li = h("li", { class: boxClass(b, i), "data-index": String(i) },
         h("span", { class: "ldx-swatch" }),
-        h("span", { class: "ldx-li-label", text: b.label }),
+        h("span", { class: "ldx-li-label", text: labelName(b.label), title: labelName(b.label) }),
         h("span", { class: "ldx-li-score", text: b.score == null ? "" : b.score.toFixed(2) }),
-        h("span", { class: `ldx-chip ldx-chip-${b.source === "ai" ? b.status : "human"}`, text: b.source === "ai" ? STATUS_TEXT[b.status] : "reader" }));
+        h("span", { class: `ldx-chip ldx-chip-${b.source === "ai" ? b.status : "human"}`, text: statusWord(b) }));
       li.addEventListener("click", () => { select(i); root.focus({ preventScroll: true }); });
       return li;
     }));
-    if (!bs.length) list.append(h("li", { class: "ldx-li-empty", text: "No boxes. Drag on the image to draw one." }));
+    if (!bs.length) list.append(h("li", { class: "ldx-li-empty", text: _("No boxes. Drag on the image to draw one.") }));
     const b = bs[sel];
-    selInfo.textContent = b ? `${b.source === "ai" ? "AI proposal" : "Drawn by a reader"} · ${Math.round(b.w)}×${Math.round(b.h)} px at (${Math.round(b.x)}, ${Math.round(b.y)})` : "None — click a box or draw one.";
-    labelCaption.textContent = b ? "Label" : "Draw as";
+    const where = b ? { w: Math.round(b.w), h: Math.round(b.h), x: Math.round(b.x), y: Math.round(b.y) } : null;
+    selInfo.textContent = !b ? _("None — click a box or draw one.")
+      : b.source === "ai" ? _("AI proposal · {w}×{h} px at ({x}, {y})", where)
+        : _("Drawn by a reader · {w}×{h} px at ({x}, {y})", where);
+    labelCaption.textContent = b ? _("Label") : _("Draw as");
     const isAi = !!b && b.source === "ai";
     acceptBtn.disabled = !isAi || b.status === "accepted";
     rejectBtn.disabled = !isAi || b.status === "rejected";
@@ -377,7 +435,8 @@ function render({ model, el }) {
     const labels = [...(model.get("classes") || [])];
     for (const b of boxes()) if (!labels.includes(b.label)) labels.push(b.label);
     if (current && !labels.includes(current)) labels.push(current);
-    labelSelect.replaceChildren(...labels.map((l) => h("option", { value: l, text: l })));
+    // value: the canonical label the model keeps; text: what the reader calls it
+    labelSelect.replaceChildren(...labels.map((l) => h("option", { value: l, text: labelName(l) })));
     if (current) labelSelect.value = current;
   }
   function currentLabel() {
@@ -386,14 +445,17 @@ function render({ model, el }) {
   function renderSaveState() {
     const dirty = model.get("dirty");
     const v = model.get("version");
-    dirtyBadge.textContent = dirty ? "● Unsaved changes" : v ? "All changes saved" : "No changes";
+    dirtyBadge.textContent = dirty ? _("● Unsaved changes") : v ? _("All changes saved") : _("No changes");
     dirtyBadge.className = `ldx-dirty ${dirty ? "ldx-is-dirty" : "ldx-is-clean"}`;
-    versionText.textContent = v ? `${dirty ? "based on" : "saved as"} version ${v}` : "no saved version yet";
+    versionText.textContent = !v ? _("no saved version yet")
+      : dirty ? _("based on version {n}", { n: v }) : _("saved as version {n}", { n: v });
     saveBtn.disabled = !dirty;
     root.classList.toggle("ldx-readonly", !editable());
   }
   function renderMessage() {
-    const text = model.get("message");
+    timedOut = false;
+    let text = model.get("message");
+    if (text && text === savingText) text = savingText = _(SAVING); // still waiting: in today's language
     message.textContent = text;
     message.className = `ldx-message ldx-msg-${model.get("message_kind")}`;
     message.style.display = text ? "" : "none";
@@ -447,16 +509,22 @@ function render({ model, el }) {
     if (!editable()) return;
     // One state update carries the press with the message, after any edits still queued.
     model.set("message_kind", "info");
-    model.set("message", SAVING);
+    savingText = _(SAVING);
+    model.set("message", savingText);
     model.set("save_requests", (model.get("save_requests") || 0) + 1);
     model.save_changes();
     clearTimeout(saveTimer);
     saveTimer = setTimeout(() => {
-      if (model.get("message") !== SAVING) return;
-      // Shown here only: the kernel is not answering, so it would not hear it anyway.
-      message.textContent = "No answer from the server: your changes are NOT saved yet. Check the connection, then press Save again.";
-      message.className = "ldx-message ldx-msg-error";
+      if (model.get("message") !== savingText) return;
+      showTimeout();
     }, SAVE_TIMEOUT_MS);
+  }
+  let timedOut = false;
+  function showTimeout() {
+    // Shown here only: the kernel is not answering, so it would not hear it anyway.
+    timedOut = true;
+    message.textContent = _("No answer from the server: your changes are NOT saved yet. Check the connection, then press Save again.");
+    message.className = "ldx-message ldx-msg-error";
   }
 
   // ------------------------------------------------------------------ mouse
@@ -663,6 +731,16 @@ function render({ model, el }) {
   on("change:readonly", renderAll);
   on("change:message", renderMessage);
   on("change:message_kind", renderMessage);
+  // A language switch: the same elements, the same state (boxes, selection, unsaved edits, zoom), new words.
+  function retranslate() {
+    words();
+    heatOptions();
+    heatSelect.value = model.get("heatmap_label") || "";
+    renderAll();
+    if (timedOut) showTimeout(); else renderMessage();
+  }
+  on("change:texts", retranslate);
+  on("change:label_names", retranslate);
   on("change:title", () => { title.textContent = model.get("title"); });
   on("change:height", () => { stage.style.height = `${model.get("height")}px`; });
 
@@ -675,6 +753,7 @@ function render({ model, el }) {
   resize.observe(root);
   cleanups.push(() => resize.disconnect());
 
+  words();
   stage.style.height = `${model.get("height")}px`;
   title.textContent = model.get("title");
   drawColourBar();

@@ -5,12 +5,17 @@ relabelling, accept/reject) so nothing waits for the kernel; Python holds the va
 and hears about "Save". Boxes are the source of truth here, in original-image pixels — the same
 system as ``Findings.heatmaps`` and the store's annotations. The widget knows nothing about the
 store: :class:`~lungdx_widgets.widgets.editor.AnnotationEditor` binds it to one.
+
+Words: the browser shows every word through ``texts`` (the catalogue's translations of exactly the
+``_("…")``/``N_("…")`` strings of viewer.js) and box labels through ``label_names``; both follow
+``language``. Boxes keep their canonical English labels: only their display is translated.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from pathlib import Path
 
 import anywidget
@@ -19,7 +24,10 @@ import traitlets as t
 
 from ..display import heat_lut
 from ..errors import LungDxError
+from ..i18n import N_, check_language, gettext
+from ..i18n import language as process_language
 from ..labels import ABNORMAL
+from ..terms import FINDINGS, finding_name
 from ..types import Box, Findings, Radiograph
 from .viewer_data import (
     drop_relabelled_scores,
@@ -38,6 +46,33 @@ _HERE = Path(__file__).parent
 MESSAGE_KINDS = ("info", "ok", "warning", "error")
 
 SaveCallback = Callable[[list[Box]], None]
+#: How the heatmap menu names the map of any finding (the ``ABNORMAL`` label).
+ANY_ABNORMALITY = N_("Any abnormality")
+_ = gettext
+
+
+@lru_cache(maxsize=1)
+def browser_msgids() -> tuple[str, ...]:
+    """The ``_("…")`` and ``N_("…")`` strings of viewer.js, found as the catalogue's extractor finds them."""
+    from babel.messages.extract import extract_javascript
+
+    with (_HERE / "viewer.js").open("rb") as fp:
+        found = [m for _line, _kw, m, _comments in extract_javascript(fp, ["_", "N_"], [], {})]
+    return tuple(dict.fromkeys(m for m in found if isinstance(m, str) and m))
+
+
+@lru_cache(maxsize=None)
+def browser_texts(lang: str) -> dict[str, str]:
+    """``{English: translation}`` for every word viewer.js shows, in ``lang``."""
+    return {msgid: gettext(msgid, lang) for msgid in browser_msgids()}
+
+
+def reader_label_names(labels: Iterable[str], lang: str) -> dict[str, str]:
+    """Canonical label → what a reader of ``lang`` calls it (폐렴 for "Pneumonia"); the findings the
+    terms know plus ``labels`` (the study's classes, heatmaps and boxes)."""
+    names = {label: finding_name(label, lang) for label in dict.fromkeys([*FINDINGS, *labels]) if label}
+    names[ABNORMAL] = gettext(ANY_ABNORMALITY, lang)
+    return names
 #: What the browser legitimately changes. Anything else it sends (``readonly``, ``version``, the
 #: image...) is refused: a clinician's browser can send any trait (design/AUTH.md, pitfall 4).
 BROWSER_WRITABLE = frozenset({"boxes", "selected", "dirty", "heatmap_label", "opacity", "message",
@@ -91,10 +126,43 @@ class ImageViewer(anywidget.AnyWidget):
     #: in the same ordered state update as the boxes it saves (custom messages overtake updates
     #: that ipywidgets is still throttling, and would save stale boxes).
     save_requests = t.Int(0).tag(sync=True)
+    #: The reader's language (not synced: the browser gets its words as ``texts`` and ``label_names``);
+    #: the process's by default, and set by the dashboard's language switch (theme.retranslate).
+    language = t.Unicode()
+    #: ``{English text: translation}`` for every word viewer.js shows (see :func:`browser_texts`).
+    texts = t.Dict().tag(sync=True)
+    #: ``{canonical label: reader's term}``; labels not in it (free text) are shown as typed.
+    label_names = t.Dict().tag(sync=True)
 
     def __init__(self, **kwargs) -> None:
         self._save_callbacks: list[SaveCallback] = []
         super().__init__(**kwargs)
+        self._words()
+
+    @t.default("language")
+    def _process_language(self) -> str:
+        return process_language()
+
+    @t.validate("language")
+    def _known_language(self, proposal: t.Bunch) -> str:
+        return check_language(proposal.value)
+
+    @t.observe("language")
+    def _language_changed(self, _change: t.Bunch) -> None:
+        self._words()
+
+    @t.observe("classes", "heatmaps", "boxes")
+    def _labels_changed(self, _change: t.Bunch) -> None:
+        self.label_names = reader_label_names(self._labels(), self.language)
+
+    def _labels(self) -> list[str]:
+        return [*self.classes, *self.heatmaps, *(str(b.get("label", "")) for b in self.boxes)]
+
+    def _words(self) -> None:
+        """The browser's words and label names in ``language`` (sent together: one redraw there)."""
+        with self.hold_trait_notifications():
+            self.texts = browser_texts(self.language)
+            self.label_names = reader_label_names(self._labels(), self.language)
 
     # ----------------------------------------------------------------- validation
     @t.validate("boxes")
@@ -161,7 +229,7 @@ class ImageViewer(anywidget.AnyWidget):
             super().set_state(allowed)
         except t.TraitError as exc:
             log.warning("viewer refused a browser update: %s", exc)
-            self.show_message(f"Change not accepted: {exc}", "error")
+            self.show_message(_("Change not accepted: {error}", self.language).format(error=exc), "error")
             self.send_state([k for k in allowed if k in self.keys])
 
     # ----------------------------------------------------------------- Python API
@@ -225,11 +293,11 @@ class ImageViewer(anywidget.AnyWidget):
     def request_save(self) -> None:
         """What the Save button does, callable from Python (and from tests)."""
         if self.readonly:  # a browser can send "save" even when the button is hidden
-            self.show_message("This view is read-only; nothing was saved.", "warning")
+            self.show_message(_("This view is read-only; nothing was saved.", self.language), "warning")
             return
         boxes = self.box_values()
         if not self._save_callbacks:
-            self.show_message("Nothing is connected to save these boxes.", "warning")
+            self.show_message(_("Nothing is connected to save these boxes.", self.language), "warning")
             return
         for callback in list(self._save_callbacks):
             try:
@@ -239,7 +307,8 @@ class ImageViewer(anywidget.AnyWidget):
                 return
             except Exception as exc:  # a bug, but the clinician must still learn nothing was saved
                 log.exception("save callback failed")
-                self.show_message(f"Not saved: unexpected error ({type(exc).__name__}: {exc}).", "error")
+                self.show_message(_("Not saved: unexpected error ({kind}: {error}).", self.language).format(
+                    kind=type(exc).__name__, error=exc), "error")
                 return
 
     # ----------------------------------------------------------------- internals

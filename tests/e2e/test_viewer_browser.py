@@ -315,3 +315,95 @@ def test_the_same_viewer_works_in_jupyterlab_and_keeps_its_keys_from_the_noteboo
     assert page.locator(".jp-Notebook .jp-Cell").count() == cells
     assert "Unsaved changes" in page.inner_text(".ldx-dirty")
     page.locator(".ldx-root").screenshot(path=str(ARTIFACTS / "viewer_jupyterlab.png"))
+
+
+LANGUAGE_NOTEBOOK = "tests/e2e/viewer_language.ipynb"
+SHOTS = Path("/tmp/shots")
+#: Latin words allowed in the Korean viewer: key names (Enter, Delete, Space) and units; "AI" and "px" are shorter.
+KEY_NAMES = {"Enter", "Delete", "Space"}
+
+
+def english_words(page) -> list[str]:
+    """Latin words of three letters or more the Korean viewer shows: text, titles, aria-labels, placeholders,
+    alt text and menu entries (the study caption from Python excepted)."""
+    found = page.evaluate("""() => {
+        const root = document.querySelector('.ldx-root');
+        const texts = [];
+        const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+        for (let n = walk.nextNode(); n; n = walk.nextNode())
+          if (!n.parentElement.closest('.ldx-title')) texts.push(n.textContent);
+        for (const e of root.querySelectorAll('*'))
+          for (const a of ['title', 'aria-label', 'placeholder', 'alt']) if (e.getAttribute(a)) texts.push(e.getAttribute(a));
+        return texts; }""")
+    import re
+
+    return sorted({w for text in found for w in re.findall(r"[A-Za-z]{3,}", text)} - KEY_NAMES)
+
+
+def cut_off(page) -> list[str]:
+    """Side-panel and toolbar words that do not fit their element or leave the panel (wider Korean text)."""
+    return page.evaluate("""() => {
+        const side = document.querySelector('.ldx-side').getBoundingClientRect();
+        const root = document.querySelector('.ldx-root').getBoundingClientRect();
+        const bad = [];
+        for (const e of document.querySelectorAll('.ldx-side .ldx-btn, .ldx-side-title, .ldx-field span, .ldx-dirty,'
+                                                  + ' .ldx-version, .ldx-chip, .ldx-toolbar label, .ldx-toolbar .ldx-btn,'
+                                                  + ' .ldx-toolbar span')) {
+          if (e.offsetParent === null) continue;  // hidden
+          const r = e.getBoundingClientRect();
+          const box = e.closest('.ldx-side') ? side : root;
+          if (e.scrollWidth > e.clientWidth + 1 || r.left < box.left - 1 || r.right > box.right + 1)
+            bad.push(`${e.textContent} [${Math.round(r.left)}-${Math.round(r.right)} in ${Math.round(box.left)}-${Math.round(box.right)}]`);
+        }
+        return bad; }""")
+
+
+def tag_text(page, index: int) -> str:
+    return page.inner_text(f".ldx-tag[data-index='{index}']")
+
+
+def test_korean_viewer_words_and_a_language_switch_that_keeps_unsaved_edits(open_as_analyst):
+    page = open_as_analyst("/voila/render/" + LANGUAGE_NOTEBOOK)
+    wait_for_viewer(page)
+    page.wait_for_selector(".ldx-lung-group:visible")
+    # Korean from the first drawing: toolbar, side panel, menus, statuses.
+    assert page.eval_on_selector_all(".ldx-heat-group > label", "ls => ls.map(l => l.textContent)") == ["히트맵", "불투명도"]
+    assert page.inner_text(".ldx-fit") == "맞춤" and page.inner_text(".ldx-lung-group") == "폐 윤곽"
+    assert page.eval_on_selector_all(".ldx-heat-select option", "os => os.map(o => o.textContent)") == [
+        "없음", "전체 이상 소견", "결핵"]
+    assert list_rows(page) == [("결핵", "제안됨"), ("결핵", "제안됨")]
+    assert page.inner_text(".ldx-dirty") == "변경 없음"
+
+    # Relabel the first proposal: the tag and the list say 폐렴, the kernel keeps the label "Pneumonia".
+    page.click(".ldx-box-list li[data-index='0']")
+    page.select_option(".ldx-label-select", "Pneumonia")  # the option's value is the canonical label
+    page.wait_for_selector(".ldx-tag[data-index='0']:has-text('폐렴')")
+    assert "Pneumonia" not in tag_text(page, 0) and "수정됨" in tag_text(page, 0)
+    assert page.eval_on_selector(".ldx-label-select", "s => s.selectedOptions[0].textContent") == "폐렴"
+    assert kernel_box(page, 0, lambda b: b["status"] == "edited")["label"] == "Pneumonia"
+    assert page.inner_text(".ldx-dirty") == "● 저장 안 된 변경"
+    assert english_words(page) == []
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator(".ldx-root").screenshot(path=str(SHOTS / "viewer-ko.png"))
+    assert cut_off(page) == []
+    for width in (720, 480):  # narrow (slim side panel) and stacked (panel under the image)
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_function(f"() => document.querySelector('.ldx-root').clientWidth < {width}")
+        page.wait_for_timeout(300)
+        assert cut_off(page) == [], f"cut off at {width} px"
+        page.locator(".ldx-root").screenshot(path=str(SHOTS / f"viewer-ko-{width}.png"))
+    page.set_viewport_size({"width": 1400, "height": 900})
+
+    # To English and back to Korean with the edit unsaved: words change, the edit and the selection stay.
+    for lang, fit, tag, dirty in (("en", "Fit", "Pneumonia", "● Unsaved changes"), ("ko", "맞춤", "폐렴", "● 저장 안 된 변경")):
+        page.select_option(".lang-switch select", label={"en": "English", "ko": "한국어"}[lang])
+        page.wait_for_function(f"() => document.querySelector('.ldx-fit').textContent === '{fit}'", timeout=15_000)
+        assert page.inner_text(".ldx-dirty") == dirty
+        assert tag_text(page, 0).startswith(tag)
+        assert page.locator(".ldx-box-list li[data-index]").count() == 2
+        assert page.locator(".ldx-box-list li[data-index='0'].ldx-selected").count() == 1
+        assert page.eval_on_selector(".ldx-label-select", "s => s.value") == "Pneumonia"
+        assert page.evaluate("() => document.querySelectorAll('.ldx-box-rect').length") == 2
+    assert english_words(page) == []
+    assert kernel_box(page, 0, lambda b: True)["label"] == "Pneumonia"
+    assert "kernel dirty False" not in page.inner_text(".kernel-dirty")

@@ -54,11 +54,10 @@ def box_heatmap(boxes: list[Box], rows: int, cols: int) -> "np.ndarray":
     return out
 
 
-def heatmap_viewer(shared_data: Path | None = None):
-    """The viewer with the review image, its proposals and two heatmaps, plus lines echoing the
-    kernel's ``opacity`` and ``boxes`` (so a browser test sees what reached Python).
-    Used by tests/e2e/viewer_heatmap.ipynb."""
-    import ipywidgets as w
+def review_viewer(title: str, shared_data: Path | None = None, lung_mask: bool = False, **options):
+    """The review image in a viewer with its proposals and two heatmaps (``abnormal``, ``Tuberculosis``),
+    optionally a lung outline (two ellipses where the lung fields are); ``options`` go to ImageViewer."""
+    import numpy as np
 
     from lungdx_widgets.config import get_settings
     from lungdx_widgets.widgets.viewer import ImageViewer
@@ -67,13 +66,52 @@ def heatmap_viewer(shared_data: Path | None = None):
     radiograph = load_image(shared_data / "images" / REVIEW_IMAGE)
     rows, cols = radiograph.size
     boxes = proposals(shared_data)
-    viewer = ImageViewer(height=560)
-    viewer.set_study(radiograph, boxes=boxes, classes=REVIEW_CLASSES, title="Heatmap check · " + REVIEW_IMAGE,
+    lungs = None
+    if lung_mask:
+        yy, xx = np.mgrid[0:rows, 0:cols]
+        lungs = np.zeros((rows, cols), bool)
+        for cx in (0.3 * cols, 0.7 * cols):
+            lungs |= ((xx - cx) / (0.17 * cols)) ** 2 + ((yy - 0.5 * rows) / (0.33 * rows)) ** 2 <= 1
+    viewer = ImageViewer(height=560, **options)
+    viewer.set_study(radiograph, boxes=boxes, classes=REVIEW_CLASSES, title=title, lung_mask=lungs,
                      heatmaps={"abnormal": box_heatmap(boxes, rows, cols),
                                "Tuberculosis": box_heatmap(boxes[:1], rows, cols)})
-    opacity, boxes = w.HTML(), w.HTML()
-    opacity.add_class("kernel-opacity")
-    boxes.add_class("kernel-boxes")
-    viewer.observe(lambda ch: setattr(opacity, "value", f"kernel opacity {ch['new']:.2f}"), names="opacity")
-    viewer.observe(lambda ch: setattr(boxes, "value", json.dumps(ch["new"])), names="boxes")
-    return w.VBox([viewer, opacity, boxes])
+    return viewer
+
+
+def echo(viewer, name: str, css_class: str, show):
+    """A line showing ``show(value)`` of the viewer's trait ``name`` as the kernel holds it."""
+    import ipywidgets as w
+
+    line = w.HTML()
+    line.add_class(css_class)
+    viewer.observe(lambda ch: setattr(line, "value", show(ch["new"])), names=name)
+    return line
+
+
+def heatmap_viewer(shared_data: Path | None = None):
+    """The viewer with the review image, its proposals and two heatmaps, plus lines echoing the
+    kernel's ``opacity`` and ``boxes`` (so a browser test sees what reached Python).
+    Used by tests/e2e/viewer_heatmap.ipynb."""
+    import ipywidgets as w
+
+    viewer = review_viewer("Heatmap check · " + REVIEW_IMAGE, shared_data)
+    return w.VBox([viewer, echo(viewer, "opacity", "kernel-opacity", lambda v: f"kernel opacity {v:.2f}"),
+                   echo(viewer, "boxes", "kernel-boxes", json.dumps)])
+
+
+def language_viewer(lang: str = "ko", shared_data: Path | None = None):
+    """The review viewer shown in ``lang``, with a lung outline, a language switch that works as the
+    dashboard's does (``theme.retranslate``) and lines echoing the kernel's ``boxes`` and ``dirty``.
+    Used by tests/e2e/viewer_language.ipynb."""
+    import ipywidgets as w
+
+    from lungdx_widgets.widgets.theme import retranslate
+
+    viewer = review_viewer("흉부 정면 · 2026-11-28", shared_data, lung_mask=True, language=lang)
+    switch = w.Dropdown(options=[("English", "en"), ("한국어", "ko")], value=lang)
+    switch.add_class("lang-switch")
+    page = w.VBox([switch, viewer, echo(viewer, "boxes", "kernel-boxes", json.dumps),
+                   echo(viewer, "dirty", "kernel-dirty", lambda v: f"kernel dirty {v}")])
+    switch.observe(lambda ch: retranslate(page, ch["old"], ch["new"]), names="value")
+    return page
