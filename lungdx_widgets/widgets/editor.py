@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import LungDxError
+from ..i18n import N_
+from ..i18n import gettext as _
 from ..types import Box, Radiograph
 from .viewer import ImageViewer
 
@@ -41,14 +43,18 @@ def study_title(study: "Study") -> str:
     return " · ".join(x for x in (study.modality, study.view, str(study.acquired)[:10], study.filename) if x)
 
 
-def saved_note(saved: "AnnotationSet") -> str:
-    return f"Saved as version {saved.version} by {saved.author} at {saved.created[11:16]}."
+def saved_note(saved: "AnnotationSet", lang: str | None = None) -> str:
+    """The viewer's line after a save, in the reader's language ``lang``."""
+    return _("Saved as version {version} by {who} at {time}.", lang).format(
+        version=saved.version, who=saved.author, time=saved.created[11:16])
 
 
-def conflict_note(newest: "AnnotationSet", based_on: int, refused: int) -> str:
-    return (f"Not saved: {newest.author} saved version {newest.version} at {newest.created[11:16]} after you "
-            f"opened version {based_on}. Their version is shown now; your {refused} box(es) were not saved — "
-            "apply your changes again if they still hold.")
+def conflict_note(newest: "AnnotationSet", based_on: int, refused: int, lang: str | None = None) -> str:
+    """Why a stale save was refused and what to do, in the reader's language ``lang``."""
+    return _("Not saved: {who} saved version {version} at {time} after you opened version {based_on}. Their version "
+             "is shown now; your {count} box(es) were not saved — apply your changes again if they still hold.",
+             lang).format(who=newest.author, version=newest.version, time=newest.created[11:16],
+                          based_on=based_on, count=refused)
 
 
 class AnnotationEditor:
@@ -115,8 +121,9 @@ class AnnotationEditor:
         self.based_on = annotations.version
         self.refused_draft = None
         if annotations.version:
-            self.viewer.show_message(f"Showing version {annotations.version}, saved by {annotations.author} "
-                                     f"at {annotations.created[:16].replace('T', ' ')}.", "info")
+            self.viewer.show_message(_("Showing version {version}, saved by {who} at {when}.", self.viewer.language)
+                                     .format(version=annotations.version, who=annotations.author,
+                                             when=annotations.created[:16].replace("T", " ")), "info")
         return annotations
 
     def reload(self) -> "AnnotationSet":
@@ -136,7 +143,7 @@ class AnnotationEditor:
 
         study_id = self._require_study()
         if self.viewer.readonly:
-            raise LungDxError("This view is read-only; annotations cannot be saved here.")
+            raise LungDxError(N_("This view is read-only; annotations cannot be saved here."))
         boxes = self.viewer.box_values() if boxes is None else list(boxes)
         based_on = self.based_on
         try:
@@ -145,11 +152,11 @@ class AnnotationEditor:
             self.refused_draft = boxes
             newest = self.store.annotations(study_id)
             self._show_saved(newest)
-            self.viewer.show_message(conflict_note(newest, based_on, len(boxes)), "error")
+            self.viewer.show_message(conflict_note(newest, based_on, len(boxes), self.viewer.language), "error")
             return None
         self.refused_draft = None
         self._show_saved(saved)
-        self.viewer.show_message(saved_note(saved), "ok")
+        self.viewer.show_message(saved_note(saved, self.viewer.language), "ok")
         for callback in list(self._saved_callbacks):
             callback(saved)
         return saved
@@ -163,7 +170,7 @@ class AnnotationEditor:
 
     def _require_study(self) -> int:
         if self.study_id is None:
-            raise NoStudyOpen("Open a study before saving annotations.")
+            raise NoStudyOpen(N_("Open a study before saving annotations."))
         return self.study_id
 
 

@@ -24,7 +24,7 @@ import traitlets as t
 
 from ..display import heat_lut
 from ..errors import LungDxError
-from ..i18n import N_, check_language, gettext
+from ..i18n import N_, check_language, gettext, translate
 from ..i18n import language as process_language
 from ..labels import ABNORMAL
 from ..terms import FINDINGS, finding_name
@@ -302,8 +302,8 @@ class ImageViewer(anywidget.AnyWidget):
         for callback in list(self._save_callbacks):
             try:
                 callback(boxes)
-            except LungDxError as exc:  # expected failure: say it in the panel
-                self.show_message(str(exc), "error")
+            except LungDxError as exc:  # expected failure: say it in the panel (catalogued text in the reader's words)
+                self.show_message(translate(str(exc), self.language), "error")
                 return
             except Exception as exc:  # a bug, but the clinician must still learn nothing was saved
                 log.exception("save callback failed")

@@ -13,11 +13,13 @@ import pytest
 
 from lungdx_widgets.i18n import use_language
 from lungdx_widgets.imaging import load_image
+from lungdx_widgets.store import open_store
 from lungdx_widgets.widgets import viewer as viewer_module
+from lungdx_widgets.widgets.editor import AnnotationEditor
 from lungdx_widgets.widgets.theme import retranslate
 from lungdx_widgets.widgets.viewer import ImageViewer
 
-from .viewer_support import REVIEW_CLASSES, REVIEW_IMAGE, proposals
+from .viewer_support import REVIEW_CLASSES, REVIEW_IMAGE, proposals, seed_review_study
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 #: ``_("…")`` and ``N_("…")`` calls in viewer.js, read here without Babel (so a gap in the widget's own
@@ -108,3 +110,24 @@ def test_the_browser_cannot_rewrite_the_words(viewer):
     viewer.send_state = lambda key=None: None
     viewer.set_state({"texts": {"Save": "Delete everything"}, "label_names": {"Pneumonia": "Normal"}})
     assert viewer.texts["Save"] == "저장" and viewer.label_names["Pneumonia"] == "폐렴"
+
+
+def test_the_editors_save_and_conflict_lines_are_in_the_viewers_language(tmp_path: Path, shared_data: Path):
+    with open_store(tmp_path / "review.db") as store:
+        study_id = seed_review_study(store, shared_data)
+        alice = AnnotationEditor(store, "an_alice", viewer=ImageViewer(language="ko"))
+        bob = AnnotationEditor(store, "dr_bob", viewer=ImageViewer(language="ko"))
+        alice.viewer.request_save()  # no study yet: the editor's refusal, in the reader's words
+        assert alice.viewer.message == "주석을 저장하려면 먼저 검사를 여세요."
+        alice.open_study(study_id)
+        bob.open_study(study_id)
+        alice.viewer.request_save()
+        assert alice.viewer.message.startswith("버전 1(으)로 저장됨 (an_alice, ")
+        bob.viewer.request_save()
+        assert bob.viewer.message.startswith("저장되지 않음: 버전 0을(를) 연 뒤 an_alice이(가) ")
+        assert "내 박스 2개는 저장되지 않았으니" in bob.viewer.message
+        bob.open_study(study_id)
+        assert bob.viewer.message.startswith("버전 1 표시 중 (an_alice, ")
+        bob.viewer.language = "en"
+        bob.viewer.request_save()
+        assert bob.viewer.message.startswith("Saved as version 2 by dr_bob at ")
