@@ -34,9 +34,10 @@ $(DB): | $(STAMP) $(CATALOGUES)
 demo: setup $(DB)
 	$(BIN)/lungdx serve --db $(DB)
 
-# Debian's Chromium for the browser tests; Playwright never downloads a browser here.
+# Debian's Chromium for the browser tests (Playwright never downloads a browser here), and poppler's
+# pdffonts, which checks that PDF reports embed their Hangul font.
 chromium:
-	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+	@test -x /usr/bin/chromium -a -x /usr/bin/pdffonts || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver poppler-utils; }
 
 # Lint and type checks first: a regression fails `make test` (and CI) before the long suite runs.
 lint: $(STAMP)

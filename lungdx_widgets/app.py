@@ -391,6 +391,9 @@ class Dashboard(w.VBox):
 
     def _on_uploaded(self, outcome: UploadOutcome) -> None:
         study = outcome.study
+        if study.patient_id != self.patient_id:  # analysed after the reader moved on: list it, open nothing
+            self.worklist.refresh()
+            return
         if outcome.duplicate:  # already on file: open what is stored (a signed result is never redone)
             self.open_study(study.id)
             return

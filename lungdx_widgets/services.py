@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from .errors import LungDxError
+from .i18n import N_  # progress steps: the caller shows them in its reader's language
 from .imaging import load_image
 from .triage import assess
 from .types import Findings, Radiograph, Triage
@@ -190,11 +191,11 @@ def ingest(store: "Store", patient_id: str, data: bytes, actor: str, *, filename
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    progress("Reading image", 0.1)
+    progress(N_("Reading image"), 0.1)
     if radiograph is None:
         radiograph = load_image(data, filename=filename)
     timings["load"] = time.perf_counter() - t0
-    progress("Saving study", 0.3)
+    progress(N_("Saving study"), 0.3)
     sha = hashlib.sha256(data).hexdigest()
     already = any(s.sha256 == sha for s in store.studies_for_patient(patient_id))
     with store.transaction():
@@ -212,14 +213,14 @@ def ingest(store: "Store", patient_id: str, data: bytes, actor: str, *, filename
             return IngestResult(**base, prediction=prediction, signoff=signoff, message=duplicate_message(signoff))
     if analyzer is None:
         return IngestResult(**base, message=f"study {study.id} filed for patient {patient_id} (not analysed)")
-    progress("Analysing", 0.5)
+    progress(N_("Analysing"), 0.5)
     t1 = time.perf_counter()
     try:
         findings = _get_analyzer(analyzer).analyze(radiograph)
     except LungDxError as exc:
         return IngestResult(**base, model_error=str(exc), message=f"Study saved. AI analysis unavailable: {exc}")
     timings["analyze"] = time.perf_counter() - t1
-    progress("Triage", 0.9)
+    progress(N_("Triage"), 0.9)
     if record is None:
         record = store.patient_record(patient_id, actor)
     triage = assess(findings, record, image_size=radiograph.size)

@@ -45,6 +45,11 @@ class Store(UsersMixin, AuditMixin, PatientsMixin, StudiesMixin, PredictionsMixi
             RegistryMixin, ThrottleMixin, DemographicsMixin, PacsMixin):
     """The clinical record store (see ARCHITECTURE.md, "store"): every write is audited, in one transaction."""
 
+    def reopen(self) -> "Store":
+        """Another connection to the same database, for a worker thread (connections are not shared
+        between threads: one thread's open transaction would be the other's)."""
+        return open_store(self.path, migrate=False)
+
     def schema_version(self) -> list[str]:
         """Applied migration names, in order."""
         return [m.name for m in MIGRATIONS.applied(self.db)]

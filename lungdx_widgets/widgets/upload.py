@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import anywidget
@@ -23,6 +24,7 @@ from ..imaging.names import display_filename
 from ..services import IngestResult, ModelService, ingest, shared_model_service
 from ..services import duplicate_message as _duplicate_message
 from ..store.errors import IdentityMismatch
+from .patient_search import kernel_loop
 from .theme import esc, message_html
 
 log = logging.getLogger(__name__)
@@ -50,9 +52,9 @@ def attach_and_analyze(store, patient_id: str, data: bytes, filename: str | None
                   confirm_identity_mismatch=confirm_identity_mismatch, progress=progress)
 
 
-MSG_TOO_LARGE = "{name}: {size} is larger than the upload limit of {limit}; nothing was sent or saved."
+MSG_TOO_LARGE = N_("{name}: {size} is larger than the upload limit of {limit}; nothing was sent or saved.")
 UPLOAD_LABEL = N_("Upload X-ray")
-MSG_BUSY = "Still working on the last file; choose the next one when it is done."
+MSG_BUSY = N_("Still working on the last file; choose the next one when it is done.")
 BUSY_LABEL = N_("Working…")
 
 
@@ -78,7 +80,7 @@ class UploadPicker(anywidget.AnyWidget):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.label, self.busy_label = _(UPLOAD_LABEL), _(BUSY_LABEL)
+        self.label, self.busy_label, self.too_large = _(UPLOAD_LABEL), _(BUSY_LABEL), _(MSG_TOO_LARGE)
         self._on_file: Callable[[bytes, str], None] = lambda _d, _n: None
         self._on_refused: Callable[[str, int], None] = lambda _n, _s: None
         self.on_msg(self._message)
@@ -113,6 +115,8 @@ class UploadPanel(w.VBox):
         self._record_for = record_for
         self._analyzer = analyzer
         self._handlers: list[Callable[[UploadOutcome], None]] = []
+        #: One film at a time is decoded and analysed, off the kernel's loop (see :meth:`handle`).
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lungdx-upload")
         #: A file waiting for an identity-mismatch confirmation: (bytes, name, patient it was offered for).
         self._pending: tuple[bytes, str, str] | None = None
         #: The limit the browser enforces is the imaging layer's own (below the websocket's cap).
@@ -141,51 +145,82 @@ class UploadPanel(w.VBox):
     def _on_file(self, data: bytes, name: str) -> None:
         """A file from the browser's picker (already within the size limit there)."""
         if self.busy:
-            self._say(MSG_BUSY, "warn")
+            self._say(_(MSG_BUSY), "warn")
             return
         self.handle(data, name)
 
     def _on_refused(self, name: str, size: int) -> None:
-        self._say(MSG_TOO_LARGE.format(name=display_filename(name), size=_mb(size), limit=_mb(self.picker.limit)),
+        self._say(_(MSG_TOO_LARGE).format(name=display_filename(name), size=_mb(size), limit=_mb(self.picker.limit)),
                   "error")
 
     def handle(self, data: bytes, filename: str, *, confirm_identity_mismatch: bool = False) -> UploadOutcome | None:
-        """Process one file (what a pick in the browser does); returns the outcome or None after a message."""
+        """Process one file (what a pick in the browser does); returns the outcome or None after a message.
+
+        In a kernel the work runs on a worker thread with its own store connection, so the dashboard
+        keeps answering clicks while a film is decoded and analysed; the result is shown on the kernel's
+        loop when it is ready (and None is returned at once). Elsewhere (tests, scripts) it runs here.
+        """
         if not self.patient_id:
             self._say(_("Select a patient before uploading."), "warn")
             return None
         filename = display_filename(filename)  # the browser's name is untrusted: a printable label only
+        patient_id = self.patient_id
+        record = self._record_for(patient_id)  # read (and audited) here, not on the worker
         self.busy = True
         self._hide_confirm()
         self.progress.layout.visibility = "visible"
+        loop = kernel_loop()
+        if loop is None:
+            return self._finish(patient_id, data, filename, lambda: attach_and_analyze(
+                self._store, patient_id, data, filename, self._actor, record=record, analyzer=self._analyzer,
+                confirm_identity_mismatch=confirm_identity_mismatch, progress=self._step))
+
+        def work() -> UploadOutcome:
+            def progress(text: str, fraction: float) -> None:
+                loop.call_soon_threadsafe(self._step, text, fraction)
+
+            with self._store.reopen() as own:  # a connection is never shared between threads
+                return attach_and_analyze(own, patient_id, data, filename, self._actor, record=record,
+                                          analyzer=self._analyzer,
+                                          confirm_identity_mismatch=confirm_identity_mismatch, progress=progress)
+
+        job = loop.run_in_executor(self._worker, work)
+        job.add_done_callback(lambda done: self._finish(patient_id, data, filename, done.result))
+        return None
+
+    def _finish(self, patient_id: str, data: bytes, filename: str,
+                result: Callable[[], UploadOutcome]) -> UploadOutcome | None:
+        """Show what ``result()`` gives (an outcome, or the error it raises) and tell the handlers."""
         try:
-            outcome = attach_and_analyze(
-                self._store, self.patient_id, data, filename, self._actor,
-                record=self._record_for(self.patient_id), analyzer=self._analyzer,
-                confirm_identity_mismatch=confirm_identity_mismatch, progress=self._step)
+            outcome = result()
         except IdentityMismatch as exc:
-            self._pending = (data, filename, self.patient_id)
-            self._say(f"{exc} Attach it to this patient anyway?", "warn")
-            self.confirm.layout.display = None
-            self.cancel.layout.display = None
+            if patient_id == self.patient_id:  # the question belongs to this (file, patient) pair only
+                self._pending = (data, filename, patient_id)
+                self._say(_("{problem} Attach it to this patient anyway?").format(problem=exc), "warn")
+                self.confirm.layout.display = None
+                self.cancel.layout.display = None
             return None
         except LungDxError as exc:
-            self._say(f"{filename}: {exc} Nothing was saved.", "error")
+            self._say(_("{file}: {problem} Nothing was saved.").format(file=filename, problem=exc), "error")
             return None
         except Exception as exc:  # a bug: the clinician must still learn that the upload did not complete
             log.exception("upload of %s failed", filename)
-            self._say(f"{filename}: unexpected error ({type(exc).__name__}); the upload did not complete.", "error")
+            self._say(_("{file}: unexpected error ({kind}); the upload did not complete.").format(
+                file=filename, kind=type(exc).__name__), "error")
             return None
         finally:
             self.busy = False
             self.progress.layout.visibility = "hidden"
-        if outcome.duplicate:
+        if patient_id != self.patient_id:  # the reader moved on while it ran: say where it went
+            self._say(_("{file} was filed for patient {mrn}; open it from the worklist.").format(
+                file=filename, mrn=patient_id), "info")
+        elif outcome.duplicate:
             self._say(duplicate_message(outcome), "info")
         elif outcome.model_error:
-            self._say(f"Study saved. AI analysis unavailable: {outcome.model_error}", "warn")
+            self._say(_("Study saved. AI analysis unavailable: {error}").format(error=outcome.model_error), "warn")
         else:
             total = outcome.timings.get("total", 0.0)
-            self._say(f"{filename}: analysed in {total:.1f} s.", "ok")
+            self._say(_("{file}: analysed in {seconds} s.").format(file=filename, seconds=f"{total:.1f}"), "ok")
         for handler in self._handlers:
             handler(outcome)
         return outcome
@@ -204,7 +239,7 @@ class UploadPanel(w.VBox):
         elif attach:
             self.handle(data, filename, confirm_identity_mismatch=True)
         else:
-            self._say("Upload cancelled; nothing was saved.", "info")
+            self._say(_("Upload cancelled; nothing was saved."), "info")
 
     @t.observe("busy")
     def _busy_changed(self, change) -> None:
@@ -226,7 +261,7 @@ class UploadPanel(w.VBox):
 
     def _step(self, text: str, fraction: float) -> None:
         self.progress.value = fraction
-        self.status.value = f"<span class='lx-muted'>{esc(text)}…</span>"
+        self.status.value = f"<span class='lx-muted'>{esc(_(text))}…</span>"
 
     def _say(self, text: str, kind: str) -> None:
         self.status.value = message_html(text, kind)
