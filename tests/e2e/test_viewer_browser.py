@@ -407,3 +407,8 @@ def test_korean_viewer_words_and_a_language_switch_that_keeps_unsaved_edits(open
     assert english_words(page) == []
     assert kernel_box(page, 0, lambda b: True)["label"] == "Pneumonia"
     assert "kernel dirty False" not in page.inner_text(".kernel-dirty")
+    # Save: nothing is connected in this notebook, and the kernel says so in the reader's words.
+    page.click(".ldx-save")
+    page.wait_for_selector(".ldx-message.ldx-msg-warning:has-text('이 박스를 저장할 곳이 연결되어 있지 않습니다.')",
+                           timeout=15_000)
+    assert page.inner_text(".ldx-dirty") == "● 저장 안 된 변경"
