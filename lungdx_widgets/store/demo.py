@@ -18,7 +18,8 @@ from pathlib import Path
 from ..config import get_settings
 from ..csvfiles import csv_rows
 from ..errors import LungDxError
-from ..labels import NO_FINDING
+from ..labels import FINDING_LABELS, NO_FINDING, y_column
+from ..types import Box
 from .db import Store, open_store
 from . import demo_data as words
 from .demo_data import FIRST_NAMES, SURNAMES
@@ -74,6 +75,10 @@ class SourceImage:
     sex: str
     view: str
     dataset: str
+    #: The source's per-label ground truth (``y_<label>``: 1 present, 0 absent; unknown labels left out).
+    truth: tuple[tuple[str, int], ...] = ()
+    #: The source's own boxes for this film (``boxes.csv``; radiologists' for TBX11K, NIH, SIIM).
+    boxes: tuple[Box, ...] = ()
 
 
 def demo_mrn(index: int) -> str:
@@ -83,6 +88,7 @@ def demo_mrn(index: int) -> str:
 def source_patients(shared: Path) -> dict[str, list[SourceImage]]:
     """labels.csv grouped by source patient, images in file-name order (follow-up order for NIH)."""
     groups: dict[str, list[SourceImage]] = defaultdict(list)
+    boxes = _source_boxes(shared / "boxes.csv")
     with csv_rows(shared / "labels.csv") as reader:
         for row in reader:
             if not (shared / "images" / row["file"]).is_file():
@@ -92,8 +98,22 @@ def source_patients(shared: Path) -> dict[str, list[SourceImage]]:
                 file=row["file"], source_patient=patient, findings=tuple(row["findings"].split("|")),
                 age=int(float(row["age"])) if row["age"] else None, sex=row["sex"] if row["sex"] in ("M", "F") else "",
                 view=row["view"] if row["view"] in ("AP", "PA", "LL") else "",
-                dataset=row["source_dataset"]))
+                dataset=row["source_dataset"],
+                truth=tuple((label, int(row[y_column(label)])) for label in FINDING_LABELS
+                            if row.get(y_column(label), "") in ("0", "1")),
+                boxes=boxes.get(row["file"], ())))
     return {pid: sorted(imgs, key=lambda i: i.file) for pid, imgs in sorted(groups.items())}
+
+
+def _source_boxes(path: Path) -> dict[str, tuple[Box, ...]]:
+    """The shared ``boxes.csv`` by file: a reader's boxes (the demo's history was reviewed with them)."""
+    found: dict[str, list[Box]] = defaultdict(list)
+    if path.is_file():
+        with csv_rows(path) as reader:
+            for row in reader:
+                found[row["file"]].append(Box(row["label"], float(row["x"]), float(row["y"]), float(row["w"]),
+                                              float(row["h"]), source="human", status="edited"))
+    return {file: tuple(b) for file, b in found.items()}
 
 
 #: Sources of which one patient is always in the demo: TBX11K (tuberculosis) and MHH Hannover,
@@ -201,8 +221,17 @@ def _add_demo_patient(store: Store, index: int, images: list[SourceImage], image
             study = ingest(store, mrn, data, DEMO_ACTOR, filename=image.file, source="demo", radiograph=radiograph,
                            acquired=acquired).study
             if acquired[:10] < date.today().isoformat():  # history: reported back then, off the worklist
-                store.sign_study(study.id, DEMO_ACTOR, {}, comment="Reported at the time (fictional demo history).")
+                _report_history(store, study.id, image)
     return True
+
+
+def _report_history(store: Store, study_id: int, image: SourceImage) -> None:
+    """An earlier film as it was reported: the source's boxes saved as the reader's and its labels signed as
+    verdicts, so priors, exports and a first training snapshot (``retrain.ipynb``) have reviewed data."""
+    # saved even when empty: "reviewed, no box" is a review too (the learning loop's universe is reviewed studies)
+    store.save_annotations(study_id, list(image.boxes), store.annotations(study_id).version, DEMO_ACTOR)
+    verdicts = {label: "present" if value else "absent" for label, value in image.truth}
+    store.sign_study(study_id, DEMO_ACTOR, verdicts=verdicts, comment="Reported at the time (fictional demo history).")
 
 
 def _add_history(store: Store, mrn: str, rng: random.Random, before: str, lang: DemoWords = ENGLISH) -> None:
