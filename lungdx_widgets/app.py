@@ -96,7 +96,7 @@ class Dashboard(w.VBox):
         if can(role, Permission.OVERRIDE_TRIAGE):
             self.findings.triage_form.on_submit(self._override_triage)
         self.priors = PriorsPanel(self.store)
-        self.prior_film = PriorFilm(self.store, height=VIEWER_HEIGHT)
+        self.prior_film = PriorFilm(self.store, height=VIEWER_HEIGHT, actor=self.actor)
         self.viewer.layout = w.Layout(flex="1 1 0", min_width="0")
         #: The current film, and the earlier one beside it when the Priors tab asks for side by side.
         self.films = w.HBox([self.viewer], layout=w.Layout(width="100%", flex="1 1 auto", min_height="0"))

@@ -213,8 +213,9 @@ class PriorsPanel(w.VBox):
 class PriorFilm(w.VBox):
     """An earlier film in a read-only viewer, with the boxes its signer kept (the dashboard puts it beside the current)."""
 
-    def __init__(self, store, height: int) -> None:
+    def __init__(self, store, height: int, *, actor: str = "") -> None:
         self._store = store
+        self._actor = actor  # opening an earlier film is audited as this reader's view of that study
         self.study_id: int | None = None
         self.viewer = ImageViewer(readonly=True, height=height)
         self.viewer.add_class("lx-viewer")
@@ -234,6 +235,7 @@ class PriorFilm(w.VBox):
         signed = signed_findings(self._store, study_id)
         try:
             radiograph = load_image(self._store.study_image_path(study))
+            self._store.audit(self._actor, "view", f"study:{study_id}", detail="prior")
         except (LungDxError, OSError) as exc:
             self.viewer.show_message(_("Image unavailable: {error}").format(error=exc), "warning")
             return

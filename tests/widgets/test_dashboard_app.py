@@ -170,6 +170,8 @@ def test_priors_tab_states_progression_and_opens_the_prior_side_by_side(demo_sto
     assert d.films.children == (d.viewer, d.prior_film)
     assert d.prior_film.viewer.readonly and d.prior_film.viewer.image
     assert [b["label"] for b in d.prior_film.viewer.boxes] == ["Effusion"], "the prior's signed box"
+    seen = [(e.obj, e.detail) for e in demo_store.audit_events(actor=CLINICIAN, action="view")]
+    assert (f"study:{prior.id}", "prior") in seen, "opening the earlier film is audited"
     assert "signed by" in d.prior_film.caption.value
     d.switch_language("ko")
     assert "기흉: 새로 생김" in d.priors.changes.value and "서명" in d.prior_film.caption.value
