@@ -75,18 +75,15 @@ def server_argv(host: str, port: int) -> list[str]:
     ]
 
 
-def _demo_logins() -> str:
-    """Demo accounts use their username as password (see ``store.demo``)."""
+def _accounts(db: Path) -> tuple[bool, str]:
+    """(any users at all, the demo logins of this database): demo accounts use their username as password
+    (``store.demo``), and only a database that holds them gets them printed."""
+    from ..store import open_store
     from ..store.demo import DEMO_USERS
 
-    return ", ".join(f"{name} / {name} ({role})" for role, name in DEMO_USERS.items())
-
-
-def _has_users(db: Path) -> bool:
-    from ..store import open_store
-
     with open_store(db) as store:
-        return bool(store.list_users())
+        demo = [(role, name) for role, name in DEMO_USERS.items() if store.get_user(name) is not None]
+        return bool(store.list_users()), ", ".join(f"{name} / {name} ({role})" for role, name in demo)
 
 
 def serve(db: Path, host: str, port: int) -> int:
@@ -96,8 +93,10 @@ def serve(db: Path, host: str, port: int) -> int:
         env.pop(inherited_identity, None)
     url = f"http://{host}:{port}/"
     print(f"LungDx Workbench: {url}  (log in, then the dashboard opens; analysts also have {url}lab)", flush=True)
-    print(f"Demo logins (databases made with `lungdx init --demo`): {_demo_logins()}", flush=True)
-    if not _has_users(db):
+    has_users, demo_logins = _accounts(db)
+    if demo_logins:
+        print(f"Demo logins (this is a demo database): {demo_logins}", flush=True)
+    if not has_users:
         print(f"No users in {db} yet: nobody can log in. Run `lungdx init --demo --db {db}` "
               "or `lungdx users add`.", flush=True)
     # Become the server (exec, not a child): signals such as SIGTERM then reach it directly and no

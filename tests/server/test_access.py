@@ -225,10 +225,14 @@ def test_passwords_never_reach_logs_or_the_database(server):
         assert password not in dump
 
 
-def test_serve_prints_the_url_and_the_demo_logins(server):
-    first_lines = server.log.read_text(errors="replace").splitlines()[:2]
-    assert first_lines[0].startswith(f"LungDx Workbench: {server.base}/")
-    assert "demo-clinician / demo-clinician (clinician)" in first_lines[1]
+def test_serve_prints_the_url_and_demo_logins_only_for_a_demo_database(server, demo_db):
+    from lungdx_widgets.server.launch import _accounts
+
+    lines = server.log.read_text(errors="replace").splitlines()
+    assert lines[0].startswith(f"LungDx Workbench: {server.base}/")
+    assert not [line for line in lines if "demo-clinician" in line], "a real database's log names no demo password"
+    assert "demo-clinician / demo-clinician (clinician)" in _accounts(demo_db)[1]
+    assert _accounts(server.db) == (True, "")
 
 
 def test_pages_may_not_reach_third_parties(server):
