@@ -23,6 +23,7 @@ from .widgets.priors import PriorFilm, PriorsPanel
 from .widgets.signoff import SignoffPanel
 from .i18n import LANGUAGE_NAMES, LANGUAGES, N_, choose_language, set_language
 from .i18n import gettext as _
+from .terms import finding_name
 from .widgets.page_language import PageLanguage
 from .widgets.theme import RESEARCH_NOTICE, card, esc, message_html, retranslate, stylesheet
 from .widgets.upload import ANALYZER, SharedAnalyzer, UploadOutcome, UploadPanel
@@ -318,7 +319,7 @@ class Dashboard(w.VBox):
         if record.studies:
             self.open_study(record.studies[0].id, show_findings=False)
         else:
-            self._clear_study("No studies for this patient yet — upload a radiograph.")
+            self._clear_study(_("No studies for this patient yet — upload a radiograph."))
         return True
 
     def open_study(self, study_id: int, *, show_findings: bool = True) -> bool:
@@ -331,7 +332,7 @@ class Dashboard(w.VBox):
             self.editor.open_study(study.id)
             prediction = self.store.latest_prediction(study.id)
         except LungDxError as exc:
-            self._clear_study(f"Cannot open this study: {exc}")
+            self._clear_study(_("Cannot open this study: {error}").format(error=exc))
             return False
         self.study_id = study.id
         self._restore_choice()
@@ -340,7 +341,7 @@ class Dashboard(w.VBox):
         self._recompute_heatmaps(prediction)
         view = view_from_prediction(prediction) if prediction else None
         if view is None:
-            self.findings.show_message("This study has not been analysed by the AI.", "info")
+            self.findings.show_message(_("This study has not been analysed by the AI."), "info")
         else:
             self.findings.show(view)
         self.signoff.show(study.id, view, signed_note=self._signed_note(study.id))
@@ -362,14 +363,14 @@ class Dashboard(w.VBox):
         try:
             analyzer = self._analyzer.get()
             if analyzer.version != prediction.model_version:
-                self.viewer.show_message(f"No heatmap: this result came from model {prediction.model_version}; "
-                                         f"model {analyzer.version} is active now.", "info")
+                self.viewer.show_message(_("No heatmap: this result came from model {stored}; model {active} is active now.")
+                                         .format(stored=prediction.model_version, active=analyzer.version), "info")
                 return
             again = analyzer.analyze(radiograph)
             self.viewer.heatmaps = dict(again.heatmaps)
             self.viewer.lung_outline = again.lung_mask
         except LungDxError as exc:
-            self.viewer.show_message(f"No heatmap: {exc}", "warning")
+            self.viewer.show_message(_("No heatmap: {error}").format(error=exc), "warning")
 
     def _clear_study(self, note: str) -> None:
         """No study open: an empty viewer (never the previous patient's image) and a note why."""
@@ -406,8 +407,8 @@ class Dashboard(w.VBox):
                                classes=list(findings.results) if findings else None)
         self.viewer.lung_outline = findings.lung_mask if findings else None
         if findings is None:
-            self.findings.show_message(f"AI analysis unavailable: {outcome.model_error} "
-                                       "The study is saved; you can still view, annotate and compare it.", "warn")
+            self.findings.show_message(_("AI analysis unavailable: {error} The study is saved; you can still view, "
+                                         "annotate and compare it.").format(error=outcome.model_error), "warn")
             self.signoff.show(study.id, None)
         else:
             view = view_from_findings(findings, outcome.triage)
@@ -423,11 +424,12 @@ class Dashboard(w.VBox):
         elif label == ANY_ABNORMALITY or not self.viewer.heatmaps:
             return
         else:
-            self.viewer.show_message(f"No heatmap for {label} in this study.", "info")
+            self.viewer.show_message(_("No heatmap for {label} in this study.").format(label=finding_name(label)), "info")
 
     # ------------------------------------------------------------------ helpers
     def _signed_note(self, study_id: int) -> str | None:
-        signed = self.store.signoff(study_id)
+        signed = self.store.first_signoff(study_id)
         if signed is None:
             return None
-        return f"Signed by {signed.signed_by} at {signed.signed_at[:16]}. Later edits are kept as addenda."
+        return _("Signed by {name} at {when}. Later edits are kept as addenda.").format(name=signed.signed_by,
+                                                                                   when=signed.signed_at[:16])

@@ -46,7 +46,7 @@ class AnnotationsMixin(StoreBase):
                     f"These annotations were changed by {current.author} at {current.created[11:16]} "
                     f"(version {current.version}) after you opened version {based_on_version}. "
                     "Reload to see their changes, then apply yours again.")
-            addendum = self.signoff(study_id) is not None
+            addendum = self.first_signoff(study_id) is not None
             set_id = self._insert("annotation_sets", {
                 "study_id": int(study_id), "version": current.version + 1, "based_on": based_on_version,
                 "author": actor, "created": now_iso(), "addendum": int(addendum)})
@@ -120,7 +120,7 @@ class AnnotationsMixin(StoreBase):
                 out[label] = (p >= t) == (verdict == PRESENT)
         return out
 
-    def signoff(self, study_id: int) -> Signoff | None:
+    def first_signoff(self, study_id: int) -> Signoff | None:
         """The first sign-off of a study (None if unsigned)."""
         rows = self.signoffs(study_id)
         return rows[0] if rows else None

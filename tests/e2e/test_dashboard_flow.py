@@ -144,7 +144,7 @@ def _check_database(db: Path, patient) -> None:
         assert prediction is not None and prediction.created_by == CLINICIAN
         saved = store.annotations(study.id)
         assert (saved.version, saved.author) == (1, CLINICIAN) and saved.boxes
-        signed = store.signoff(study.id)
+        signed = store.first_signoff(study.id)
         assert signed.signed_by == CLINICIAN and signed.verdicts and set(signed.verdicts.values()) == {"present"}
         assert signed.comment.startswith("Agree with the AI")
         trail = [(e.action, e.obj) for e in store.audit_events(limit=500, actor=CLINICIAN)]

@@ -151,6 +151,6 @@ def test_backup_then_restore_round_trip(patient_store, png_bytes, tmp_path):
         # The backup itself is audited in the live database after the copy was taken.
         assert copied == counts
         assert restored.get_study(study.id).sha256 == study.sha256
-        assert restored.signoff(study.id) is not None
+        assert restored.first_signoff(study.id) is not None
         assert restored.authenticate("doc", "doc-password") is not None
     assert [e.action for e in patient_store.audit_events(limit=1)] == ["backup"]

@@ -89,7 +89,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Sce
         extra = _add_extra_patient(store, shared_data)
         ids = all_study_ids(store)
         studies = {i: store.get_study(i) for i in ids}
-        history = tuple(i for i in ids if store.signoff(i) is not None)
+        history = tuple(i for i in ids if store.first_signoff(i) is not None)
         open_ids = [i for i in ids if i not in history]
         unanalysed = (extra[2],)
         dicom = tuple(i for i in ids if studies[i].source_format == "dicom")

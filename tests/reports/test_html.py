@@ -123,7 +123,7 @@ def test_report_shows_the_signed_version_marks_addenda_and_lists_allergies(scena
         source.backup(db)
     sid = scenario.reviewed[0]
     with open_store(db) as store:
-        signer = store.signoff(sid).signed_by
+        signer = store.first_signoff(sid).signed_by
         signed_boxes = store.annotations(sid).boxes
         store.add_allergy(store.get_study(sid).patient_id, signer, "Iodinated contrast", "drug", "anaphylaxis", "severe")
         store.save_annotations(sid, list(signed_boxes[:1]), 1, signer)  # after signing: not signed yet

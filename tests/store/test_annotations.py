@@ -53,7 +53,7 @@ def test_two_users_on_two_connections(store, study):
 
 def test_saves_after_sign_off_are_addenda(store, study):
     store.save_annotations(study.id, [BOX_A], 0, "dr-a")
-    assert store.signoff(study.id) is None
+    assert store.first_signoff(study.id) is None
     signed = store.sign_study(study.id, "dr-a", {"Pneumonia": True, "Effusion": False}, comment="agree")
     assert (signed.annotation_version, signed.agreement["Effusion"]) == (1, False)
     assert "disagree: Effusion" in store.audit_events(1, action="sign_study")[0].detail

@@ -58,7 +58,7 @@ def test_an_addendum_needs_a_newer_version_and_is_marked(store, study):
     later = store.sign_study(study.id, "dr-b", verdicts={"Pneumonia": "present", "Consolidation": "present"},
                              addendum=True)
     assert later.addendum and later.annotation_version == 1
-    assert store.signoff(study.id).signed_by == "dr-a" and store.latest_signoff(study.id) == later
+    assert store.first_signoff(study.id).signed_by == "dr-a" and store.latest_signoff(study.id) == later
     with pytest.raises(ValidationError):
         other = store.add_study("P1", *load_second(store), "dr-a")
         store.sign_study(other.id, "dr-a", verdicts={}, addendum=True)

@@ -176,7 +176,7 @@ def test_signoff_requires_an_answer_per_finding_then_freezes(clinic, shared_data
     panel.show(sid, view)
     assert list(panel._choices) == ["Pneumonia", "Effusion"], "positive first, not-assessed never asked"
     assert panel.sign.disabled and not panel.submit()
-    assert clinic.signoff(sid) is None
+    assert clinic.first_signoff(sid) is None
     panel._choices["Pneumonia"].value = "present"
     panel._choices["Effusion"].value = "uncertain"
     panel.comment.value = "Effusion not seen."
@@ -184,7 +184,7 @@ def test_signoff_requires_an_answer_per_finding_then_freezes(clinic, shared_data
     panel.diagnosis.value = "Community-acquired pneumonia"
     assert not panel.sign.disabled
     assert panel.click()
-    signed = clinic.signoff(sid)
+    signed = clinic.first_signoff(sid)
     assert signed.signed_by == CLINICIAN and signed.verdicts == {"Pneumonia": "present", "Effusion": "uncertain"}
     assert signed.agreement == {"Pneumonia": True}, "uncertain is no agree/disagree"
     assert (signed.comment, signed.impression, signed.diagnosis) == (
@@ -224,6 +224,6 @@ def test_signoff_shows_conflicts_with_kept_boxes_before_signing(clinic, shared_d
     panel._choices["Nodule"].value = "present"
     assert "Infiltration" in panel.message.value, "the conflict is shown while answering"
     assert not panel.click() and "press Sign off again" in panel.message.value
-    assert clinic.signoff(sid) is None
+    assert clinic.first_signoff(sid) is None
     assert panel.click(), "the second press signs, the answer wins"
-    assert clinic.signoff(sid).annotation_version == 1
+    assert clinic.first_signoff(sid).annotation_version == 1
