@@ -279,7 +279,7 @@ class Dashboard(w.VBox):
 
     def _override_triage(self, level: str, reason: str) -> str | None:
         if self.study_id is None:
-            return "Open a study first."
+            return _("Open a study first.")
         try:
             self.store.override_triage(self.study_id, level, reason, self.actor)
         except LungDxError as exc:

@@ -174,7 +174,7 @@ class AnnotationEditor:
         return self.study_id
 
 
-UNSAVED_TEXT = "Unsaved box changes on this study. Save them, discard them, or stay on this study?"
+UNSAVED_TEXT = N_("Unsaved box changes on this study. Save them, discard them, or stay on this study?")
 
 
 class UnsavedPrompt:
@@ -192,9 +192,9 @@ class UnsavedPrompt:
         self.editor = editor
         self._pending: tuple[Callable[[], object], Callable[[], None]] | None = None
         self.text = w.HTML()
-        self.save_button = w.Button(description="Save", layout=w.Layout(width="80px"))
-        self.discard_button = w.Button(description="Discard", layout=w.Layout(width="80px"))
-        self.stay_button = w.Button(description="Stay", layout=w.Layout(width="80px"))
+        self.save_button = w.Button(description=_("Save"), layout=w.Layout(width="80px"))
+        self.discard_button = w.Button(description=_("Discard"), layout=w.Layout(width="80px"))
+        self.stay_button = w.Button(description=_("Stay"), layout=w.Layout(width="80px"))
         for b, cls in ((self.save_button, "lx-unsaved-save"), (self.discard_button, "lx-unsaved-discard"),
                        (self.stay_button, "lx-unsaved-stay")):
             b.add_class(cls)

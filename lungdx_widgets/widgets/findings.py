@@ -161,7 +161,8 @@ def draw(fig: go.FigureWidget, view: FindingsView) -> None:
     with fig.batch_update():
         # the axis shows each finding in the reader's language; customdata keeps the label for clicks
         fig.data[0].update(x=probs, y=[finding_name(k) for k in labels], customdata=labels, marker=dict(color=colours))
-        fig.data[1].update(x=[v for _k, v in thr], y=[finding_name(k) for k, _v in thr])
+        fig.data[1].update(x=[v for _k, v in thr], y=[finding_name(k) for k, _v in thr],
+                           hovertemplate=_("operating point") + " %{x:.2f}<extra></extra>")
         fig.data[2].update(x=[1.0] * len(missing), y=[finding_name(k) for k in missing],
                            text=[_(NOT_ASSESSED)] * len(missing))
         fig.layout.height = max(160, 40 + 19 * (len(labels) + len(missing)))

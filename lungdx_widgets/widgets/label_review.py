@@ -14,6 +14,7 @@ import ipywidgets as w
 
 from ..errors import LungDxError
 from .editor import AnnotationEditor, UnsavedPrompt
+from ..i18n import gettext as _
 from .theme import esc
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -61,10 +62,10 @@ class LabelReview(w.VBox):
         self.index = -1
         self.unsaved = UnsavedPrompt(self.editor)
 
-        self.prev_button = w.Button(description="◀ Previous", layout=w.Layout(width="120px"))
-        self.next_button = w.Button(description="Next ▶", layout=w.Layout(width="120px"))
-        self.heatmap_button = w.Button(description="Compute heatmaps", tooltip="Run the model on this image "
-                                       "(heatmaps are not stored); takes a few seconds")
+        self.prev_button = w.Button(description=_("◀ Previous"), layout=w.Layout(width="120px"))
+        self.next_button = w.Button(description=_("Next ▶"), layout=w.Layout(width="120px"))
+        self.heatmap_button = w.Button(description=_("Compute heatmaps"), tooltip=_(
+            "Run the model on this image (heatmaps are not stored); takes a few seconds"))
         self.position = w.HTML()
         for b, cls in ((self.prev_button, "ldx-prev-study"), (self.next_button, "ldx-next-study"),
                        (self.heatmap_button, "ldx-compute-heatmaps")):
@@ -80,8 +81,8 @@ class LabelReview(w.VBox):
         if self.study_ids:
             self.go(0)
         else:
-            self.position.value = "<b>No studies with AI box proposals.</b>"
-            self.viewer.show_message("Nothing to review: no stored AI result proposed a box.", "info")
+            self.position.value = f"<b>{esc(_('No studies with AI box proposals.'))}</b>"
+            self.viewer.show_message(_("Nothing to review: no stored AI result proposed a box."), "info")
         self._update_buttons()
 
     @property
@@ -98,7 +99,8 @@ class LabelReview(w.VBox):
         try:
             self.editor.open_study(self.study_ids[index])
         except LungDxError as exc:
-            self.viewer.show_message(f"Cannot open study {self.study_ids[index]}: {exc}", "error")
+            self.viewer.show_message(_("Cannot open study {study}: {error}").format(study=self.study_ids[index], error=exc),
+                                     "error")
             return False
         self.index = index
         self._show_position()
@@ -111,22 +113,22 @@ class LabelReview(w.VBox):
             return
         from .upload import ANALYZER
 
-        self.viewer.show_message("Computing heatmaps…", "info")
+        self.viewer.show_message(_("Computing heatmaps…"), "info")
         try:
             findings = (self._analyzer or ANALYZER).get().analyze(self.editor.radiograph)
         except LungDxError as exc:
-            self.viewer.show_message(f"Heatmaps unavailable: {exc}", "warning")
+            self.viewer.show_message(_("Heatmaps unavailable: {error}").format(error=exc), "warning")
             return
         self.viewer.heatmaps = dict(findings.heatmaps)
-        self.viewer.show_message(f"Heatmaps from model {findings.model_version}.", "info")
+        self.viewer.show_message(_("Heatmaps from model {version}.").format(version=findings.model_version), "info")
 
     def _show_position(self) -> None:
         study = self.store.get_study(self.study_id)
         saved = self.store.annotations(study.id)
-        state = (f"reviewed: version {saved.version} by {saved.author}" if saved.version
-                 else "AI proposals not reviewed yet")
-        self.position.value = (f"<b>Study {self.index + 1} of {len(self.study_ids)}</b> · "
-                               f"MRN {esc(study.patient_id)} · {esc(state)}")
+        state = (_("reviewed: version {version} by {who}").format(version=saved.version, who=saved.author)
+                 if saved.version else _("AI proposals not reviewed yet"))
+        where = _("Study {n} of {total}").format(n=self.index + 1, total=len(self.study_ids))
+        self.position.value = f"<b>{esc(where)}</b> · {esc(_('MRN'))} {esc(study.patient_id)} · {esc(state)}"
 
     def _update_buttons(self) -> None:
         self.prev_button.disabled = self.index <= 0

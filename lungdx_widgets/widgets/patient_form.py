@@ -12,12 +12,15 @@ from collections.abc import Callable
 import ipywidgets as w
 
 from ..errors import LungDxError
+from ..i18n import N_
+from ..i18n import gettext as _
 from .theme import message_html
 
-SEXES = (("—", ""), ("F", "F"), ("M", "M"), ("Other", "O"))
-MSG_REGISTERED = "Patient {mrn} registered."
-MSG_UPDATED = "Demographics saved."
-MSG_NO_PATIENT = "Select a patient first."
+#: The sex choices (label, stored code); labels are the catalogue's words (terms.SEXES), shown with ``_()``.
+SEXES = (("—", ""), (N_("female"), "F"), (N_("male"), "M"), (N_("other"), "O"))
+MSG_REGISTERED = N_("Patient {mrn} registered.")
+MSG_UPDATED = N_("Demographics saved.")
+MSG_NO_PATIENT = N_("Select a patient first.")
 
 
 class PatientForm(w.VBox):
@@ -29,15 +32,15 @@ class PatientForm(w.VBox):
         self.mode = mode
         self._on_saved = on_saved
         self.patient_id: str | None = None
-        self.mrn = w.Text(placeholder="MRN", layout=w.Layout(width="100%"))
-        self.name = w.Text(placeholder="Name (Family, Given)", layout=w.Layout(width="100%"))
-        self.sex = w.Dropdown(options=SEXES, value="", description="Sex", layout=w.Layout(width="100%"))
-        self.birth_date = w.Text(placeholder="Birth date (YYYY-MM-DD)", layout=w.Layout(width="100%"))
-        self.contact = w.Text(placeholder="Contact (phone / address)", layout=w.Layout(width="100%"))
+        self.mrn = w.Text(placeholder=_("MRN"), layout=w.Layout(width="100%"))
+        self.name = w.Text(placeholder=_("Name (Family, Given)"), layout=w.Layout(width="100%"))
+        self.sex = w.Dropdown(options=[(_(label), code) for label, code in SEXES], value="", description=_("Sex"), layout=w.Layout(width="100%"))
+        self.birth_date = w.Text(placeholder=_("Birth date (YYYY-MM-DD)"), layout=w.Layout(width="100%"))
+        self.contact = w.Text(placeholder=_("Contact (phone / address)"), layout=w.Layout(width="100%"))
         for box, cls in ((self.mrn, "mrn"), (self.name, "name"), (self.sex, "sex"), (self.birth_date, "birth"),
                          (self.contact, "contact")):
             box.add_class(f"lx-patient-{cls}")
-        self.save = w.Button(description="Register patient" if mode == "new" else "Save demographics",
+        self.save = w.Button(description=_("Register patient") if mode == "new" else _("Save demographics"),
                              layout=w.Layout(width="160px"))
         self.save.add_class(f"lx-patient-{mode}-save")
         self.message = w.HTML()
@@ -68,7 +71,7 @@ class PatientForm(w.VBox):
             if self.mode == "new":
                 patient = self._store.add_patient(self.mrn.value, self.name.value, self._actor, sex=self.sex.value,
                                                   birth_date=self.birth_date.value, contact=self.contact.value)
-                text = MSG_REGISTERED.format(mrn=patient.patient_id)
+                text = _(MSG_REGISTERED).format(mrn=patient.patient_id)
             else:
                 if not self.patient_id:
                     self.message.value = message_html(MSG_NO_PATIENT, "warn")
@@ -76,7 +79,7 @@ class PatientForm(w.VBox):
                 patient = self._store.update_patient(self.patient_id, self._actor, name=self.name.value,
                                                      sex=self.sex.value, birth_date=self.birth_date.value,
                                                      contact=self.contact.value)
-                text = MSG_UPDATED
+                text = _(MSG_UPDATED)
         except LungDxError as exc:
             self.message.value = message_html(str(exc), "error")
             return None

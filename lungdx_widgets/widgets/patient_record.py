@@ -215,11 +215,12 @@ class PatientRecordPanel(w.VBox):
     def _add(self, kind: str, values: dict[str, str]) -> str | None:
         """Write one addition through the store; returns an error message or None."""
         if not self.patient_id:
-            return "Select a patient first."
+            return _("Select a patient first.")
         required = {"encounter": "reason", "allergy": "substance", "condition": "name", "medication": "name",
                     "note": "text"}[kind]
         if not values.get(required):
-            return f"Please fill in '{required}'."
+            hint = {name: hint for name, hint, _options in AddToRecordForm.FIELDS[kind]}[required]
+            return _("Please fill in '{field}'.").format(field=_(hint))
         pid, actor = self.patient_id, self._actor
         try:
             if kind == "encounter":

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import ipywidgets as w
 
+from ..i18n import N_
 from ..i18n import gettext as _
 from ..errors import LungDxError
 from .theme import esc, message_html
 
-MSG_NO_STUDY = "Open a study to download its report."
-MSG_READY = "Report ready: "
+MSG_NO_STUDY = N_("Open a study to download its report.")
+MSG_READY = N_("Report ready:")
 MIME = {"html": "text/html", "pdf": "application/pdf"}
 
 
@@ -70,6 +71,6 @@ class ReportDownload(w.VBox):
             self.link.value = message_html(str(exc), "error")
             return None
         href = f"data:{MIME[kind]};base64,{base64.b64encode(data).decode('ascii')}"
-        self.link.value = (f"<span class='lx-muted'>{esc(MSG_READY)}</span>"
+        self.link.value = (f"<span class='lx-muted'>{esc(_(MSG_READY))} </span>"
                            f"<a class='lx-report-download' download='{esc(name)}' href='{href}'>{esc(name)}</a>")
         return name

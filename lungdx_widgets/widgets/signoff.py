@@ -29,8 +29,10 @@ MSG_ANSWER_ALL = N_("Answer present, absent or uncertain for each finding first.
 MSG_NOT_NOW = N_("Sign-off is not available now; nothing was signed.")
 MSG_SAVE_BOXES = N_("Save or discard your box changes before signing.")
 MSG_ONLY_CLINICIANS = N_("Only clinicians sign studies.")
-MSG_ADDENDUM_NEEDED = "Boxes were changed after signing; they are not signed until you sign an addendum."
-MSG_ADDENDUM_OPEN = "Addendum: answer for each finding on the changed boxes, then sign."
+MSG_ADDENDUM_NEEDED = N_("Boxes were changed after signing; they are not signed until you sign an addendum.")
+#: The sign-off row of a finding that only a reader's box raised (the AI gave it no probability).
+READERS_BOX = N_("reader's box")
+MSG_ADDENDUM_OPEN = N_("Addendum: answer for each finding on the changed boxes, then sign.")
 MSG_CONFLICT = N_("Your answers differ from the saved boxes: {labels}. Your answer counts and those boxes will not; "
                 "press Sign off again to sign, or change the answers or the boxes.")
 
@@ -70,11 +72,11 @@ class SignoffPanel(w.VBox):
         self.sign = w.Button(description=_("Sign off"), disabled=True, layout=w.Layout(width="120px"))
         self.sign.add_class("lx-primary")
         self.sign.add_class("lx-signoff-button")
-        self.message = w.HTML("<div class='lx-empty'>Sign-off is available once a study has AI findings.</div>")
+        self.message = w.HTML(f"<div class='lx-empty'>{esc(_('Sign-off is available once a study has AI findings.'))}</div>")
         self.message.add_class("lx-signoff-message")
         self.sign.on_click(lambda _b: self.click())
         #: After signing, boxes saved later are signed as an explicit addendum (never a second sign-off).
-        self.addendum_button = w.Button(description="Sign addendum", layout=w.Layout(width="130px", display="none"))
+        self.addendum_button = w.Button(description=_("Sign addendum"), layout=w.Layout(width="130px", display="none"))
         self.addendum_button.add_class("lx-signoff-addendum")
         self.addendum_button.on_click(lambda _b: self.start_addendum())
         self._addendum = False
@@ -98,20 +100,21 @@ class SignoffPanel(w.VBox):
             self._choices = {}
             self._rows.children = ()
             self._form.layout.display = "none"
-            self.message.value = "<div class='lx-empty'>No AI findings for this study to sign off.</div>"
+            self.message.value = f"<div class='lx-empty'>{esc(_('No AI findings for this study to sign off.'))}</div>"
             return
         self._choices = {}
         rows = []
         boxes, _version, _dirty = self._boxes_for()
         for label in findings_to_confirm(view, boxes=boxes):
-            toggle = w.ToggleButtons(options=list(VERDICTS), value=None, style={"button_width": "62px"},
+            toggle = w.ToggleButtons(options=[(_(v), v) for v in VERDICTS], value=None, style={"button_width": "62px"},
                                      layout=w.Layout(width="200px", flex="0 0 auto"))
             toggle.add_class("lx-signoff-choice")
             toggle.observe(lambda _c: self._update_state(), names="value")
             self._choices[label] = toggle
-            word = view.likelihood(label) if label in view.probabilities else "reader's box"
-            rows.append(w.HBox([w.HTML(f"<span title='{esc(label)}'>{esc(label)} "
-                                       f"<span class='lx-muted'>AI: {esc(word)}</span></span>",
+            word = view.likelihood(label) if label in view.probabilities else READERS_BOX
+            ai_word = _("AI: {likelihood}").format(likelihood=_(word))
+            rows.append(w.HBox([w.HTML(f"<span title='{esc(label)}'>{esc(finding_name(label))} "
+                                       f"<span class='lx-muted'>{esc(ai_word)}</span></span>",
                                        layout=w.Layout(flex="1 1 auto", min_width="0")), toggle],
                                layout=w.Layout(align_items="center", width="100%")))
         self._rows.children = tuple(rows)
@@ -120,7 +123,7 @@ class SignoffPanel(w.VBox):
             self._freeze(signed_note)
             if self._can_sign and self._unsigned_changes():
                 self.addendum_button.layout.display = None
-                self.message.value = message_html(f"{signed_note} {MSG_ADDENDUM_NEEDED}", "warn")
+                self.message.value = message_html(f"{signed_note} {_(MSG_ADDENDUM_NEEDED)}", "warn")
         else:
             self.message.value = "" if self._can_sign else message_html(MSG_ONLY_CLINICIANS, "info")
             self._set_disabled(not self._can_sign)
@@ -151,7 +154,7 @@ class SignoffPanel(w.VBox):
         for toggle in self._choices.values():
             toggle.value = None
         self._set_disabled(False)
-        self.message.value = message_html(MSG_ADDENDUM_OPEN, "info")
+        self.message.value = message_html(_(MSG_ADDENDUM_OPEN), "info")
         self._update_state()
 
     def submit(self) -> bool:
@@ -179,9 +182,10 @@ class SignoffPanel(w.VBox):
         except LungDxError as exc:
             self.message.value = message_html(str(exc), "error")
             return False
-        what = "Addendum signed" if signed.addendum else "Signed"
-        self._freeze(f"{what} by {signed.signed_by} (annotation version {signed.annotation_version}). "
-                     "Later edits are kept as addenda.")
+        note = (_("Addendum signed by {name} (annotation version {version}). Later edits are kept as addenda.")
+                if signed.addendum else
+                _("Signed by {name} (annotation version {version}). Later edits are kept as addenda."))
+        self._freeze(note.format(name=signed.signed_by, version=signed.annotation_version))
         self._addendum = False
         for handler in self._handlers:
             handler(self.study_id)
@@ -206,6 +210,7 @@ class SignoffPanel(w.VBox):
             clash = conflicts(self.verdicts(), boxes)
             if clash:
                 self.message.value = message_html(
-                    f"Differs from the saved boxes: {', '.join(clash)} (your answer will count).", "warn")
+                    _("Differs from the saved boxes: {findings} (your answer will count).").format(
+                        findings=", ".join(finding_name(label) for label in clash)), "warn")
             elif self.message.value and "lx-msg-warn" in self.message.value:
                 self.message.value = ""

@@ -108,18 +108,33 @@ def retranslate(root: w.Widget, old: str, new: str) -> None:
         if widget.has_trait("titles"):
             widget.titles = tuple(again(t) for t in widget.titles)
         if choice and widget.has_trait("value"):
-            labels, value = widget._options_labels, widget.value
+            labels = widget._options_labels
             values = [o[1] if isinstance(o, tuple) else o for o in widget.options]
             # a label made from its value ("allergy" → 알레르기) is made again from the value
             fresh = [_(v, new) if isinstance(v, str) and v and lbl == _(v, old) else again(lbl)
                      for lbl, v in zip(labels, values)]
             if fresh != list(labels):
-                with widget.hold_trait_notifications():
-                    widget.options = list(zip(fresh, values))
-                    widget.value = value
+                _relabel(widget, list(zip(fresh, values)))
         if isinstance(widget, w.HTML) and (m := _ONE_TEXT.match(widget.value or "")):
             widget.value = m.group(1) + esc(again(html.unescape(m.group(2)))) + m.group(3)
         stack.extend(c for c in getattr(widget, "children", ()) if isinstance(c, w.Widget))
+
+
+def _relabel(widget: w.Widget, options: list[tuple[str, object]]) -> None:
+    """New labels for a selection's options, the same option still chosen.
+
+    Why: assigning ``options`` makes ipywidgets choose the first option (a reader's "absent" would read
+    "present" after a language switch, even inside ``hold_trait_notifications``); its own guard for
+    construction, ``_initializing_traits_``, skips that, and the chosen index is then re-announced so
+    ``label`` follows. The values and their order are unchanged, so the index still names the same option.
+    """
+    index = widget.index
+    widget._initializing_traits_ = True
+    try:
+        widget.options = options
+    finally:
+        widget._initializing_traits_ = False
+    widget._notify_trait("index", index, index)
 
 
 def card(children: list[w.Widget], css_class: str, **layout: str) -> w.VBox:

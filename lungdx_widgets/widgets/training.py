@@ -17,16 +17,18 @@ from ..errors import LungDxError
 from ..learning.compare import Comparison, compare_versions, comparison_figure
 from ..learning.evalsets import EvalSet
 from ..learning.registry import activate, rollback
+from ..i18n import N_
+from ..i18n import gettext as _
 from .theme import esc, message_html
 
 
 class TrainingProgress(w.VBox):
     """A progress bar for a fine-tuning job; pass :meth:`update` as the job's ``progress``."""
 
-    def __init__(self, description: str = "Fine-tuning") -> None:
-        self.bar = w.IntProgress(value=0, min=0, max=1, description=description,
+    def __init__(self, description: str = N_("Fine-tuning")) -> None:
+        self.bar = w.IntProgress(value=0, min=0, max=1, description=_(description),
                                  layout=w.Layout(width="420px"), style={"description_width": "initial"})
-        self.status = w.HTML("waiting to start")
+        self.status = w.HTML(esc(_("waiting to start")))
         super().__init__([self.bar, self.status])
 
     def update(self, event: dict) -> None:
@@ -34,12 +36,13 @@ class TrainingProgress(w.VBox):
         self.bar.max = max(1, int(event["total_steps"]))
         self.bar.value = int(event["step"])
         loss = event.get("loss")
-        text = f"step {event['step']} of {event['total_steps']}"
+        text = _("step {step} of {total}").format(step=event["step"], total=event["total_steps"])
         if isinstance(loss, float):
-            text += f" · loss {loss:.3f}"
+            text += " · " + _("loss {loss}").format(loss=f"{loss:.3f}")
         elif event.get("epoch_end"):
             aurocs = ", ".join(f"{k} {v:.2f}" for k, v in (event.get("val_auroc") or {}).items() if v is not None)
-            text += " · epoch finished" + (f" · validation AUROC {aurocs}" if aurocs else "")
+            text += " · " + _("epoch finished") + (" · " + _("validation AUROC {aurocs}").format(aurocs=aurocs)
+                                                   if aurocs else "")
         self.status.value = esc(text)
         if self.bar.value >= self.bar.max:
             self.bar.bar_style = "success"
@@ -51,11 +54,14 @@ def _version_rows(store) -> str:
         labels = m.metrics.get("labels") or {}
         headline = "; ".join(
             f"{esc(k)} {v['auroc']:.3f}" + (f" [{v['ci95'][0]:.2f}–{v['ci95'][1]:.2f}]" if v.get("ci95") else "")
-            for k, v in labels.items() if v.get("auroc") is not None) or "not evaluated"
-        rows.append(f"<tr><td><b>{esc(m.status)}</b></td><td>{esc(m.version)}</td>"
+            for k, v in labels.items() if v.get("auroc") is not None) or esc(_("not evaluated"))
+        rows.append(f"<tr><td><b>{esc(_(m.status))}</b></td><td>{esc(m.version)}</td>"
                     f"<td>{esc(m.snapshot_id or '–')}</td><td>{headline}</td><td>{esc(m.created)}</td></tr>")
-    head = "<tr><th>status</th><th>version</th><th>trained on</th><th>AUROC [95% CI]</th><th>registered</th></tr>"
-    return f"<table class='lx-table' style='border-collapse:collapse;font-size:13px'>{head}{''.join(rows)}</table>" if rows else "<i>No registered model versions.</i>"
+    if not rows:
+        return f"<i>{esc(_('No registered model versions.'))}</i>"
+    titles = (_("status"), _("version"), _("trained on"), _("AUROC [{ci} CI]").format(ci="95%"), _("registered"))
+    head = "<tr>" + "".join(f"<th>{esc(t)}</th>" for t in titles) + "</tr>"
+    return f"<table class='lx-table' style='border-collapse:collapse;font-size:13px'>{head}{''.join(rows)}</table>"
 
 
 class ModelRegistryPanel(w.VBox):
@@ -67,11 +73,11 @@ class ModelRegistryPanel(w.VBox):
         self._eval_set, self._n_boot, self._limit = eval_set, n_boot, limit
         self.comparison: Comparison | None = None
         self.table = w.HTML()
-        self.reference = w.Dropdown(description="Reference", style={"description_width": "initial"})
-        self.candidate = w.Dropdown(description="Candidate", style={"description_width": "initial"})
-        self.compare_button = w.Button(description="Compare", icon="balance-scale")
-        self.activate_button = w.Button(description="Activate candidate", button_style="warning")
-        self.rollback_button = w.Button(description="Roll back", icon="undo")
+        self.reference = w.Dropdown(description=_("Reference"), style={"description_width": "initial"})
+        self.candidate = w.Dropdown(description=_("Candidate"), style={"description_width": "initial"})
+        self.compare_button = w.Button(description=_("Compare"), icon="balance-scale")
+        self.activate_button = w.Button(description=_("Activate candidate"), button_style="warning")
+        self.rollback_button = w.Button(description=_("Roll back"), icon="undo")
         self.message = w.HTML()
         self.figure = w.Box()
         self.compare_button.on_click(lambda _b: self._guard(self.compare))
@@ -101,13 +107,15 @@ class ModelRegistryPanel(w.VBox):
 
     def compare(self) -> Comparison:
         """Compare the selected candidate against the reference on the same evaluation images."""
-        self.message.value = message_html("Comparing on the evaluation set…", "info")
+        self.message.value = message_html(_("Comparing on the evaluation set…"), "info")
         self.comparison = compare_versions(self._store, self.reference.value, self.candidate.value, self._eval_set,
                                            n_boot=self._n_boot, limit=self._limit)
         self.figure.children = [go.FigureWidget(comparison_figure(self.comparison))]
         worse = self.comparison.regressions()
-        self.message.value = (message_html("Worse beyond the 95% CI — " + "; ".join(worse), "warn") if worse else
-                              message_html(f"No label is worse beyond its 95% CI on {self.comparison.n_images} images.", "ok"))
+        self.message.value = (
+            message_html(_("Worse beyond the {ci} CI — {labels}").format(ci="95%", labels="; ".join(worse)), "warn") if worse
+            else message_html(_("No label is worse beyond its {ci} CI on {count} images.").format(
+                ci="95%", count=self.comparison.n_images), "ok"))
         return self.comparison
 
     def activate_candidate(self) -> None:
@@ -116,12 +124,13 @@ class ModelRegistryPanel(w.VBox):
         extra = tuple(c.regressions()) if c and c.version_b == self.candidate.value else ()
         result = activate(self._store, self.candidate.value, self._actor, extra_warnings=extra)
         self.refresh()
-        text = f"Active: {result.model.version}"
-        self.message.value = (message_html(text + " — with warnings: " + "; ".join(result.warnings), "warn")
-                              if result.warnings else message_html(text, "ok"))
+        self.message.value = (
+            message_html(_("Active: {version} — with warnings: {warnings}").format(
+                version=result.model.version, warnings="; ".join(result.warnings)), "warn")
+            if result.warnings else message_html(_("Active: {version}").format(version=result.model.version), "ok"))
 
     def roll_back(self) -> None:
         """Re-activate the previously active version."""
         result = rollback(self._store, self._actor)
         self.refresh()
-        self.message.value = message_html(f"Rolled back: {result.model.version} is active again.", "ok")
+        self.message.value = message_html(_("Rolled back: {version} is active again.").format(version=result.model.version), "ok")
