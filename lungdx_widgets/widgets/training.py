@@ -47,6 +47,9 @@ class TrainingProgress(w.VBox):
         if self.bar.value >= self.bar.max:
             self.bar.bar_style = "success"
 
+#: The registry's model statuses (store.records.MODEL_STATUSES), for the catalogue: the table shows them with ``_()``.
+_STATUS_WORDS = (N_("candidate"), N_("active"), N_("retired"))
+
 
 def _version_rows(store) -> str:
     rows = []
