@@ -21,7 +21,7 @@ from .widgets.patient_record import PatientBanner, PatientRecordPanel
 from .widgets.patient_search import PatientSearch
 from .widgets.priors import PriorFilm, PriorsPanel
 from .widgets.signoff import SignoffPanel
-from .i18n import LANGUAGE_NAMES, LANGUAGES, N_, choose_language, set_language
+from .i18n import LANGUAGE_NAMES, LANGUAGES, N_, choose_language, format_datetime, set_language
 from .i18n import gettext as _
 from .terms import finding_name
 from .widgets.page_language import PageLanguage
@@ -432,4 +432,4 @@ class Dashboard(w.VBox):
         if signed is None:
             return None
         return _("Signed by {name} at {when}. Later edits are kept as addenda.").format(name=signed.signed_by,
-                                                                                   when=signed.signed_at[:16])
+                                                                                   when=format_datetime(signed.signed_at))

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from .errors import LungDxError
-from .i18n import N_  # progress steps: the caller shows them in its reader's language
+from .i18n import N_, format_datetime, gettext  # messages in the reader's language
 from .imaging import load_image
 from .triage import assess
 from .types import Findings, Radiograph, Triage
@@ -163,9 +163,9 @@ class IngestResult:
 def duplicate_message(signoff: "Signoff | None") -> str:
     """What a person reads when a film is filed twice (its stored result stays as it is)."""
     if signoff is not None:
-        return (f"Already on file, signed by {signoff.signed_by} at {signoff.signed_at[:16].replace('T', ' ')}: "
-                "the signed study is opened; its result is not changed.")
-    return "Already on file: the stored study and its AI result are opened (not analysed again)."
+        return gettext(N_("Already on file, signed by {who} at {when}: the signed study is opened; its result is not "
+                          "changed.")).format(who=signoff.signed_by, when=format_datetime(signoff.signed_at))
+    return gettext(N_("Already on file: the stored study and its AI result are opened (not analysed again)."))
 
 
 def _get_analyzer(analyzer: AnalyzerLike) -> _Analyzes:

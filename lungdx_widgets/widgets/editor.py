@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import LungDxError
-from ..i18n import N_
+from ..i18n import N_, format_datetime
 from ..i18n import gettext as _
 from ..types import Box, Radiograph
 from .viewer import ImageViewer
@@ -123,7 +123,8 @@ class AnnotationEditor:
         if annotations.version:
             self.viewer.show_message(_("Showing version {version}, saved by {who} at {when}.", self.viewer.language)
                                      .format(version=annotations.version, who=annotations.author,
-                                             when=annotations.created[:16].replace("T", " ")), "info")
+                                             when=format_datetime(annotations.created, self.viewer.language)),
+                                     "info")
         return annotations
 
     def reload(self) -> "AnnotationSet":
