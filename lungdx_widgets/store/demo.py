@@ -138,14 +138,20 @@ def choose_source_patients(groups: dict[str, list[SourceImage]], n: int) -> list
     return sorted(chosen, key=lambda g: g[0].source_patient)
 
 
-def create_demo_database(path: Path | str | None = None, n_patients: int = 50, analyze: bool = True) -> str:
-    """Create or complete the demo database at ``path``; returns a one-line summary."""
+def create_demo_database(path: Path | str | None = None, n_patients: int = 50, analyze: bool = True,
+                         report_history: bool = True) -> str:
+    """Create or complete the demo database at ``path``; returns a one-line summary.
+
+    ``report_history``: earlier films are signed with the source's labels and boxes (reviewed data for the
+    learning loop); False signs them without verdicts or boxes, as a site's plain sign-offs look.
+    """
     settings = get_settings()
     store = open_store(path)
     try:
         users = sum(_ensure_user(store, role, name) for role, name in DEMO_USERS.items())
         groups = choose_source_patients(source_patients(settings.shared_data), n_patients)
-        added = [_add_demo_patient(store, i + 1, g, settings.shared_data / "images") for i, g in enumerate(groups)]
+        added = [_add_demo_patient(store, i + 1, g, settings.shared_data / "images", report_history)
+                 for i, g in enumerate(groups)]
         dicom_dir = settings.shared_data / "dicom"
         added += [_add_dicom_patient(store, len(groups) + i + 1, dicom_dir / f)
                   for i, f in enumerate(DEMO_DICOMS) if (dicom_dir / f).is_file()]
@@ -189,7 +195,8 @@ def _study_times(index: int, count: int, rng: random.Random) -> list[str]:
     return [s.astimezone().isoformat(timespec="seconds") for s in reversed(stamp)]
 
 
-def _add_demo_patient(store: Store, index: int, images: list[SourceImage], image_dir: Path) -> bool:
+def _add_demo_patient(store: Store, index: int, images: list[SourceImage], image_dir: Path,
+                      report_history: bool = True) -> bool:
     from ..imaging import load_image
     from ..services import ingest
 
@@ -221,7 +228,10 @@ def _add_demo_patient(store: Store, index: int, images: list[SourceImage], image
             study = ingest(store, mrn, data, DEMO_ACTOR, filename=image.file, source="demo", radiograph=radiograph,
                            acquired=acquired).study
             if acquired[:10] < date.today().isoformat():  # history: reported back then, off the worklist
-                _report_history(store, study.id, image)
+                if report_history:
+                    _report_history(store, study.id, image)
+                else:
+                    store.sign_study(study.id, DEMO_ACTOR, {}, comment="Signed at the time (fictional demo history).")
     return True
 
 

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.browser
 
 KOREAN_USER = ("dr-kim", "Kim-pw-4tWq8!")
 SLOW = 120_000
+SCREENS = ((1440, 900), (1280, 720), (1024, 768))
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +61,13 @@ def _walk(page, base: str, patient) -> None:
     page.wait_for_selector(".lx-triage:has-text('분류')")
     page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "korean-findings.png"))
+    for width, height in SCREENS:  # the same three screens as the English walk (looked at by eye)
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(ARTIFACTS / f"korean-findings-{width}x{height}.png"))
+        stage = page.locator(".ldx-stage").bounding_box()
+        assert stage["y"] + stage["height"] <= height, f"the image is cut off at {width}x{height}"
+    page.set_viewport_size({"width": SCREENS[0][0], "height": SCREENS[0][1]})
     page.click(".lx-tabs >> text=기록")
     page.select_option(".lx-language select", label="English")
     page.wait_for_selector(".lx-worklist:has-text(\"Today's worklist\")")

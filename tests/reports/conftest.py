@@ -84,7 +84,7 @@ def _add_extra_patient(store, shared: Path) -> list[int]:
 @pytest.fixture(scope="session")
 def scenario(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Scenario:
     db = tmp_path_factory.mktemp("reports") / "demo.db"
-    create_demo_database(db, n_patients=4, analyze=False)
+    create_demo_database(db, n_patients=4, analyze=False, report_history=False)  # history: signed, no labels
     with open_store(db) as store:
         extra = _add_extra_patient(store, shared_data)
         ids = all_study_ids(store)
