@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -55,10 +56,10 @@ async def _until(condition, timeout: float = 30.0) -> None:
 
 
 def _run_in_a_kernel_loop(monkeypatch, scenario):
-    async def main():
-        monkeypatch.setattr(upload_module, "kernel_loop", asyncio.get_running_loop)
-        await scenario()
-    asyncio.run(main())
+    """``scenario`` on a fresh loop in a thread of its own (this thread may already run a browser driver's loop)."""
+    monkeypatch.setattr(upload_module, "kernel_loop", asyncio.get_running_loop)  # the scenario's loop is the kernel's
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel") as kernel:
+        kernel.submit(asyncio.run, scenario()).result(timeout=120)
 
 
 def test_the_loop_keeps_answering_while_a_film_is_analysed(clinic, shared_data, monkeypatch):
