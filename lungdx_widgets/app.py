@@ -127,7 +127,9 @@ class Dashboard(w.VBox):
         self.focus = w.ToggleButton(value=False, description=_(FOCUS_LABEL), tooltip=_(FOCUS_TIP))
         self.focus.add_class("lx-focus-toggle")
         self.user_links = w.HTML()
+        self.user_links.add_class("lx-user-links")
         self._notice = w.HTML(layout=w.Layout(flex="1 1 auto"))
+        self._notice.add_class("lx-header-notice")
         self.language_switch = w.Dropdown(options=[(LANGUAGE_NAMES[lang], lang) for lang in LANGUAGES],
                                           value=self.language, layout=w.Layout(width="96px"))
         self.language_switch.add_class("lx-language")

@@ -125,6 +125,10 @@ def _walk(page, base: str, patient, shared_data: Path, tmp_path: Path) -> None:
         _shot(page, f"{width}x{height}")
         stage = page.locator(".ldx-stage").bounding_box()
         assert stage["y"] + stage["height"] <= height, f"the image is cut off at {width}x{height}"
+        logout = page.locator(".lx-logout").bounding_box()
+        assert logout["height"] < 24, f"'Log out' wraps at {width}x{height}"
+        assert page.evaluate("(() => { const b = document.querySelector('.lx-focus-toggle');"
+                             " return b.scrollWidth <= b.clientWidth; })()"), f"'Focus image' is cut at {width}x{height}"
     page.click(".lx-focus-toggle")  # Focus image: the side panels go, the radiograph fills the screen
     page.wait_for_selector(".lx-right", state="hidden")
     stage = page.locator(".ldx-stage").bounding_box()
