@@ -91,7 +91,8 @@ def _has_users(db: Path) -> bool:
 
 def serve(db: Path, host: str, port: int) -> int:
     """Serve until stopped (does not return); the kernels find the database through ``LUNGDX_DB``."""
-    env = dict(os.environ, LUNGDX_DB=str(Path(db).resolve()))
+    pg_url = str(db).startswith(("postgresql://", "postgres://"))  # a PostgreSQL store is named by its URL
+    env = dict(os.environ, LUNGDX_DB=str(db) if pg_url else str(Path(db).resolve()))
     for inherited_identity in (KERNEL_USER_ENV, VOILA_USER_ENV, SERVER_KERNEL_ENV):  # only the server names users
         env.pop(inherited_identity, None)
     url = f"http://{host}:{port}/"

@@ -1,0 +1,446 @@
+"""The schema on PostgreSQL: the same migrations as ``schema.py``, by the same names, in the same order.
+
+Why a second list rather than one definition: the SQLite migrations are a shipped history (FTS5
+tables, ``RAISE(ABORT)`` triggers, columns added by ``ALTER``) that must never change; PostgreSQL
+starts from empty, so each of its migrations writes that step's end state in PostgreSQL's terms.
+``test_pg_schema`` asserts the two name lists are equal, so a new SQLite migration without its
+PostgreSQL twin fails the suite. Differences: ``INTEGER PRIMARY KEY`` ids are ``bigint`` identity
+columns; append-only tables get PL/pgSQL triggers raising an integrity error (UPDATE, DELETE,
+TRUNCATE; an insert onto a taken id is a primary-key violation anyway); ``model_versions`` has an
+explicit ``rowid`` (SQLite's implicit one orders its listing); the search index is an array of
+grams with a GIN index, its rows written by the store (``dialect.PostgresDialect.index_patient``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from .dialect import PgConnection
+
+#: Tables whose ``id`` is an identity column (``INSERT ... RETURNING id`` gives the new row's id).
+IDENTITY_TABLES = frozenset({"audit_log", "encounters", "allergies", "conditions", "medications", "notes",
+                             "studies", "predictions", "triage_overrides", "annotation_sets", "annotations",
+                             "signoffs", "login_throttle", "pacs_exports"})
+#: Where the applied migrations are listed (SQLite's is sqlite-utils' ``_sqlite_migrations``).
+MIGRATIONS_TABLE = "lungdx_migrations"
+
+Migration = Callable[[PgConnection], None]
+
+
+@dataclass(frozen=True)
+class PgMigration:
+    name: str
+    fn: Migration
+
+
+class PgMigrations:
+    """Named migrations applied in order, each with its record in one transaction (sqlite-utils' contract)."""
+
+    def __init__(self) -> None:
+        self.migrations: list[PgMigration] = []
+
+    def __call__(self, *, name: str) -> Callable[[Migration], Migration]:
+        def inner(fn: Migration) -> Migration:
+            if any(m.name == name for m in self.migrations):
+                raise ValueError(f"PostgreSQL migration '{name}' is registered twice")
+            self.migrations.append(PgMigration(name, fn))
+            return fn
+        return inner
+
+    def applied(self, conn: PgConnection) -> list[str]:
+        exists = conn.execute("SELECT to_regclass(?) IS NOT NULL", (MIGRATIONS_TABLE,)).fetchone()[0]
+        if not exists:
+            return []
+        return [r[0] for r in conn.execute(f"SELECT name FROM {MIGRATIONS_TABLE} ORDER BY seq").fetchall()]
+
+    def pending(self, conn: PgConnection) -> list[PgMigration]:
+        done = set(self.applied(conn))
+        return [m for m in self.migrations if m.name not in done]
+
+    def apply(self, conn: PgConnection, stop_before: str | None = None) -> None:
+        """Apply the pending ones (inside the caller's transaction, which holds the write lock)."""
+        _ddl(conn, f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (seq bigint GENERATED ALWAYS AS IDENTITY, "
+                   "name text PRIMARY KEY, applied_at text NOT NULL)")
+        for migration in self.pending(conn):
+            if migration.name == stop_before:
+                return
+            migration.fn(conn)
+            conn.execute(f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)",
+                         (migration.name, datetime.now(timezone.utc).isoformat()))
+
+
+PG_MIGRATIONS = PgMigrations()
+
+
+def _ddl(conn: PgConnection, sql: str) -> None:
+    """DDL as written (no ``?`` translation: no parameters, ``$$`` bodies and ``%`` kept)."""
+    conn.raw.execute(sql)
+
+
+def _append_only(conn: PgConnection, table: str, message: str) -> None:
+    """Triggers that refuse UPDATE, DELETE and TRUNCATE with ``message`` (an integrity error, as on SQLite)."""
+    for op, level in (("UPDATE", "ROW"), ("DELETE", "ROW"), ("TRUNCATE", "STATEMENT")):
+        _ddl(conn, f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} FOR EACH {level} "
+                   f"EXECUTE FUNCTION lungdx_refuse('{message}')")
+
+
+@PG_MIGRATIONS(name="0001_people")
+def _people(conn: PgConnection) -> None:
+    _ddl(conn, """
+    CREATE FUNCTION lungdx_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION USING MESSAGE = TG_ARGV[0], ERRCODE = 'integrity_constraint_violation';
+    END $$;
+    CREATE TABLE users (
+        username text PRIMARY KEY,
+        display_name text NOT NULL DEFAULT '',
+        role text NOT NULL CHECK (role IN ('clinician', 'analyst', 'admin')),
+        password_hash text NOT NULL,
+        created text NOT NULL,
+        disabled integer NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1))
+    );
+    CREATE TABLE audit_log (
+        id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        time text NOT NULL,
+        actor text NOT NULL,
+        action text NOT NULL,
+        object text NOT NULL,
+        outcome text NOT NULL DEFAULT 'ok',
+        detail text NOT NULL DEFAULT ''
+    );
+    CREATE INDEX audit_log_actor ON audit_log(actor, id);
+    CREATE INDEX audit_log_action ON audit_log(action, id);
+    CREATE TABLE patients (
+        patient_id text PRIMARY KEY CHECK (length(trim(patient_id)) > 0),
+        name text NOT NULL CHECK (length(trim(name)) > 0),
+        sex text NOT NULL DEFAULT '',
+        birth_date text NOT NULL DEFAULT '',
+        contact text NOT NULL DEFAULT '',
+        notes text NOT NULL DEFAULT '',
+        created text NOT NULL
+    );
+    CREATE INDEX patients_name ON patients(lower(name));
+    CREATE TABLE encounters (
+        id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        patient_id text NOT NULL REFERENCES patients(patient_id),
+        date text NOT NULL,
+        reason text NOT NULL,
+        diagnosis text NOT NULL DEFAULT '',
+        clinician text NOT NULL DEFAULT '',
+        notes text NOT NULL DEFAULT ''
+    );
+    CREATE INDEX encounters_patient ON encounters(patient_id, date);
+    CREATE TABLE allergies (
+        id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        patient_id text NOT NULL REFERENCES patients(patient_id),
+        substance text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('drug', 'food', 'other')),
+        reaction text NOT NULL DEFAULT '',
+        severity text NOT NULL DEFAULT ''
+    );
+    CREATE INDEX allergies_patient ON allergies(patient_id);
+    CREATE TABLE conditions (
+        id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        patient_id text NOT NULL REFERENCES patients(patient_id),
+        name text NOT NULL,
+        since text NOT NULL DEFAULT '',
+        status text NOT NULL DEFAULT 'active'
+    );
+    CREATE INDEX conditions_patient ON conditions(patient_id);
+    CREATE TABLE medications (
+        id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        patient_id text NOT NULL REFERENCES patients(patient_id),
+        name text NOT NULL,
+        dose text NOT NULL DEFAULT '',
+        since text NOT NULL DEFAULT ''
+    );
+    CREATE INDEX medications_patient ON medications(patient_id);
+    CREATE TABLE notes (
+        id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        patient_id text NOT NULL REFERENCES patients(patient_id),
+        text text NOT NULL,
+        author text NOT NULL,
+        created text NOT NULL
+    );
+    CREATE INDEX notes_patient ON notes(patient_id, created);
+    """)
+    _append_only(conn, "audit_log", "the audit log is append-only")
+
+
+@PG_MIGRATIONS(name="0002_imaging")
+def _imaging(conn: PgConnection) -> None:
+    _ddl(conn, """
+    CREATE TABLE studies (
+        id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        study_uid text NOT NULL,
+        patient_id text NOT NULL REFERENCES patients(patient_id),
+        acquired text NOT NULL,
+        modality text NOT NULL DEFAULT '',
+        view text NOT NULL DEFAULT '',
+        sha256 text NOT NULL CHECK (length(sha256) = 64),
+        image_path text NOT NULL,
+        filename text NOT NULL DEFAULT '',
+        source_format text NOT NULL,
+        width integer NOT NULL,
+        height integer NOT NULL,
+        uploaded_by text NOT NULL,
+        uploaded_at text NOT NULL,
+        UNIQUE (patient_id, sha256)
+    );
+    CREATE INDEX studies_patient ON studies(patient_id, acquired);
+    CREATE INDEX studies_acquired ON studies(acquired);
+    CREATE TABLE predictions (
+        id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        study_id bigint NOT NULL REFERENCES studies(id),
+        model_version text NOT NULL,
+        probabilities_json text NOT NULL,
+        thresholds_json text NOT NULL,
+        boxes_json text NOT NULL,
+        triage_level text NOT NULL CHECK (triage_level IN ('emergent', 'urgent', 'routine')),
+        triage_reasons_json text NOT NULL,
+        timings_json text NOT NULL DEFAULT '{}',
+        created text NOT NULL,
+        created_by text NOT NULL
+    );
+    CREATE INDEX predictions_study ON predictions(study_id, id);
+    CREATE TABLE triage_overrides (
+        id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        prediction_id bigint NOT NULL REFERENCES predictions(id),
+        level text NOT NULL CHECK (level IN ('emergent', 'urgent', 'routine')),
+        reason text NOT NULL,
+        actor text NOT NULL,
+        created text NOT NULL
+    );
+    CREATE INDEX triage_overrides_prediction ON triage_overrides(prediction_id, id);
+    CREATE TABLE annotation_sets (
+        id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        study_id bigint NOT NULL REFERENCES studies(id),
+        version integer NOT NULL CHECK (version >= 1),
+        based_on integer NOT NULL,
+        author text NOT NULL,
+        created text NOT NULL,
+        addendum integer NOT NULL DEFAULT 0,
+        UNIQUE (study_id, version)
+    );
+    CREATE TABLE annotations (
+        id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        set_id bigint NOT NULL REFERENCES annotation_sets(id),
+        label text NOT NULL,
+        x double precision NOT NULL, y double precision NOT NULL,
+        w double precision NOT NULL CHECK (w >= 0), h double precision NOT NULL CHECK (h >= 0),
+        score double precision,
+        source text NOT NULL CHECK (source IN ('ai', 'human')),
+        status text NOT NULL CHECK (status IN ('proposed', 'accepted', 'rejected', 'edited'))
+    );
+    CREATE INDEX annotations_set ON annotations(set_id);
+    CREATE TABLE signoffs (
+        id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        study_id bigint NOT NULL REFERENCES studies(id),
+        signed_by text NOT NULL,
+        signed_at text NOT NULL,
+        agreement_json text NOT NULL,
+        comment text NOT NULL DEFAULT '',
+        annotation_version integer NOT NULL
+    );
+    CREATE INDEX signoffs_study ON signoffs(study_id, id);
+    """)
+    for table in ("annotation_sets", "annotations", "signoffs"):
+        _append_only(conn, table, f"{table} are never overwritten: save a new version")
+
+
+@PG_MIGRATIONS(name="0003_model_registry")
+def _model_registry(conn: PgConnection) -> None:
+    _ddl(conn, """
+    CREATE TABLE snapshots (
+        id text PRIMARY KEY,
+        content_hash text NOT NULL,
+        counts_json text NOT NULL DEFAULT '{}',
+        path text NOT NULL,
+        created_by text NOT NULL,
+        created text NOT NULL
+    );
+    CREATE TABLE model_versions (
+        version text PRIMARY KEY,
+        path text NOT NULL,
+        sha256 text NOT NULL,
+        snapshot_id text REFERENCES snapshots(id),
+        metrics_json text NOT NULL DEFAULT '{}',
+        status text NOT NULL DEFAULT 'candidate' CHECK (status IN ('candidate', 'active', 'retired')),
+        created text NOT NULL,
+        created_by text NOT NULL,
+        activated_at text,
+        rowid bigint GENERATED BY DEFAULT AS IDENTITY UNIQUE
+    );
+    CREATE UNIQUE INDEX model_versions_one_active ON model_versions(status) WHERE status = 'active';
+    """)
+
+
+@PG_MIGRATIONS(name="0004_model_v2_guard")
+def _model_v2_guard(conn: PgConnection) -> None:
+    _ddl(conn, """
+    ALTER TABLE predictions ADD COLUMN out_of_distribution integer NOT NULL DEFAULT 0
+        CHECK (out_of_distribution IN (0, 1));
+    ALTER TABLE predictions ADD COLUMN ood_score double precision;
+    """)
+
+
+@PG_MIGRATIONS(name="0006_clinical_signoff")
+def _clinical_signoff(conn: PgConnection) -> None:
+    """One sign-off per annotation version, refused by a trigger for any connection (as on SQLite)."""
+    _ddl(conn, """
+    ALTER TABLE signoffs ADD COLUMN verdicts_json text NOT NULL DEFAULT '{}';
+    ALTER TABLE signoffs ADD COLUMN impression text NOT NULL DEFAULT '';
+    ALTER TABLE signoffs ADD COLUMN diagnosis text NOT NULL DEFAULT '';
+    ALTER TABLE signoffs ADD COLUMN addendum integer NOT NULL DEFAULT 0 CHECK (addendum IN (0, 1));
+    CREATE FUNCTION signoffs_one_per_version() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF EXISTS (SELECT 1 FROM signoffs WHERE study_id = NEW.study_id
+                   AND annotation_version = NEW.annotation_version) THEN
+            RAISE EXCEPTION 'this study version is already signed: sign an addendum'
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER signoffs_one_per_version BEFORE INSERT ON signoffs
+        FOR EACH ROW EXECUTE FUNCTION signoffs_one_per_version();
+    """)
+
+
+@PG_MIGRATIONS(name="0007_korean_search")
+def _korean_search(conn: PgConnection) -> None:
+    """Search rows: grams (characters + bigrams of the keys) under a GIN index; ``instr`` as on SQLite.
+
+    The keys are compared bytewise (``COLLATE "C"``), so the order of hits is SQLite's whatever the
+    database's locale.
+    """
+    from .search import index_row
+
+    _ddl(conn, """
+    CREATE FUNCTION instr(text, text) RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE
+        RETURN strpos($1, $2);
+    CREATE TABLE patients_search (
+        patient_id text PRIMARY KEY REFERENCES patients(patient_id) ON DELETE CASCADE ON UPDATE CASCADE,
+        grams text[] NOT NULL,
+        name_key text COLLATE "C" NOT NULL,
+        mrn_key text COLLATE "C" NOT NULL,
+        initials text COLLATE "C" NOT NULL
+    );
+    CREATE INDEX patients_search_grams ON patients_search USING gin (grams) WITH (fastupdate = off);
+    -- A rename by raw SQL (around the store) drops the stale row: never a wrong hit; reindex_search restores it.
+    CREATE FUNCTION patients_search_stale() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        DELETE FROM patients_search WHERE patient_id IN (OLD.patient_id, NEW.patient_id);
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER patients_search_au AFTER UPDATE OF patient_id, name ON patients
+        FOR EACH ROW EXECUTE FUNCTION patients_search_stale();
+    """)
+    rows = conn.execute("SELECT patient_id, name FROM patients").fetchall()
+    conn.executemany("INSERT INTO patients_search (patient_id, grams, name_key, mrn_key, initials) "
+                     "VALUES (?, ?, ?, ?, ?)", [(mrn, *index_row(mrn, name)) for mrn, name in rows])
+
+
+@PG_MIGRATIONS(name="0005_security_throttle")
+def _security_throttle(conn: PgConnection) -> None:
+    _ddl(conn, """
+    CREATE TABLE login_throttle (
+        id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        key text NOT NULL,
+        time double precision NOT NULL
+    );
+    CREATE INDEX login_throttle_key ON login_throttle(key, time);
+    CREATE INDEX login_throttle_time ON login_throttle(time);
+    CREATE TABLE session_logouts (
+        username text PRIMARY KEY,
+        time double precision NOT NULL
+    );
+    """)
+
+
+@PG_MIGRATIONS(name="0005_security_no_replace")
+def _security_no_replace(conn: PgConnection) -> None:
+    """Nothing to add: PostgreSQL has no ``INSERT OR REPLACE``; an insert onto a taken id violates the
+    primary key, and an upsert's UPDATE fires the UPDATE trigger."""
+
+
+@PG_MIGRATIONS(name="0007_korean_vocabulary")
+def _korean_vocabulary(conn: PgConnection) -> None:
+    """SNOMED CT code columns; existing free text coded as the SQLite migration does."""
+    from ..vocabulary import CODINGS, code_text
+
+    checks = ", ".join(f"'{c}'" for c in CODINGS)
+    for table, kind, column in (("conditions", "condition", "name"), ("allergies", "substance", "substance")):
+        _ddl(conn, f"""
+        ALTER TABLE {table} ADD COLUMN code text NOT NULL DEFAULT '';
+        ALTER TABLE {table} ADD COLUMN coding text NOT NULL DEFAULT 'free' CHECK (coding IN ({checks}));
+        """)
+        rows = conn.execute(f"SELECT id, {column} FROM {table}").fetchall()
+        conn.executemany(f"UPDATE {table} SET code = ?, coding = ? WHERE id = ?",
+                         [(*code_text(text, kind), row_id) for row_id, text in rows])
+
+
+@PG_MIGRATIONS(name="0008_pacs_instances")
+def _pacs_instances(conn: PgConnection) -> None:
+    _ddl(conn, """
+    CREATE TABLE pacs_instances (
+        sop_instance_uid text PRIMARY KEY CHECK (length(sop_instance_uid) > 0),
+        study_id bigint NOT NULL REFERENCES studies(id),
+        study_instance_uid text NOT NULL,
+        series_instance_uid text NOT NULL,
+        sop_class_uid text NOT NULL DEFAULT '',
+        issuer text NOT NULL DEFAULT '',
+        pulled_by text NOT NULL,
+        pulled_at text NOT NULL
+    );
+    CREATE INDEX pacs_instances_study ON pacs_instances(study_id);
+    CREATE TABLE pacs_patient_stubs (
+        patient_id text PRIMARY KEY REFERENCES patients(patient_id),
+        source_patient_id text NOT NULL,
+        issuer text NOT NULL DEFAULT '',
+        created_by text NOT NULL,
+        created_at text NOT NULL,
+        reviewed_by text NOT NULL DEFAULT '',
+        reviewed_at text NOT NULL DEFAULT ''
+    );
+    CREATE TABLE pacs_exports (
+        id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        study_id bigint NOT NULL REFERENCES studies(id),
+        signoff_id bigint REFERENCES signoffs(id),
+        study_instance_uid text NOT NULL,
+        sr_series_uid text NOT NULL,
+        sr_sop_instance_uid text NOT NULL UNIQUE,
+        sc_series_uid text NOT NULL,
+        sc_sop_instance_uid text NOT NULL,
+        previous_sr_uid text NOT NULL DEFAULT '',
+        sent_by text NOT NULL,
+        sent_at text NOT NULL
+    );
+    CREATE INDEX pacs_exports_study ON pacs_exports(study_id, id);
+    """)
+    _append_only(conn, "pacs_exports", "pacs_exports rows are never changed")
+
+
+@PG_MIGRATIONS(name="0007_korean_user_language")
+def _korean_user_language(conn: PgConnection) -> None:
+    _ddl(conn, "ALTER TABLE users ADD COLUMN language text NOT NULL DEFAULT ''")
+
+
+@PG_MIGRATIONS(name="0005_security_audit_chain")
+def _security_audit_chain(conn: PgConnection) -> None:
+    """The SHA-256 chain over the audit log; existing rows are chained now (as on SQLite)."""
+    from .audit import GENESIS, chain_hash
+
+    _ddl(conn, "CREATE TABLE audit_chain (audit_id bigint PRIMARY KEY, hash text NOT NULL)")
+    _append_only(conn, "audit_chain", "the audit chain is append-only")
+    previous = GENESIS
+    cur = conn.execute("SELECT * FROM audit_log ORDER BY id")
+    names = [c[0] for c in cur.description]
+    for values in cur.fetchall():
+        previous = chain_hash(previous, dict(zip(names, values)))
+        conn.execute("INSERT INTO audit_chain (audit_id, hash) VALUES (?, ?)", (values[0], previous))
+
+
+def pg_migration_names() -> list[str]:
+    return [m.name for m in PG_MIGRATIONS.migrations]
