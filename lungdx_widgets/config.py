@@ -18,6 +18,11 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def is_postgres_url(target: object) -> bool:
+    """Whether a store target (``Settings.db``, ``--db``) names a PostgreSQL database rather than a SQLite file."""
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
 def _default_shared_data() -> Path:
     return (PROJECT_ROOT.parent / "shared" / "data" / "cxr").resolve()
 
@@ -129,7 +134,7 @@ def load_settings(env: dict[str, str] | None = None, config_file: Path | None = 
         if env.get(key):
             overrides[f.name] = env[key]
     db = str(overrides.get("db", ""))
-    if db.startswith(("postgresql://", "postgres://")):
+    if is_postgres_url(db):
         overrides["db_url"] = overrides.pop("db")
     elif db.startswith("sqlite:///"):
         overrides["db"] = db.removeprefix("sqlite:///")

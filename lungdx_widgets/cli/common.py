@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..config import get_settings
+from ..config import get_settings, is_postgres_url
 
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +22,7 @@ def db_path(args: argparse.Namespace) -> Path:
     value = getattr(args, "db", None)
     if not value:
         return get_settings().store_target  # type: ignore[return-value]
-    if str(value).startswith(("postgresql://", "postgres://")):
+    if is_postgres_url(value):
         return value  # type: ignore[no-any-return]
     return Path(str(value).removeprefix("sqlite:///"))
 

@@ -34,11 +34,13 @@ class StoreBase:
     """Holds the connection; ``transaction()`` makes a group of writes all-or-nothing."""
 
     def __init__(self, db: Database | None, path: Path, *, conn: Connection | None = None,
-                 dialect: Dialect = SQLITE, url: str = "") -> None:
+                 dialect: Dialect = SQLITE, url: str = "", target: str = "") -> None:
         """``db``: the SQLite database; on PostgreSQL ``db`` is None and ``conn`` the wrapped connection."""
         self.db = db
         self.path = path
         self.url = url or str(path)  # what the store was opened from, for messages (no password in it)
+        #: What ``open_store`` takes to open this database again (the file, or the full URL).
+        self.target: Path | str = target or path
         self.dialect = dialect
         self._conn: Connection = conn if conn is not None else db.conn  # type: ignore[union-attr]
         self._lock = threading.RLock()

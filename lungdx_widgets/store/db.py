@@ -7,8 +7,8 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from ..config import get_settings
-from .dialect import PgConnection, PostgresDialect, is_postgres_url
+from ..config import get_settings, is_postgres_url
+from .dialect import PgConnection, PostgresDialect
 from .annotations import AnnotationsMixin
 from .audit import AuditMixin
 from .demographics import DemographicsMixin
@@ -124,7 +124,8 @@ def open_store(path: Path | str | None = None, *, migrate: bool = True) -> Store
     """
     target = str(path) if path else str(get_settings().store_target)
     if is_postgres_url(target):
-        store = Store(None, Path(), conn=connect_pg(target), dialect=PostgresDialect(), url=redact(target))
+        store = Store(None, Path(), conn=connect_pg(target), dialect=PostgresDialect(), url=redact(target),
+                      target=target)
     else:
         path = Path(target.removeprefix("sqlite:///"))  # SQLAlchemy's form: sqlite:////abs, sqlite:///rel
         store = Store(connect(path), path)

@@ -17,8 +17,6 @@ from typing import Any, Protocol
 #: Key of the advisory lock every PostgreSQL write transaction takes first (BEGIN IMMEDIATE's twin):
 #: writers queue instead of interleaving, so a read-modify-write (annotation version, audit chain) is atomic.
 WRITE_LOCK_KEY = 0x1D6D_0C5A
-#: URL schemes that open PostgreSQL; anything else is a SQLite path (or ``sqlite:///path``).
-PG_SCHEMES = ("postgresql://", "postgres://")
 
 
 class Cursor(Protocol):
@@ -39,10 +37,6 @@ class Connection(Protocol):
     def execute(self, sql: str, params: Any = ...) -> Any: ...
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> Any: ...
     def close(self) -> None: ...
-
-
-def is_postgres_url(target: object) -> bool:
-    return isinstance(target, str) and target.startswith(PG_SCHEMES)
 
 
 def translate(sql: str) -> str:

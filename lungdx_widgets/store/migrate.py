@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config import is_postgres_url
 from .db import Store, open_store
 from .errors import StoreError
 
@@ -116,8 +117,7 @@ def _advance_identities(target: Store, table: str) -> None:
 def copy_store(source_url: str | Path, target_url: str, progress: Callable[[str], Any] = lambda _: None) -> CopyReport:
     """Copy the SQLite store at ``source_url`` into the PostgreSQL database ``target_url`` (see the module doc)."""
     src_target = str(source_url)
-    if src_target.startswith(("postgresql://", "postgres://")) or not str(target_url).startswith(
-            ("postgresql://", "postgres://")):
+    if is_postgres_url(src_target) or not is_postgres_url(target_url):
         raise StoreError("migrate-store copies a SQLite store (--from a path or sqlite:///path) "
                          "into PostgreSQL (--to postgresql://...).")
     if not Path(src_target.removeprefix("sqlite:///")).is_file():

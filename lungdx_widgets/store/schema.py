@@ -6,6 +6,8 @@ pending ones, each in its own transaction, so a database from any earlier versio
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
@@ -301,17 +303,29 @@ def _korean_vocabulary(db: Database) -> None:
     Existing free text is coded where it is exactly a known term (English or Korean), flagged
     "review" where it mentions concepts among other words, left "free" where it names none.
     """
-    from ..vocabulary import CODINGS, code_text
+    from ..vocabulary import CODINGS
 
     checks = ", ".join(f"'{c}'" for c in CODINGS)
-    for table, kind, column in (("conditions", "condition", "name"), ("allergies", "substance", "substance")):
+    for table, _kind, _column in CODED_COLUMNS:
         db.executescript(f"""
         ALTER TABLE {table} ADD COLUMN code TEXT NOT NULL DEFAULT '';
         ALTER TABLE {table} ADD COLUMN coding TEXT NOT NULL DEFAULT 'free' CHECK (coding IN ({checks}));
         """)
-        rows = db.execute(f"SELECT id, {column} FROM {table}").fetchall()
-        db.conn.executemany(f"UPDATE {table} SET code = ?, coding = ? WHERE id = ?",
-                            [(*code_text(text, kind), row_id) for row_id, text in rows])
+    code_existing_terms(db.conn)
+
+
+#: (table, vocabulary kind, text column) of the coded tables.
+CODED_COLUMNS = (("conditions", "condition", "name"), ("allergies", "substance", "substance"))
+
+
+def code_existing_terms(conn: Any) -> None:
+    """Fill the code columns of rows written before they existed (both engines' ``0007_korean_vocabulary``)."""
+    from ..vocabulary import code_text
+
+    for table, kind, column in CODED_COLUMNS:
+        rows = conn.execute(f"SELECT id, {column} FROM {table}").fetchall()
+        conn.executemany(f"UPDATE {table} SET code = ?, coding = ? WHERE id = ?",
+                         [(*code_text(text, kind), row_id) for row_id, text in rows])
 
 
 @MIGRATIONS(name="0008_pacs_instances")
@@ -367,8 +381,6 @@ def _korean_user_language(db: Database) -> None:
 @MIGRATIONS(name="0005_security_audit_chain")
 def _security_audit_chain(db: Database) -> None:
     """A SHA-256 chain over the audit log (store/audit.py, ``lungdx audit verify``); existing rows are chained now."""
-    from .audit import GENESIS, chain_hash
-
     db.executescript("""
     CREATE TABLE audit_chain (
         audit_id INTEGER PRIMARY KEY,
@@ -376,12 +388,19 @@ def _security_audit_chain(db: Database) -> None:
     );
     """)
     _append_only(db, "audit_chain", "the audit chain is append-only")
+    chain_existing_audit_rows(db.conn)
+
+
+def chain_existing_audit_rows(conn: Any) -> None:
+    """Chain the audit rows written before the chain existed (both engines' ``0005_security_audit_chain``)."""
+    from .audit import GENESIS, chain_hash
+
     previous = GENESIS
-    cur = db.conn.execute("SELECT * FROM audit_log ORDER BY id")
+    cur = conn.execute("SELECT * FROM audit_log ORDER BY id")
     names = [c[0] for c in cur.description]
     for values in cur.fetchall():
         previous = chain_hash(previous, dict(zip(names, values)))
-        db.conn.execute("INSERT INTO audit_chain (audit_id, hash) VALUES (?, ?)", (values[0], previous))
+        conn.execute("INSERT INTO audit_chain (audit_id, hash) VALUES (?, ?)", (values[0], previous))
 
 
 def migration_names() -> list[str]:

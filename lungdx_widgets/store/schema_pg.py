@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .dialect import PgConnection
+from .schema import CODED_COLUMNS, chain_existing_audit_rows, code_existing_terms
 
 #: Tables whose ``id`` is an identity column (``INSERT ... RETURNING id`` gives the new row's id).
 IDENTITY_TABLES = frozenset({"audit_log", "encounters", "allergies", "conditions", "medications", "notes",
@@ -368,17 +369,15 @@ def _security_no_replace(conn: PgConnection) -> None:
 @PG_MIGRATIONS(name="0007_korean_vocabulary")
 def _korean_vocabulary(conn: PgConnection) -> None:
     """SNOMED CT code columns; existing free text coded as the SQLite migration does."""
-    from ..vocabulary import CODINGS, code_text
+    from ..vocabulary import CODINGS
 
     checks = ", ".join(f"'{c}'" for c in CODINGS)
-    for table, kind, column in (("conditions", "condition", "name"), ("allergies", "substance", "substance")):
+    for table, _kind, _column in CODED_COLUMNS:
         _ddl(conn, f"""
         ALTER TABLE {table} ADD COLUMN code text NOT NULL DEFAULT '';
         ALTER TABLE {table} ADD COLUMN coding text NOT NULL DEFAULT 'free' CHECK (coding IN ({checks}));
         """)
-        rows = conn.execute(f"SELECT id, {column} FROM {table}").fetchall()
-        conn.executemany(f"UPDATE {table} SET code = ?, coding = ? WHERE id = ?",
-                         [(*code_text(text, kind), row_id) for row_id, text in rows])
+    code_existing_terms(conn)
 
 
 @PG_MIGRATIONS(name="0008_pacs_instances")
@@ -430,16 +429,9 @@ def _korean_user_language(conn: PgConnection) -> None:
 @PG_MIGRATIONS(name="0005_security_audit_chain")
 def _security_audit_chain(conn: PgConnection) -> None:
     """The SHA-256 chain over the audit log; existing rows are chained now (as on SQLite)."""
-    from .audit import GENESIS, chain_hash
-
     _ddl(conn, "CREATE TABLE audit_chain (audit_id bigint PRIMARY KEY, hash text NOT NULL)")
     _append_only(conn, "audit_chain", "the audit chain is append-only")
-    previous = GENESIS
-    cur = conn.execute("SELECT * FROM audit_log ORDER BY id")
-    names = [c[0] for c in cur.description]
-    for values in cur.fetchall():
-        previous = chain_hash(previous, dict(zip(names, values)))
-        conn.execute("INSERT INTO audit_chain (audit_id, hash) VALUES (?, ?)", (values[0], previous))
+    chain_existing_audit_rows(conn)
 
 
 def pg_migration_names() -> list[str]:

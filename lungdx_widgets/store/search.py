@@ -16,6 +16,10 @@ with it. Bigrams rather than FTS5's trigram tokenizer because Korean given names
 The keys are computed by the SQL functions registered in :func:`register_functions` on every store
 connection, so the index triggers work for raw ``INSERT``s too (a plain sqlite3 client cannot write
 patients; writes go through the store anyway).
+
+On PostgreSQL (``schema_pg``) the same keys are stored by the store itself (:func:`index_row`, called
+through ``PostgresDialect.index_patient``), with a ``text[]`` of every character and bigram under a GIN
+index in place of FTS5; ``instr`` there is ``strpos``. Same queries, same hits, same order.
 """
 
 from __future__ import annotations

@@ -191,3 +191,19 @@ def test_migrate_store_copies_the_demo_database_exactly_and_reruns(demo_db, pg_c
         assert third.returncode != 0 and "already holds other data" in third.stderr
     finally:
         pg_cluster.drop_database(url)
+
+
+def test_the_command_line_on_postgresql(pg_url):
+    """``--db postgresql://…`` on the commands: a demo database built twice (nothing added twice), search, users."""
+    done = _lungdx("init", "--demo", "--demo-patients", "4", "--no-analyze", "--db", pg_url)
+    assert done.returncode == 0, done.stderr
+    with open_store(pg_url) as s:
+        counts = [s.count_patients(), len(s.list_users()), len(s.audit_events(limit=10_000))]
+        assert counts[0] >= 4 and counts[1] == 3 and s.verify_audit().ok
+    assert _lungdx("init", "--demo", "--demo-patients", "4", "--no-analyze", "--db", pg_url).returncode == 0
+    with open_store(pg_url) as s:
+        assert [s.count_patients(), len(s.list_users())] == counts[:2]
+    found = _lungdx("patients", "search", "DEMO-000", "--json", "--db", pg_url)
+    assert found.returncode == 0 and f"DEMO-{counts[0]:04d}" in found.stdout, found.stderr
+    refused = _lungdx("backup", "/tmp/never.dump", "--db", pg_url)
+    assert refused.returncode != 0 and "pg_dump" in refused.stderr
