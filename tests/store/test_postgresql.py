@@ -207,3 +207,42 @@ def test_the_command_line_on_postgresql(pg_url):
     assert found.returncode == 0 and f"DEMO-{counts[0]:04d}" in found.stdout, found.stderr
     refused = _lungdx("backup", "/tmp/never.dump", "--db", pg_url)
     assert refused.returncode != 0 and "pg_dump" in refused.stderr
+
+
+def test_migrate_store_keeps_history_a_later_rule_refuses_and_rearms_the_triggers(tmp_path, pg_cluster, png_files):
+    """Two sign-offs of one version (written before the one-sign-off trigger existed) copy as they are;
+    afterwards the target refuses a third, and its append-only triggers hold again."""
+    import sqlite3
+
+    from lungdx_widgets.store.migrate import copy_store
+
+    from .conftest import findings, load, triage
+
+    source = tmp_path / "old.db"
+    with open_store(source) as lite:
+        lite.add_patient("P1", "Ada Quillfeather")
+        study = lite.add_study("P1", *load(png_files[0]), "dr-a")
+        lite.add_prediction(study.id, findings(0.8), triage("urgent"), "model")
+        lite.sign_study(study.id, "dr-a", verdicts={"Pneumonia": "present"})
+    raw = sqlite3.connect(source)
+    raw.execute("DROP TRIGGER signoffs_one_per_version")  # as an old database had it
+    raw.execute("INSERT INTO signoffs (study_id, signed_by, signed_at, agreement_json, annotation_version) "
+                "SELECT study_id, 'dr-b', signed_at, agreement_json, annotation_version FROM signoffs")
+    raw.commit()
+    raw.close()
+    url = pg_cluster.create_database(template="template0")
+    try:
+        report = copy_store(source, url)
+        assert report.status == "copied" and report.ok
+        assert {t.table: t.target_rows for t in report.tables}["signoffs"] == 2
+        plain = _plain(url)
+        try:
+            with pytest.raises(psycopg.errors.IntegrityError, match="already signed"):
+                plain.execute("INSERT INTO signoffs (study_id, signed_by, signed_at, agreement_json, "
+                              "annotation_version) VALUES (?, 'dr-c', 't', '{}', 0)", (study.id,))
+            with pytest.raises(psycopg.errors.IntegrityError, match="never overwritten"):
+                plain.execute("DELETE FROM signoffs")
+        finally:
+            plain.close()
+    finally:
+        pg_cluster.drop_database(url)
