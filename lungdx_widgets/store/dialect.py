@@ -12,21 +12,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
 from typing import Any, Protocol
 
 #: Key of the advisory lock every PostgreSQL write transaction takes first (BEGIN IMMEDIATE's twin):
 #: writers queue instead of interleaving, so a read-modify-write (annotation version, audit chain) is atomic.
 WRITE_LOCK_KEY = 0x1D6D_0C5A
-
-
-class Cursor(Protocol):
-    description: Any
-    rowcount: int
-    lastrowid: int | None
-
-    def fetchone(self) -> Any: ...
-    def fetchall(self) -> list[Any]: ...
-    def __iter__(self) -> Iterator[Any]: ...
 
 
 class Connection(Protocol):
@@ -39,8 +30,12 @@ class Connection(Protocol):
     def close(self) -> None: ...
 
 
+@lru_cache(maxsize=1024)
 def translate(sql: str) -> str:
-    """``?`` → ``%s`` and ``%`` → ``%%`` (psycopg's placeholder syntax), leaving string literals' ``?`` alone."""
+    """``?`` → ``%s`` and ``%`` → ``%%`` (psycopg's placeholder syntax), leaving string literals' ``?`` alone.
+
+    Cached: the store's statements are a few hundred fixed strings.
+    """
     out, quoted = [], False
     for c in sql:
         if c == "'":

@@ -34,12 +34,12 @@ def test_a_success_takes_back_its_own_count_and_clears_its_pair(store):  # noqa:
     assert set(first.row_ids) >= {r[0] for r in store.conn.execute("SELECT id FROM login_throttle")}
 
 
-def test_counts_survive_reopening_the_database(tmp_path):
+def test_counts_survive_reopening_the_database(store_target):  # noqa: F811
     lim = [ThrottleLimit("pair:a|x", 2, 300)]
-    with open_store(tmp_path / "t.db") as s:
+    with open_store(store_target) as s:
         s.claim_attempt(lim, now=1000)
         s.claim_attempt(lim, now=1001)
-    with open_store(tmp_path / "t.db") as s:  # "a restart"
+    with open_store(store_target) as s:  # "a restart"
         assert s.claim_attempt(lim, now=1002).retry_after == pytest.approx(298)
 
 
