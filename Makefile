@@ -9,7 +9,7 @@ DB ?= data/lungdx.db
 
 CATALOGUES := $(patsubst %.po,%.mo,$(wildcard lungdx_widgets/locale/*/LC_MESSAGES/lungdx.po))
 
-.PHONY: demo test lint setup chromium fonts clean-data
+.PHONY: demo test lint setup chromium fonts postgresql clean-data
 
 setup: $(STAMP) $(CATALOGUES) fonts
 
@@ -39,12 +39,17 @@ demo: setup $(DB)
 chromium:
 	@test -x /usr/bin/chromium -a -x /usr/bin/pdffonts || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver poppler-utils; }
 
+# Debian's PostgreSQL server binaries for the store tests on PostgreSQL: each test session runs its own
+# private cluster (tests/pg_cluster.py: initdb + pg_ctl in a temp folder); none touches a system cluster.
+postgresql:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+
 # Lint and type checks first: a regression fails `make test` (and CI) before the long suite runs.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: setup chromium orthanc lint
+test: setup chromium orthanc postgresql lint
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Debian's Orthanc + DICOMweb plugin: the real PACS of the PACS tests, benchmark and `make demo-pacs`

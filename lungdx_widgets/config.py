@@ -18,6 +18,11 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def is_postgres_url(target: object) -> bool:
+    """Whether a store target (``Settings.db``, ``--db``) names a PostgreSQL database rather than a SQLite file."""
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
 def _default_shared_data() -> Path:
     return (PROJECT_ROOT.parent / "shared" / "data" / "cxr").resolve()
 
@@ -27,6 +32,9 @@ class Settings:
     """Runtime configuration. Paths are absolute after :func:`load_settings`."""
 
     db: Path = PROJECT_ROOT / "data" / "lungdx.db"
+    #: The store on PostgreSQL: a ``postgresql://`` URL given as ``db`` (``LUNGDX_DB``, the TOML) lands
+    #: here, since a URL is not a path; empty: the store is the SQLite file ``db``.
+    db_url: str = ""
     #: Where uploaded/imported images are stored, content-addressed by SHA-256.
     image_store: Path = PROJECT_ROOT / "data" / "images"
     #: Demo images copied from the shared data at set-up time (never committed).
@@ -87,6 +95,11 @@ class Settings:
         """torchxrayvision ``cache_dir``: pretrained files are looked up here, never downloaded implicitly."""
         return self.weights / "xrv"
 
+    @property
+    def store_target(self) -> str | Path:
+        """What ``open_store()`` opens: the PostgreSQL URL if one is set, else the SQLite file."""
+        return self.db_url or self.db
+
 
 _PATH_FIELDS = {f.name for f in fields(Settings) if f.type in ("Path", Path)}
 _INT_FIELDS = {f.name for f in fields(Settings) if f.type in ("int", int)}
@@ -120,6 +133,11 @@ def load_settings(env: dict[str, str] | None = None, config_file: Path | None = 
         key = f"LUNGDX_{f.name.upper()}"
         if env.get(key):
             overrides[f.name] = env[key]
+    db = str(overrides.get("db", ""))
+    if is_postgres_url(db):
+        overrides["db_url"] = overrides.pop("db")
+    elif db.startswith("sqlite:///"):
+        overrides["db"] = db.removeprefix("sqlite:///")
     return replace(settings, **{k: _coerce(k, v) for k, v in overrides.items()})
 
 

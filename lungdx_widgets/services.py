@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from .config import is_postgres_url
 from .errors import LungDxError
 from .i18n import N_, format_datetime, gettext  # messages in the reader's language
 from .imaging import load_image
@@ -35,7 +36,7 @@ Resolver = Callable[[], Path | None]
 Progress = Callable[[str, float], None]
 
 
-def registry_resolver(db: Path | None = None) -> Resolver:
+def registry_resolver(db: Path | str | None = None) -> Resolver:
     """A resolver for the model registry's active version in ``db`` (default: ``Settings.db``).
 
     Read on every call, so an analyst's activation or rollback reaches open dashboards without a restart.
@@ -45,7 +46,7 @@ def registry_resolver(db: Path | None = None) -> Resolver:
 
         if db is None:
             return active_model_for_configured_db()
-        if not Path(db).is_file():
+        if not is_postgres_url(db) and not Path(db).is_file():
             return None
         from .store import open_store
 

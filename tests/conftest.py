@@ -50,6 +50,24 @@ def browser():
         b.close()
 
 
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A private PostgreSQL server for the session (tests/pg_cluster.py); absent PostgreSQL is an error, not a skip."""
+    from .pg_cluster import PgCluster
+
+    cluster = PgCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster) -> str:
+    """The URL of a new, migrated PostgreSQL database of this test's own (dropped afterwards)."""
+    url = pg_cluster.create_database()
+    yield url
+    pg_cluster.drop_database(url)
+
+
 @pytest.fixture
 def store(tmp_path: Path):
     """An empty, migrated store on a fresh SQLite file (images go to the session's tmp image store)."""

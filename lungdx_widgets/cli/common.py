@@ -5,16 +5,26 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..config import get_settings
+from ..config import get_settings, is_postgres_url
 
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, default=None,
-                        help="SQLite database (default: LUNGDX_DB or data/lungdx.db)")
+    parser.add_argument("--db", default=None,
+                        help="SQLite file (a path or sqlite:///path) or postgresql://user@host/database URL "
+                             "(default: LUNGDX_DB or data/lungdx.db)")
 
 
 def db_path(args: argparse.Namespace) -> Path:
-    return Path(args.db) if getattr(args, "db", None) else get_settings().db
+    """The store to open: a SQLite path, or (``--db``/``LUNGDX_DB`` a URL) the ``postgresql://`` URL as given.
+
+    Typed ``Path`` for the callers that build on a SQLite file; :func:`open_store` takes either.
+    """
+    value = getattr(args, "db", None)
+    if not value:
+        return get_settings().store_target  # type: ignore[return-value]
+    if is_postgres_url(value):
+        return value  # type: ignore[no-any-return]
+    return Path(str(value).removeprefix("sqlite:///"))
 
 
 def actor(args: argparse.Namespace | None = None) -> str:

@@ -107,6 +107,15 @@ def _backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate_store(args: argparse.Namespace) -> int:
+    """Copy a SQLite store into PostgreSQL; print each table's counts and checksum (exit 1 on a mismatch)."""
+    from ..store.migrate import copy_store
+
+    report = copy_store(args.source, args.target, progress=lambda line: print(line, file=sys.stderr))
+    print("\n".join(report.lines()))
+    return 0 if report.ok else 1
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this area's sub-commands."""
     patients = sub.add_parser("patients", help="find patients").add_subparsers(dest="patients_command",
@@ -158,6 +167,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = audit.add_parser("verify", help="recompute the audit log's hash chain; exit 1 naming rows that do not fit")
     add_db_argument(p)
     p.set_defaults(func=_audit_verify)
+
+    p = sub.add_parser("migrate-store", help="copy a SQLite store into an empty PostgreSQL database, verified "
+                                             "(re-runnable: a finished copy reports 'already complete')")
+    p.add_argument("--from", dest="source", required=True, metavar="SQLITE", help="path or sqlite:///path")
+    p.add_argument("--to", dest="target", required=True, metavar="URL", help="postgresql://user@host/database")
+    p.set_defaults(func=_migrate_store)
 
     p = sub.add_parser("backup", help="copy the database safely while it is in use (SQLite online backup)")
     p.add_argument("dest", type=Path)

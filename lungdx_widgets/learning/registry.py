@@ -138,8 +138,8 @@ def active_model_for_configured_db() -> Path | None:
     """``active_model_path`` of the database in ``Settings.db`` (None when it does not exist yet)."""
     from ..store import open_store
 
-    db = get_settings().db
-    if not db.is_file():
+    db = get_settings().store_target
+    if isinstance(db, Path) and not db.is_file():
         return None
     with open_store(db) as store:
         return active_model_path(store)

@@ -32,7 +32,7 @@ def clean_username(raw: str) -> str:
 
 
 class Accounts:
-    def __init__(self, db_path: Path | None = None, login_workers: int = 1) -> None:
+    def __init__(self, db_path: Path | str | None = None, login_workers: int = 1) -> None:
         self._db_path = db_path
         self._local = threading.local()
         self._pool = ThreadPoolExecutor(max_workers=login_workers, thread_name_prefix="lungdx-login")

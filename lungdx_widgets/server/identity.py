@@ -130,7 +130,7 @@ class LungDxIdentityProvider(IdentityProvider):
         super().__init__(**kwargs)
         s = get_settings()
         self.session_seconds = s.session_seconds
-        self.accounts = Accounts(s.db)
+        self.accounts = Accounts(s.store_target)
         self.throttle = ThrottlePolicy(s.login_max_failures, s.login_window_seconds)
         self._data_dirs: list[str] | None = None
 

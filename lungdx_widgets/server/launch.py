@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..config import PROJECT_ROOT, get_settings
+from ..config import PROJECT_ROOT, get_settings, is_postgres_url
 from ..session import KERNEL_USER_ENV, SERVER_KERNEL_ENV, VOILA_USER_ENV
 from .identity import IDENTITY_HEADER
 from .routes import DASHBOARD_PATH
@@ -88,7 +88,7 @@ def _accounts(db: Path) -> tuple[bool, str]:
 
 def serve(db: Path, host: str, port: int) -> int:
     """Serve until stopped (does not return); the kernels find the database through ``LUNGDX_DB``."""
-    env = dict(os.environ, LUNGDX_DB=str(Path(db).resolve()))
+    env = dict(os.environ, LUNGDX_DB=str(db) if is_postgres_url(db) else str(Path(db).resolve()))
     for inherited_identity in (KERNEL_USER_ENV, VOILA_USER_ENV, SERVER_KERNEL_ENV):  # only the server names users
         env.pop(inherited_identity, None)
     url = f"http://{host}:{port}/"

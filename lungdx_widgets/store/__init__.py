@@ -1,6 +1,6 @@
-"""Clinical record store on SQLite (sqlite-utils): patients, studies, predictions, annotations, users, audit.
+"""Clinical record store on SQLite (sqlite-utils) or PostgreSQL (psycopg): patients, studies, predictions, annotations, users, audit.
 
-``open_store(path)`` returns a :class:`Store`; records are frozen dataclasses (``records.py``),
+``open_store(path_or_url)`` returns a :class:`Store`; records are frozen dataclasses (``records.py``),
 errors are ``LungDxError`` subclasses (``errors.py``). ``Store``/``open_store`` load lazily:
 importing ``store.errors`` or ``store.records`` must not pay for sqlite-utils (it imports pandas).
 """

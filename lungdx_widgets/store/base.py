@@ -1,13 +1,13 @@
-"""The connection every store part shares: one sqlite-utils Database plus the transaction rule.
+"""The connection every store part shares (SQLite through sqlite-utils, or PostgreSQL) plus the transaction rule.
 
 Each area (users, patients, studies, ...) is a mixin over :class:`StoreBase`, so the single
-``Store`` class offers the whole contract while each file keeps one job.
+``Store`` class offers the whole contract while each file keeps one job. What differs between the
+two engines is in ``self.dialect`` (``dialect.py``); the SQL of the mixins is shared.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +17,7 @@ from typing import Any, Self
 
 from sqlite_utils import Database
 
+from .dialect import SQLITE, Connection, Dialect
 from .errors import NotFound
 
 
@@ -32,18 +33,27 @@ def to_json(value: Any) -> str:
 class StoreBase:
     """Holds the connection; ``transaction()`` makes a group of writes all-or-nothing."""
 
-    def __init__(self, db: Database, path: Path) -> None:
+    def __init__(self, db: Database | None, path: Path, *, conn: Connection | None = None,
+                 dialect: Dialect = SQLITE, url: str = "", target: str = "") -> None:
+        """``db``: the SQLite database; on PostgreSQL ``db`` is None and ``conn`` the wrapped connection."""
         self.db = db
         self.path = path
+        self.url = url or str(path)  # what the store was opened from, for messages (no password in it)
+        #: What ``open_store`` takes to open this database again (the file, or the full URL).
+        self.target: Path | str = target or path
+        self.dialect = dialect
+        self._conn: Connection = conn if conn is not None else db.conn  # type: ignore[union-attr]
         self._lock = threading.RLock()
         self._undo: list[Callable[[], None]] = []
+        self._savepoints = 0
 
     @property
-    def conn(self) -> sqlite3.Connection:
-        return self.db.conn
+    def conn(self) -> Any:
+        """The connection: ``sqlite3.Connection``, or :class:`~.dialect.PgConnection` (same calls)."""
+        return self._conn
 
     def close(self) -> None:
-        self.db.close()
+        self._conn.close()
 
     def __enter__(self) -> Self:  # the concrete Store, so `with open_store() as store` keeps its type
         return self
@@ -55,21 +65,23 @@ class StoreBase:
     def transaction(self) -> Iterator["StoreBase"]:
         """All writes inside commit together or not at all; nested blocks become savepoints.
 
-        The outermost block takes the write lock up front (``BEGIN IMMEDIATE``) so two writers
-        never deadlock upgrading a read lock, and a read-modify-write (annotation versions) is atomic.
+        The outermost block takes the write lock up front (``BEGIN IMMEDIATE``; on PostgreSQL an
+        advisory transaction lock) so two writers never deadlock upgrading a read lock, and a
+        read-modify-write (annotation versions) is atomic.
         Side effects outside the database (image files) register an undo with :meth:`on_rollback`.
         """
         with self._lock:
             undo_mark = len(self._undo)
             if self.conn.in_transaction:
                 try:
-                    with self.db.atomic():
+                    with self._savepoint():
                         yield self
                 except BaseException:
                     self._run_undo(undo_mark)
                     raise
                 return
-            self.conn.execute("BEGIN IMMEDIATE")
+            for statement in self.dialect.begin:
+                self.conn.execute(statement)
             try:
                 yield self
                 self.conn.execute("COMMIT")
@@ -79,6 +91,24 @@ class StoreBase:
                 self._run_undo(0)
                 raise
             self._undo.clear()
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        """A nested block: rolled back alone on error (if the error left the transaction alive)."""
+        self._savepoints += 1
+        name = f"lungdx_sp{self._savepoints}"
+        self.conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            if self.conn.in_transaction:  # a RAISE(ROLLBACK) may have ended the whole transaction
+                self.conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                self.conn.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        else:
+            self.conn.execute(f"RELEASE SAVEPOINT {name}")
+        finally:
+            self._savepoints -= 1
 
     def on_rollback(self, undo: Callable[[], None]) -> None:
         """Run ``undo`` if the enclosing transaction is rolled back (e.g. delete a file just written)."""
@@ -105,11 +135,8 @@ class StoreBase:
         return row
 
     def _insert(self, table: str, values: dict[str, Any]) -> int:
-        """Insert one row (inside the caller's transaction) and return its rowid."""
-        cols = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        cur = self.conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(values.values()))
-        return int(cur.lastrowid)  # type: ignore[arg-type]
+        """Insert one row (inside the caller's transaction) and return its id (rowid on SQLite)."""
+        return self.dialect.insert(self.conn, table, values)
 
     # Defined in audit.py; declared here so every mixin can record its writes.
     def audit(self, actor: str, action: str, obj: str, outcome: str = "ok", detail: str = "") -> None:  # pragma: no cover

@@ -292,7 +292,7 @@ def _analyze_missing(store: Store, batch_size: int = 8) -> str:
     try:
         from ..services import ModelService, analyze_pending, registry_resolver
 
-        model = ModelService(resolver=registry_resolver(store.path)).get()
+        model = ModelService(resolver=registry_resolver(store.target)).get()
         done, failed = analyze_pending(store, model, DEMO_ACTOR, batch_size=batch_size)
     except (ImportError, LungDxError) as exc:
         return f"AI results skipped: {exc}"

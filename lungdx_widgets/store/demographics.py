@@ -37,6 +37,8 @@ class DemographicsMixin(StoreBase):
             if changed:
                 sets = ", ".join(f"{k} = ?" for k in changed)
                 self.conn.execute(f"UPDATE patients SET {sets} WHERE patient_id = ?", (*changed.values(), patient_id))
+                if "name" in changed:
+                    self.dialect.index_patient(self.conn, patient_id, changed["name"])
                 detail = "; ".join(f"{k}: changed" if k == "contact" else f"{k}: {getattr(before, k)!r} -> {v!r}"
                                    for k, v in changed.items())
                 self.audit(actor, "update_patient", f"patient:{patient_id}", detail=detail)

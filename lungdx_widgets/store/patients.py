@@ -10,6 +10,7 @@ from .. import vocabulary
 from ..policy import Permission
 from ..vocabulary import Kind
 from .base import StoreBase, now_iso
+from .dialect import SQLITE, Dialect
 from .errors import Conflict, NotFound, PermissionDenied, ValidationError
 from .search import build_query
 from .records import (ALLERGY_KINDS, ALLERGY_SEVERITIES, CONDITION_STATUSES, Allergy, Condition,
@@ -18,19 +19,20 @@ from .records import (ALLERGY_KINDS, ALLERGY_SEVERITIES, CONDITION_STATUSES, All
 PATIENT_COLUMNS = "patient_id, name, sex, birth_date, contact, notes"
 
 
-def search_sql(where: str, limit_offset: bool = True) -> str:
-    """The one search statement (the benchmark times it against the bare MATCH); ``where`` from ``build_query``.
+def search_sql(where: str, limit_offset: bool = True, dialect: Dialect = SQLITE) -> str:
+    """The one search statement (the benchmark times it against the bare index lookup); ``where`` from ``build_query``.
 
     Exact MRN first, then names that start with the first word, then by name. The page is chosen
     inside the index (from its own key columns) and only that page is joined to the patient rows.
+    The candidate rows come from the dialect's index (FTS5 MATCH, or a GIN array lookup on PostgreSQL).
     """
     order = "exact DESC, starts DESC, name_key, mrn_key"
+    source, key = dialect.search_source()
     return (f"SELECT {', '.join('p.' + c.strip() for c in PATIENT_COLUMNS.split(','))} FROM "
-            "(SELECT s.rowid AS rowid, s.mrn_key = ? AS exact, instr(s.name_key, ?) = 1 AS starts, "
-            f"s.name_key AS name_key, s.mrn_key AS mrn_key FROM patients_search s "
-            f"WHERE patients_search MATCH ? AND {where} ORDER BY {order}"
+            f"(SELECT s.{key} AS hit_key, s.mrn_key = ? AS exact, instr(s.name_key, ?) = 1 AS starts, "
+            f"s.name_key AS name_key, s.mrn_key AS mrn_key FROM {source} AND {where} ORDER BY {order}"
             + (" LIMIT ? OFFSET ?" if limit_offset else "") +
-            f") hit JOIN patients p ON p.rowid = hit.rowid ORDER BY {order}")
+            f") hit JOIN patients p ON p.{key} = hit.hit_key ORDER BY {order}")
 
 
 def _patient(row: dict[str, Any]) -> Patient:
@@ -85,12 +87,14 @@ class PatientsMixin(StoreBase):
         if found is None:
             if (query or "").strip():
                 return []
-            rows = self.conn.execute(f"SELECT {PATIENT_COLUMNS} FROM patients ORDER BY name COLLATE NOCASE "
-                                     "LIMIT ? OFFSET ?", (limit, offset)).fetchall()
+            rows = self.conn.execute(f"SELECT {PATIENT_COLUMNS} FROM patients ORDER BY "
+                                     f"{self.dialect.nocase('name')} LIMIT ? OFFSET ?",
+                                     (limit, offset)).fetchall()
         else:
             first = found.params[0]
-            rows = self.conn.execute(search_sql(found.where),
-                                     (first, first, found.match, *found.params, limit, offset)).fetchall()
+            candidates = self.dialect.search_candidates(found.match, found.grams)
+            rows = self.conn.execute(search_sql(found.where, dialect=self.dialect),
+                                     (first, first, candidates, *found.params, limit, offset)).fetchall()
         return [Patient(*row) for row in rows]
 
     def get_patient(self, patient_id: str) -> Patient:
@@ -120,6 +124,7 @@ class PatientsMixin(StoreBase):
             self._insert("patients", {"patient_id": patient_id, "name": name, "sex": sex,
                                       "birth_date": birth_date, "contact": contact or "",
                                       "notes": notes or "", "created": now_iso()})
+            self.dialect.index_patient(self.conn, patient_id, name)
             self.audit(actor, "add_patient", f"patient:{patient_id}")
         return self.get_patient(patient_id)
 

@@ -6,6 +6,8 @@ pending ones, each in its own transaction, so a database from any earlier versio
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
@@ -20,9 +22,8 @@ def _append_only(db: Database, table: str, message: str) -> None:
             BEGIN SELECT RAISE(ABORT, '{message}'); END""")
 
 
-@MIGRATIONS(name="0001_people")
-def _people(db: Database) -> None:
-    db.executescript("""
+#: Tables of ``0001_people`` in SQLite's words (``schema_pg.pg_ddl`` makes PostgreSQL's of them).
+PEOPLE_TABLES = """
     CREATE TABLE users (
         username TEXT PRIMARY KEY,
         display_name TEXT NOT NULL DEFAULT '',
@@ -95,16 +96,20 @@ def _people(db: Database) -> None:
         created TEXT NOT NULL
     );
     CREATE INDEX notes_patient ON notes(patient_id, created);
-    """)
+    """
+
+
+@MIGRATIONS(name="0001_people")
+def _people(db: Database) -> None:
+    db.executescript(PEOPLE_TABLES)
     _append_only(db, "audit_log", "the audit log is append-only")
     # Name + MRN full-text index kept current by triggers (default unicode61 tokenizer:
     # "DEMO-0012" indexes as the tokens demo, 0012, and a phrase prefix query finds it).
     db["patients"].enable_fts(["patient_id", "name"], create_triggers=True)
 
 
-@MIGRATIONS(name="0002_imaging")
-def _imaging(db: Database) -> None:
-    db.executescript("""
+#: Tables of ``0002_imaging``.
+IMAGING_TABLES = """
     CREATE TABLE studies (
         id INTEGER PRIMARY KEY,
         study_uid TEXT NOT NULL,
@@ -177,14 +182,18 @@ def _imaging(db: Database) -> None:
         annotation_version INTEGER NOT NULL
     );
     CREATE INDEX signoffs_study ON signoffs(study_id, id);
-    """)
+    """
+
+
+@MIGRATIONS(name="0002_imaging")
+def _imaging(db: Database) -> None:
+    db.executescript(IMAGING_TABLES)
     for table in ("annotation_sets", "annotations", "signoffs"):
         _append_only(db, table, f"{table} are never overwritten: save a new version")
 
 
-@MIGRATIONS(name="0003_model_registry")
-def _model_registry(db: Database) -> None:
-    db.executescript("""
+#: Tables of ``0003_model_registry``.
+REGISTRY_TABLES = """
     CREATE TABLE snapshots (
         id TEXT PRIMARY KEY,
         content_hash TEXT NOT NULL,
@@ -205,17 +214,35 @@ def _model_registry(db: Database) -> None:
         activated_at TEXT
     );
     CREATE UNIQUE INDEX model_versions_one_active ON model_versions(status) WHERE status = 'active';
-    """)
+    """
+
+
+@MIGRATIONS(name="0003_model_registry")
+def _model_registry(db: Database) -> None:
+    db.executescript(REGISTRY_TABLES)
+
+
+#: Columns of ``0004_model_v2_guard``.
+MODEL_V2_COLUMNS = """
+    ALTER TABLE predictions ADD COLUMN out_of_distribution INTEGER NOT NULL DEFAULT 0
+        CHECK (out_of_distribution IN (0, 1));
+    ALTER TABLE predictions ADD COLUMN ood_score REAL;
+    """
 
 
 @MIGRATIONS(name="0004_model_v2_guard")
 def _model_v2_guard(db: Database) -> None:
     """Model v2: whether a film looked unlike the training films (the dashboard warns, triage holds)."""
-    db.executescript("""
-    ALTER TABLE predictions ADD COLUMN out_of_distribution INTEGER NOT NULL DEFAULT 0
-        CHECK (out_of_distribution IN (0, 1));
-    ALTER TABLE predictions ADD COLUMN ood_score REAL;
-    """)
+    db.executescript(MODEL_V2_COLUMNS)
+
+
+#: Columns of ``0006_clinical_signoff`` (its trigger is each engine's own).
+SIGNOFF_COLUMNS = """
+    ALTER TABLE signoffs ADD COLUMN verdicts_json TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE signoffs ADD COLUMN impression TEXT NOT NULL DEFAULT '';
+    ALTER TABLE signoffs ADD COLUMN diagnosis TEXT NOT NULL DEFAULT '';
+    ALTER TABLE signoffs ADD COLUMN addendum INTEGER NOT NULL DEFAULT 0 CHECK (addendum IN (0, 1));
+"""
 
 
 @MIGRATIONS(name="0006_clinical_signoff")
@@ -225,11 +252,7 @@ def _clinical_signoff(db: Database) -> None:
     A second sign-off of the same annotation version is refused here (any connection), not only
     in Python; a later sign-off of a newer version is an explicit addendum.
     """
-    db.executescript("""
-    ALTER TABLE signoffs ADD COLUMN verdicts_json TEXT NOT NULL DEFAULT '{}';
-    ALTER TABLE signoffs ADD COLUMN impression TEXT NOT NULL DEFAULT '';
-    ALTER TABLE signoffs ADD COLUMN diagnosis TEXT NOT NULL DEFAULT '';
-    ALTER TABLE signoffs ADD COLUMN addendum INTEGER NOT NULL DEFAULT 0 CHECK (addendum IN (0, 1));
+    db.executescript(SIGNOFF_COLUMNS + """
     CREATE TRIGGER signoffs_one_per_version BEFORE INSERT ON signoffs
     WHEN EXISTS (SELECT 1 FROM signoffs WHERE study_id = NEW.study_id
                  AND annotation_version = NEW.annotation_version)
@@ -265,10 +288,8 @@ def _korean_search(db: Database) -> None:
     """)
 
 
-@MIGRATIONS(name="0005_security_throttle")
-def _security_throttle(db: Database) -> None:
-    """Login-throttle counters and logout times survive a restart (store/throttle.py)."""
-    db.executescript("""
+#: Tables of ``0005_security_throttle``.
+THROTTLE_TABLES = """
     CREATE TABLE login_throttle (
         id INTEGER PRIMARY KEY,
         key TEXT NOT NULL,
@@ -280,7 +301,13 @@ def _security_throttle(db: Database) -> None:
         username TEXT PRIMARY KEY,
         time REAL NOT NULL
     );
-    """)
+    """
+
+
+@MIGRATIONS(name="0005_security_throttle")
+def _security_throttle(db: Database) -> None:
+    """Login-throttle counters and logout times survive a restart (store/throttle.py)."""
+    db.executescript(THROTTLE_TABLES)
 
 
 @MIGRATIONS(name="0005_security_no_replace")
@@ -301,25 +328,37 @@ def _korean_vocabulary(db: Database) -> None:
     Existing free text is coded where it is exactly a known term (English or Korean), flagged
     "review" where it mentions concepts among other words, left "free" where it names none.
     """
-    from ..vocabulary import CODINGS, code_text
+    db.executescript(vocabulary_columns())
+    code_existing_terms(db.conn)
+
+
+#: (table, vocabulary kind, text column) of the coded tables.
+CODED_COLUMNS = (("conditions", "condition", "name"), ("allergies", "substance", "substance"))
+
+
+def vocabulary_columns() -> str:
+    """Columns of ``0007_korean_vocabulary``: a code and how it was found, on each coded table."""
+    from ..vocabulary import CODINGS
 
     checks = ", ".join(f"'{c}'" for c in CODINGS)
-    for table, kind, column in (("conditions", "condition", "name"), ("allergies", "substance", "substance")):
-        db.executescript(f"""
-        ALTER TABLE {table} ADD COLUMN code TEXT NOT NULL DEFAULT '';
-        ALTER TABLE {table} ADD COLUMN coding TEXT NOT NULL DEFAULT 'free' CHECK (coding IN ({checks}));
-        """)
-        rows = db.execute(f"SELECT id, {column} FROM {table}").fetchall()
-        db.conn.executemany(f"UPDATE {table} SET code = ?, coding = ? WHERE id = ?",
-                            [(*code_text(text, kind), row_id) for row_id, text in rows])
+    return "".join(f"""
+    ALTER TABLE {table} ADD COLUMN code TEXT NOT NULL DEFAULT '';
+    ALTER TABLE {table} ADD COLUMN coding TEXT NOT NULL DEFAULT 'free' CHECK (coding IN ({checks}));
+    """ for table, _kind, _column in CODED_COLUMNS)
 
 
-@MIGRATIONS(name="0008_pacs_instances")
-def _pacs_instances(db: Database) -> None:
-    """PACS links: which study each pulled SOP Instance became (the pull's idempotency key), patients
-    created from a PACS header awaiting review, and every result sent back (an addendum's SR names
-    the SR it supersedes)."""
-    db.executescript("""
+def code_existing_terms(conn: Any) -> None:
+    """Fill the code columns of rows written before they existed (both engines' ``0007_korean_vocabulary``)."""
+    from ..vocabulary import code_text
+
+    for table, kind, column in CODED_COLUMNS:
+        rows = conn.execute(f"SELECT id, {column} FROM {table}").fetchall()
+        conn.executemany(f"UPDATE {table} SET code = ?, coding = ? WHERE id = ?",
+                         [(*code_text(text, kind), row_id) for row_id, text in rows])
+
+
+#: Tables of ``0008_pacs_instances``.
+PACS_TABLES = """
     CREATE TABLE pacs_instances (
         sop_instance_uid TEXT PRIMARY KEY CHECK (length(sop_instance_uid) > 0),
         study_id INTEGER NOT NULL REFERENCES studies(id),
@@ -354,34 +393,55 @@ def _pacs_instances(db: Database) -> None:
         sent_at TEXT NOT NULL
     );
     CREATE INDEX pacs_exports_study ON pacs_exports(study_id, id);
-    """)
+    """
+
+
+@MIGRATIONS(name="0008_pacs_instances")
+def _pacs_instances(db: Database) -> None:
+    """PACS links: which study each pulled SOP Instance became (the pull's idempotency key), patients
+    created from a PACS header awaiting review, and every result sent back (an addendum's SR names
+    the SR it supersedes)."""
+    db.executescript(PACS_TABLES)
     _append_only(db, "pacs_exports", "pacs_exports rows are never changed")
+
+
+#: Column of ``0007_korean_user_language``.
+USER_LANGUAGE_COLUMN = "ALTER TABLE users ADD COLUMN language TEXT NOT NULL DEFAULT ''"
 
 
 @MIGRATIONS(name="0007_korean_user_language")
 def _korean_user_language(db: Database) -> None:
     """Each account's interface language (lungdx_widgets/i18n.py LANGUAGES); '' = follow the browser."""
-    db.execute("ALTER TABLE users ADD COLUMN language TEXT NOT NULL DEFAULT ''")
+    db.execute(USER_LANGUAGE_COLUMN)
+
+
+#: Table of ``0005_security_audit_chain``.
+AUDIT_CHAIN_TABLE = """
+    CREATE TABLE audit_chain (
+        audit_id INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL
+    );
+    """
 
 
 @MIGRATIONS(name="0005_security_audit_chain")
 def _security_audit_chain(db: Database) -> None:
     """A SHA-256 chain over the audit log (store/audit.py, ``lungdx audit verify``); existing rows are chained now."""
+    db.executescript(AUDIT_CHAIN_TABLE)
+    _append_only(db, "audit_chain", "the audit chain is append-only")
+    chain_existing_audit_rows(db.conn)
+
+
+def chain_existing_audit_rows(conn: Any) -> None:
+    """Chain the audit rows written before the chain existed (both engines' ``0005_security_audit_chain``)."""
     from .audit import GENESIS, chain_hash
 
-    db.executescript("""
-    CREATE TABLE audit_chain (
-        audit_id INTEGER PRIMARY KEY,
-        hash TEXT NOT NULL
-    );
-    """)
-    _append_only(db, "audit_chain", "the audit chain is append-only")
     previous = GENESIS
-    cur = db.conn.execute("SELECT * FROM audit_log ORDER BY id")
+    cur = conn.execute("SELECT * FROM audit_log ORDER BY id")
     names = [c[0] for c in cur.description]
     for values in cur.fetchall():
         previous = chain_hash(previous, dict(zip(names, values)))
-        db.conn.execute("INSERT INTO audit_chain (audit_id, hash) VALUES (?, ?)", (values[0], previous))
+        conn.execute("INSERT INTO audit_chain (audit_id, hash) VALUES (?, ?)", (values[0], previous))
 
 
 def migration_names() -> list[str]:

@@ -16,6 +16,10 @@ with it. Bigrams rather than FTS5's trigram tokenizer because Korean given names
 The keys are computed by the SQL functions registered in :func:`register_functions` on every store
 connection, so the index triggers work for raw ``INSERT``s too (a plain sqlite3 client cannot write
 patients; writes go through the store anyway).
+
+On PostgreSQL (``schema_pg``) the same keys are stored by the store itself (:func:`index_row`, called
+through ``PostgresDialect.index_patient``), with a ``text[]`` of every character and bigram under a GIN
+index in place of FTS5; ``instr`` there is ``strpos``. Same queries, same hits, same order.
 """
 
 from __future__ import annotations
@@ -44,6 +48,17 @@ def index_text(patient_id: str, name: str) -> str:
     return " ".join(grams)
 
 
+def index_row(patient_id: str, name: str) -> tuple[list[str], str, str, str]:
+    """One patient's PostgreSQL search row: (grams, name key, MRN key, initials).
+
+    The grams are every character and every bigram of the three keys, so a one-character word is one
+    array element (PostgreSQL's GIN index has no prefix lookup, FTS5's ``"a"*`` has).
+    """
+    keys = (fold(name), fold(patient_id), initials(name))
+    grams = dict.fromkeys(g for key in keys for g in [*key, *_grams(key)])
+    return list(grams), keys[0], keys[1], keys[2]
+
+
 def register_functions(conn: sqlite3.Connection) -> None:
     """The key functions the ``patients_search`` triggers call (deterministic, so SQLite may cache them)."""
     conn.create_function("lungdx_search_grams", 2, lambda mrn, name: index_text(mrn or "", name or ""),
@@ -54,11 +69,12 @@ def register_functions(conn: sqlite3.Connection) -> None:
 
 @dataclass(frozen=True)
 class SearchQuery:
-    """A checked query: the FTS5 MATCH expression and the exact condition with its parameters."""
+    """A checked query: the index terms (as an FTS5 MATCH and as grams) and the exact condition with its parameters."""
 
     match: str
     where: str
     params: tuple[str, ...]
+    grams: tuple[str, ...] = ()
 
 
 def _quote(term: str) -> str:
@@ -73,15 +89,21 @@ def _word(word: str) -> tuple[list[str], str, list[str]] | None:
     if any(c in _TYPED_INITIALS for c in key):  # "ㄱㅁㅈ", or "김민ㅈ" while the keyboard is still composing
         ini = "".join(c if c in _TYPED_INITIALS else initials(c) for c in key)
         runs = [r for r in "".join(c if is_syllable(c) else " " for c in key).split() if r]
-        where = " AND ".join(["instr(s.initials, ?)"] + ["instr(s.name_key, ?)"] * len(runs))
+        where = " AND ".join(["instr(s.initials, ?) > 0"] + ["instr(s.name_key, ?) > 0"] * len(runs))
         return _terms(ini), f"({where})", [ini, *runs]
-    return _terms(key), "(instr(s.name_key, ?) OR instr(s.mrn_key, ?))", [key, key]
+    return _terms(key), "(instr(s.name_key, ?) > 0 OR instr(s.mrn_key, ?) > 0)", [key, key]
 
 
 def _terms(key: str) -> list[str]:
+    """The grams a word needs in the index: its bigrams, or the character itself when it is one."""
     if len(key) == 1:
-        return [_quote(key) + "*"]
-    return [_quote(g) for g in dict.fromkeys(key[i:i + 2] for i in range(len(key) - 1))]
+        return [key]
+    return list(dict.fromkeys(key[i:i + 2] for i in range(len(key) - 1)))
+
+
+def _match_term(gram: str) -> str:
+    """One FTS5 term: a bigram as a phrase, a single character as a prefix (it starts some bigram)."""
+    return _quote(gram) + ("*" if len(gram) == 1 else "")
 
 
 def check_query(text: str) -> str:
@@ -103,5 +125,5 @@ def build_query(text: str) -> SearchQuery | None:
     if not parts:
         return None
     terms = list(dict.fromkeys(t for p in parts for t in p[0]))
-    return SearchQuery(" ".join(terms), " AND ".join(p[1] for p in parts),
-                       tuple(v for p in parts for v in p[2]))
+    return SearchQuery(" ".join(_match_term(t) for t in terms), " AND ".join(p[1] for p in parts),
+                       tuple(v for p in parts for v in p[2]), tuple(terms))

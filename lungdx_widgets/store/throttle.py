@@ -76,7 +76,8 @@ class ThrottleMixin(StoreBase):
     def record_logout(self, username: str, at: float) -> None:
         with self.transaction():
             self.conn.execute("INSERT INTO session_logouts (username, time) VALUES (?, ?) "
-                              "ON CONFLICT(username) DO UPDATE SET time = max(time, excluded.time)", (username, at))
+                              "ON CONFLICT (username) DO UPDATE SET time = CASE WHEN excluded.time > session_logouts.time "
+                              "THEN excluded.time ELSE session_logouts.time END", (username, at))
 
     def last_logout(self, username: str) -> float | None:
         row = self.conn.execute("SELECT time FROM session_logouts WHERE username = ?", (username,)).fetchone()

@@ -34,11 +34,17 @@ def image_store(private_image_store: Path) -> Path:  # noqa: F811 - the imported
 
 
 @pytest.fixture
-def patient_store(tmp_path: Path, image_store: Path):
-    """A migrated store on a fresh file with one patient and one clinician."""
+def hardening_target(tmp_path: Path) -> Path | str:
+    """Where ``patient_store`` lives: a fresh SQLite file (a module may override it: test_concurrency, both engines)."""
+    return tmp_path / "hardening.db"
+
+
+@pytest.fixture
+def patient_store(hardening_target: Path | str, image_store: Path):
+    """A migrated store with one patient and one clinician."""
     from lungdx_widgets.store import open_store
 
-    store = open_store(tmp_path / "hardening.db")
+    store = open_store(hardening_target)
     store.add_patient(PATIENT, "Ada Hardening", actor="setup", sex="F", birth_date="1950-02-03")
     store.add_user("doc", "doc-password", "clinician", actor="setup")
     yield store

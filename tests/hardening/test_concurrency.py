@@ -14,10 +14,17 @@ from lungdx_widgets.store import open_store
 from lungdx_widgets.types import Box
 from lungdx_widgets.widgets.editor import AnnotationEditor
 
+from ..store.conftest import BACKENDS
 from .conftest import PATIENT
 from .processes import Worker
 
 RACES = 2
+
+
+@pytest.fixture(params=BACKENDS)
+def hardening_target(request: pytest.FixtureRequest, tmp_path):
+    """Both engines: the processes race on one SQLite file, or on one PostgreSQL database."""
+    return request.getfixturevalue("pg_url") if request.param == "postgresql" else tmp_path / "hardening.db"
 
 
 @pytest.fixture
@@ -33,8 +40,8 @@ def outcome(worker: Worker) -> str:
 
 
 def test_second_save_from_another_process_gets_conflict_and_nothing_is_lost(patient_store, shared_study, worker_env):
-    first = Worker("edit", patient_store.path, str(shared_study.id), worker_env)
-    second = Worker("edit", patient_store.path, str(shared_study.id), worker_env)
+    first = Worker("edit", patient_store.target, str(shared_study.id), worker_env)
+    second = Worker("edit", patient_store.target, str(shared_study.id), worker_env)
     first.wait_for("READ")
     second.wait_for("READ")  # both opened version 1
     first.send("GO")
@@ -53,7 +60,7 @@ def test_second_save_from_another_process_gets_conflict_and_nothing_is_lost(pati
 
 def test_simultaneous_saves_exactly_one_wins_each_time(patient_store, shared_study, worker_env):
     for race in range(RACES):
-        workers = [Worker("edit", patient_store.path, str(shared_study.id), worker_env) for _ in range(2)]
+        workers = [Worker("edit", patient_store.target, str(shared_study.id), worker_env) for _ in range(2)]
         for worker in workers:
             worker.wait_for("READ")
         for worker in workers:
@@ -66,7 +73,7 @@ def test_simultaneous_saves_exactly_one_wins_each_time(patient_store, shared_stu
 
 def test_two_dashboard_editors_on_two_connections(patient_store, shared_study):
     """The widget path: the refused editor says so, keeps the draft, and shows the winner's version."""
-    with open_store(patient_store.path) as other_kernel:
+    with open_store(patient_store.target) as other_kernel:
         alice = AnnotationEditor(patient_store, "alice")
         bob = AnnotationEditor(other_kernel, "bob")
         alice.open_study(shared_study.id)

@@ -131,3 +131,17 @@ def test_client_address_headers_count_only_with_trust_xheaders(users_db: Path, t
         rotated = [post_login(s, base, "dr_b", f"g{i}", headers={"X-Real-Ip": f"10.1.0.{i}"}).status_code
                    for i in range(22)]
         assert rotated == [401] * 20 + [429] * 2
+
+
+def test_the_server_on_postgresql_logs_in_counts_and_audits(pg_url: str, tmp_path: Path):
+    """``lungdx serve --db postgresql://…``: accounts, throttle counters and the audit log live in PostgreSQL."""
+    with open_store(pg_url) as store:
+        store.add_user("dr_p", "dr_p-password", "clinician")
+    with running_server(pg_url, env=_jupyter_config(tmp_path, trust_xheaders=False)) as base:  # type: ignore[arg-type]
+        assert post_login(requests.Session(), base, "dr_p", "wrong-guess").status_code == 401
+        assert post_login(requests.Session(), base, "dr_p", "dr_p-password").status_code == 302
+    with open_store(pg_url) as store:
+        logins = [(e.action, e.outcome) for e in store.audit_events(action="login")]
+        assert ("login", "ok") in logins and len(logins) == 2, logins
+        assert store.conn.execute("SELECT count(*) FROM login_throttle").fetchone()[0] >= 1  # the failed guess
+        assert store.verify_audit().ok

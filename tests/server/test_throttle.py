@@ -8,10 +8,12 @@ from lungdx_widgets.server.throttle import ThrottlePolicy
 from lungdx_widgets.store import open_store
 from lungdx_widgets.store.throttle import ThrottleLimit
 
+from ..store.conftest import store, store_target  # noqa: F401 - the store counters on both engines
+
 POLICY = ThrottlePolicy(max_failures=3, window_seconds=60)
 
 
-def test_attempts_are_refused_once_counted_up_to_the_limit_until_the_window_passes(store):
+def test_attempts_are_refused_once_counted_up_to_the_limit_until_the_window_passes(store):  # noqa: F811
     lim = [ThrottleLimit("pair:a|1.2.3.4", 3, 60)]
     claims = [store.claim_attempt(lim, now=1000 + i) for i in range(3)]
     assert all(c.retry_after == 0 and len(c.row_ids) == 1 for c in claims)
@@ -21,7 +23,7 @@ def test_attempts_are_refused_once_counted_up_to_the_limit_until_the_window_pass
     assert store.claim_attempt(lim, now=1060.5).retry_after == 0  # the oldest left the window
 
 
-def test_a_success_takes_back_its_own_count_and_clears_its_pair(store):
+def test_a_success_takes_back_its_own_count_and_clears_its_pair(store):  # noqa: F811
     limits = POLICY.limits("a", "1.2.3.4")
     first = store.claim_attempt(limits, now=1000)
     second = store.claim_attempt(limits, now=1001)
@@ -32,12 +34,12 @@ def test_a_success_takes_back_its_own_count_and_clears_its_pair(store):
     assert set(first.row_ids) >= {r[0] for r in store.conn.execute("SELECT id FROM login_throttle")}
 
 
-def test_counts_survive_reopening_the_database(tmp_path):
+def test_counts_survive_reopening_the_database(store_target):  # noqa: F811
     lim = [ThrottleLimit("pair:a|x", 2, 300)]
-    with open_store(tmp_path / "t.db") as s:
+    with open_store(store_target) as s:
         s.claim_attempt(lim, now=1000)
         s.claim_attempt(lim, now=1001)
-    with open_store(tmp_path / "t.db") as s:  # "a restart"
+    with open_store(store_target) as s:  # "a restart"
         assert s.claim_attempt(lim, now=1002).retry_after == pytest.approx(298)
 
 
@@ -51,7 +53,7 @@ def test_a_known_device_is_counted_apart_from_everyone_else():
     assert by_key["ip:1.2.3.4"].attempts == 12
 
 
-def test_an_admin_unlock_clears_one_account_and_is_audited(store):
+def test_an_admin_unlock_clears_one_account_and_is_audited(store):  # noqa: F811
     keys = ("pair:a|1.2.3.4", "device:a:d1", "user:a", "pair:ab|1.2.3.4", "user:ab", "ip:1.2.3.4")
     for key in keys:
         store.claim_attempt([ThrottleLimit(key, 1, 60)], now=1000)
@@ -72,3 +74,12 @@ def test_the_unlock_command_lets_a_locked_out_account_in_again(tmp_path):
     assert main(["users", "unlock", "Dr_X", "--db", str(db)]) == 0  # accounts are throttled case-insensitively
     with open_store(db) as s:
         assert s.claim_attempt(policy.limits("dr_x", "1.2.3.4"), now=1002).retry_after == 0
+
+
+def test_a_logout_time_only_moves_forward(store):  # noqa: F811
+    assert store.last_logout("dr_a") is None
+    store.record_logout("dr_a", 1000.5)
+    store.record_logout("dr_a", 900.0)  # a late, older logout (another server) does not revive sessions
+    assert store.last_logout("dr_a") == 1000.5
+    store.record_logout("dr_a", 1200.0)
+    assert store.last_logout("dr_a") == 1200.0 and store.last_logout("dr_b") is None

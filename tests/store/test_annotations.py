@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from lungdx_widgets.store import Conflict, open_store
@@ -21,7 +19,7 @@ def study(store, png_files):
     return store.add_study("P1", *load(png_files[0]), "dr-a")
 
 
-def test_versions_are_kept_and_stale_saves_refused(store, study):
+def test_versions_are_kept_and_stale_saves_refused(store, study, integrity_error):
     empty = store.annotations(study.id)
     assert (empty.version, empty.boxes) == (0, ())
     v1 = store.save_annotations(study.id, [BOX_A], based_on_version=0, actor="dr-a")
@@ -32,14 +30,14 @@ def test_versions_are_kept_and_stale_saves_refused(store, study):
     history = store.annotation_history(study.id)
     assert [(h.version, h.author, h.boxes) for h in history] == [(1, "dr-a", (BOX_A,)), (2, "dr-b", (BOX_A, BOX_B))]
     assert store.annotations(study.id) == v2
-    with pytest.raises(sqlite3.IntegrityError, match="never overwritten"):
+    with pytest.raises(integrity_error, match="never overwritten"):
         store.conn.execute("UPDATE annotations SET x = 0")
-    with pytest.raises(sqlite3.IntegrityError, match="never overwritten"):
+    with pytest.raises(integrity_error, match="never overwritten"):
         store.conn.execute("DELETE FROM annotation_sets")
 
 
-def test_two_users_on_two_connections(store, study):
-    other = open_store(store.path)
+def test_two_users_on_two_connections(store, study, store_target):
+    other = open_store(store_target)
     try:
         seen_by_a = store.annotations(study.id).version
         seen_by_b = other.annotations(study.id).version

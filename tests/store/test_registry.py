@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 
 import pytest
 
 from lungdx_widgets.store import Conflict, NotFound, ValidationError
 
 
-def test_register_activate_retire(store):
+def test_register_activate_retire(store, integrity_error):
     snap = store.add_snapshot("snap-1", "ab" * 32, {"Pneumonia": 12}, "/tmp/snap-1", actor="analyst")
     assert store.get_snapshot("snap-1") == snap and snap.counts == {"Pneumonia": 12}
     store.register_model("v1", "weights/v1.pt", "1" * 64, "analyst", snapshot_id="snap-1", metrics={"auroc": 0.8})
@@ -21,7 +20,7 @@ def test_register_activate_retire(store):
     assert {m.version: m.status for m in store.list_models()} == {"v1": "retired", "v2": "active"}
     assert [m.version for m in store.list_models("retired")] == ["v1"]
     assert store.get_model("v1").metrics == {"auroc": 0.8}
-    with pytest.raises(sqlite3.IntegrityError):  # the schema itself allows one active model only
+    with pytest.raises(integrity_error):  # the schema itself allows one active model only
         store.conn.execute("UPDATE model_versions SET status = 'active' WHERE version = 'v1'")
 
 

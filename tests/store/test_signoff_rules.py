@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 
 import pytest
 
@@ -39,11 +38,11 @@ def test_second_sign_off_is_a_conflict_and_names_the_first_signer(store, study):
     assert [s.signed_by for s in store.signoffs(study.id)] == ["dr-a"]
 
 
-def test_the_trigger_refuses_a_second_sign_off_from_any_connection(store, study):
+def test_the_trigger_refuses_a_second_sign_off_from_any_connection(store, study, raw_connection, integrity_error):
     store.sign_study(study.id, "dr-a", verdicts={"Pneumonia": "present"})
-    raw = sqlite3.connect(store.path)
+    raw = raw_connection()
     try:
-        with pytest.raises(sqlite3.IntegrityError, match="already signed"):
+        with pytest.raises(integrity_error, match="already signed"):
             raw.execute("INSERT INTO signoffs (study_id, signed_by, signed_at, agreement_json, annotation_version) "
                         "VALUES (?, 'dr-b', '2026-01-01T00:00:00', '{}', 0)", (study.id,))
     finally:

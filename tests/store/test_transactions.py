@@ -42,11 +42,21 @@ def test_rolled_back_study_leaves_no_image_file(store, png_files, private_image_
     assert _count(store, "studies") == 0
 
 
-def test_failing_audit_write_removes_the_new_image(store, png_files, private_image_store):
+REFUSE_ADD_STUDY_AUDIT = {
+    "sqlite": ["CREATE TEMP TRIGGER refuse AFTER INSERT ON audit_log WHEN new.action = 'add_study' "
+               "BEGIN SELECT RAISE(ABORT, 'disk says no'); END"],
+    "postgresql": ["CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                   "'BEGIN RAISE EXCEPTION ''disk says no''; END'",
+                   "CREATE TRIGGER refuse AFTER INSERT ON audit_log FOR EACH ROW "
+                   "WHEN (new.action = 'add_study') EXECUTE FUNCTION refuse()"],
+}
+
+
+def test_failing_audit_write_removes_the_new_image(store, backend, png_files, private_image_store):
     radiograph, data = load(png_files[1])
     store.add_patient("P1", "Ada Quillfeather")
-    store.conn.execute("CREATE TEMP TRIGGER refuse AFTER INSERT ON audit_log WHEN new.action = 'add_study' "
-                       "BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
+    for statement in REFUSE_ADD_STUDY_AUDIT[backend]:
+        store.conn.execute(statement)
     with pytest.raises(Exception, match="disk says no"):
         store.add_study("P1", radiograph, data, "dr-a")
     assert _count(store, "studies") == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 import pytest
@@ -12,14 +11,14 @@ from lungdx_widgets.policy import Permission
 from lungdx_widgets.store.passwords import verify_password
 
 
-def test_passwords_are_salted_scrypt_hashes(store):
+def test_passwords_are_salted_scrypt_hashes(store, database_bytes):
     store.add_user("ann", "correct horse", "clinician")
     store.add_user("ben", "correct horse", "analyst")
     hashes = dict(store.conn.execute("SELECT username, password_hash FROM users"))
     assert all(h.startswith("scrypt$16384$8$1$") for h in hashes.values())
     assert hashes["ann"] != hashes["ben"]  # different salts
     assert verify_password("correct horse", hashes["ann"]) and not verify_password("correct hors", hashes["ann"])
-    assert b"correct horse" not in store.path.read_bytes()
+    assert b"correct horse" not in database_bytes()
 
 
 def test_authenticate(store):
@@ -71,13 +70,13 @@ def test_duplicate_user_and_roles(store):
         store.set_user_disabled("ghost", True, actor="admin")
 
 
-def test_audit_log_is_append_only(store):
+def test_audit_log_is_append_only(store, integrity_error):
     store.add_patient("P1", "Ada Quillfeather", actor="clerk")
     event = store.audit_events(1)[0]
     assert (event.actor, event.action, event.obj) == ("clerk", "add_patient", "patient:P1")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(integrity_error, match="append-only"):
         store.conn.execute("UPDATE audit_log SET actor = 'someone-else'")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(integrity_error, match="append-only"):
         store.conn.execute("DELETE FROM audit_log")
     assert store.audit_events(1)[0] == event
 
