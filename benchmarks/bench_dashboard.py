@@ -81,7 +81,7 @@ def summary(values: list[float]) -> dict:
 
 def prepare(work: Path) -> tuple[Path, Path, bool]:
     """Demo database + a patient whose MRN is the DICOM's PatientID; returns (db, checkpoint, tiny?)."""
-    from lungdx_widgets.model.registry import default_model_path
+    from lungdx_widgets.model.weights import default_model_path
     from lungdx_widgets.store import open_store
     from lungdx_widgets.store.demo import create_demo_database
     from tests.e2e.dashboard_setup import dashboard_checkpoint, private_demo_copy

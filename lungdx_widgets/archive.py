@@ -140,7 +140,7 @@ def run_archive(store: "Store", checkpoint: Path, actor: str, client: "Client", 
     """
     from distributed import as_completed
 
-    from .model.registry import checkpoint_version
+    from .model.weights import checkpoint_version
 
     t0 = time.perf_counter()
     version = checkpoint_version(Path(checkpoint))

@@ -42,7 +42,7 @@ def registry_resolver(db: Path | str | None = None) -> Resolver:
     Read on every call, so an analyst's activation or rollback reaches open dashboards without a restart.
     """
     def resolve() -> Path | None:
-        from .learning.registry import active_model_for_configured_db, active_model_path
+        from .learning.activation import active_model_for_configured_db, active_model_path
 
         if db is None:
             return active_model_for_configured_db()
@@ -73,7 +73,7 @@ class ModelService:
         """The checkpoint the next analysis uses: the pinned path, else the resolver's, else the shipped default."""
         if self._path is not None:
             return self._path
-        from .model.registry import default_model_path
+        from .model.weights import default_model_path
 
         return self._resolver() or default_model_path()
 

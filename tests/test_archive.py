@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from lungdx_widgets.archive import ArchiveError, ArchiveReport, analyze_task, dask_client, run_archive, write_batch
-from lungdx_widgets.model.registry import checkpoint_version
+from lungdx_widgets.model.weights import checkpoint_version
 from lungdx_widgets.store import open_store
 from lungdx_widgets.store.demo import create_demo_database
 

@@ -19,8 +19,8 @@ EDGES = ("cli/", "server/", "app.py", "config.py")
 NOT_YET_PASSED_DOWN = {
     "imaging/deid.py", "imaging/dicom.py", "imaging/load.py", "imaging/raster.py",
     "inference/client.py", "inference/process.py",
-    "learning/evalsets.py", "learning/jobs.py", "learning/registry.py", "learning/snapshots.py",
-    "model/analyze.py", "model/registry.py", "model/segment.py", "model/train.py",
+    "learning/evalsets.py", "learning/jobs.py", "learning/activation.py", "learning/snapshots.py",
+    "model/analyze.py", "model/weights.py", "model/segment.py", "model/train.py",
     "reports/context.py", "store/db.py", "store/demo.py", "store/studies.py", "widgets/upload.py",
 }
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lungdx_widgets import triage, vocabulary
-from lungdx_widgets.model.registry import LABELS
+from lungdx_widgets.model.weights import LABELS
 from lungdx_widgets.store.records import Condition, Patient, PatientRecord
 from lungdx_widgets.triage import RULES, FindingRule, RaiseRule, RiskFactorRule, assess
 from lungdx_widgets.terms import finding_term

@@ -110,7 +110,7 @@ def _models_register(args: argparse.Namespace) -> int:
 
 
 def _models_activate(args: argparse.Namespace) -> int:
-    from ..learning.registry import activate
+    from ..learning.activation import activate
 
     with _store(args) as store:
         result = activate(store, args.version, acting_user(args))
@@ -121,7 +121,7 @@ def _models_activate(args: argparse.Namespace) -> int:
 
 
 def _models_rollback(args: argparse.Namespace) -> int:
-    from ..learning.registry import rollback
+    from ..learning.activation import rollback
 
     with _store(args) as store:
         result = rollback(store, acting_user(args))

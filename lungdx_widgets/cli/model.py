@@ -134,7 +134,7 @@ def _analyze_archive(args: argparse.Namespace, checkpoint: Path) -> int:
     from tqdm import tqdm
 
     from ..archive import ArchiveReport, dask_client, run_archive, select_studies
-    from ..model.registry import checkpoint_version
+    from ..model.weights import checkpoint_version
     from ..services import ModelService, analyze_pending
     from ..store import open_store
     from .common import actor as cli_actor
@@ -288,12 +288,12 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _weights(args: argparse.Namespace) -> int:
-    from ..model import registry
+    from ..model import weights
 
     if args.weights_command == "fetch":
-        print(registry.fetch_xrv(args.name))
+        print(weights.fetch_xrv(args.name))
         return 0
-    for row in registry.list_weights():
+    for row in weights.list_weights():
         state = "present" if row["present"] else "absent "
         print(f"{state}  {row['kind']:<15} {row['name']:<34} {row['path']}")
     return 0

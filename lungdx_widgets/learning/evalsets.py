@@ -19,7 +19,7 @@ from ..model.analyze import Analyzer
 from ..model.data import Record, prepare, read_records
 from ..model.evaluate import infer
 from ..model.localize import inside, peak, upsample
-from ..model.registry import read_sidecar, sha256_of
+from ..model.weights import read_sidecar, sha256_of
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,12 @@ from pathlib import Path
 from ..config import get_settings
 from ..errors import LungDxError
 from ..model.evaluate import evaluate_model
-from ..model.registry import WeightsMissing, default_model_path, sha256_of, xrv_weights_file
+from ..model.weights import WeightsMissing, default_model_path, sha256_of, xrv_weights_file
 from ..model.train import TrainConfig, TrainResult, train_model
 from ..store.records import ModelVersion
 from .evalsets import EvalSet
 from ..policy import Permission
-from .registry import active_model_path, register_candidate
+from .activation import active_model_path, register_candidate
 from .snapshots import verify_snapshot
 
 Progress = Callable[[dict], None]

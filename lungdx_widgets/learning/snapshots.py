@@ -26,7 +26,7 @@ from ..ground_truth import signoff_verdicts
 from ..imaging import load_image
 from ..imaging.deid import pseudonym_for
 from ..imaging.render import to_png_bytes
-from ..model.registry import sha256_of
+from ..model.weights import sha256_of
 from ..store.errors import NotFound
 from ..store.records import Snapshot
 from ..labels import BOX_COLUMNS, labels_header

@@ -21,7 +21,7 @@ from .network import HamNet, NetConfig
 from .preprocess import FilmInput, prepare_films
 from .segment import LungSegmenter
 from ..labels import ABNORMAL
-from .registry import LABELS, Checkpoint, default_model_path, load_checkpoint
+from .weights import LABELS, Checkpoint, default_model_path, load_checkpoint
 
 #: AI box proposals per finding: more than two per finding clutter the film without adding a place to look.
 MAX_BOXES_PER_LABEL = 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .registry import read_sidecar
+from .weights import read_sidecar
 
 
 def _f(v: float | None, digits: int = 3) -> str:

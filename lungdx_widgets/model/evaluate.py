@@ -21,7 +21,7 @@ from .analyze import Analyzer, RawOutput
 from .data import Prepared, Record, prepare, read_records, to_network_units
 from .metrics import auroc, bootstrap_ci, expected_calibration_error, stratified_auroc
 from .localize import boxes_from_map, inside, iou, peak, upsample
-from .registry import read_sidecar, save_checkpoint, update_sidecar
+from .weights import read_sidecar, save_checkpoint, update_sidecar
 
 BASELINE_SIZE = 32
 #: The label the project's targets are about (cross-validation rows, localisation baseline).

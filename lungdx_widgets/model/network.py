@@ -150,7 +150,7 @@ def build_backbone(config: NetConfig, xrv_weights: str | None = None) -> nn.Modu
     import torchxrayvision as xrv
 
     if xrv_weights:
-        from .registry import xrv_densenet  # keeps the offline/missing-file handling in one place
+        from .weights import xrv_densenet  # keeps the offline/missing-file handling in one place
         net = xrv_densenet(xrv_weights)
     else:
         net = xrv.models.DenseNet(weights=None, growth_rate=config.growth_rate, block_config=config.block_config,

@@ -22,7 +22,7 @@ from scipy import ndimage
 
 from ..config import get_settings
 from ..imaging.transform import Region, equalize
-from .registry import Checkpoint, WeightsInvalid, load_checkpoint
+from .weights import Checkpoint, WeightsInvalid, load_checkpoint
 
 SEG_SIZE = 128
 SEG_KIND = "lung-unet"

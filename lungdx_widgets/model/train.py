@@ -28,7 +28,7 @@ from .analyze import forward
 from .losses import LossWeights, ham_loss
 from .metrics import auroc
 from .network import DENSENET121, HamNet, NetConfig
-from .registry import LABELS, load_checkpoint, save_checkpoint
+from .weights import LABELS, load_checkpoint, save_checkpoint
 
 #: Backbone layouts of torchxrayvision's DenseNet class. ``densenet121`` is the one its pretrained
 #: weights fit; ``compact`` is a narrower DenseNet for CPU training from scratch.

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from ..csvfiles import csv_rows
 from ..imaging.transform import equalize
 from .data import acquisition_jitter, read_grayscale
-from .registry import save_checkpoint
+from .weights import save_checkpoint
 from .segment import SEG_KIND, SEG_SIZE, LungSegmenter, build_unet, dice
 
 
@@ -144,7 +144,7 @@ def train_segmenter(images_dir: Path, masks_csv: Path, out: Path, *, labels_csv:
                        "seconds": round(time.monotonic() - start, 1)}}
     ckpt = save_checkpoint(out, config, net.state_dict(), {}, meta)
     report = evaluate_segmenter(LungSegmenter(ckpt), images_dir, val)
-    from .registry import update_sidecar
+    from .weights import update_sidecar
     update_sidecar(out, evaluation={"lung_segmentation": report})
     return report
 

@@ -16,7 +16,7 @@ from .errors import StoreError
 from .pacs import PacsMixin
 from .patients import PatientsMixin
 from .predictions import PredictionsMixin
-from .registry import RegistryMixin
+from .model_versions import RegistryMixin
 from .schema import MIGRATIONS, apply_migrations
 from .schema_pg import PG_MIGRATIONS
 from .search import index_row, register_functions

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from ..errors import LungDxError
 from ..learning.compare import Comparison, compare_versions, comparison_figure
 from ..learning.evalsets import EvalSet
-from ..learning.registry import activate, rollback
+from ..learning.activation import activate, rollback
 from ..i18n import N_
 from ..i18n import gettext as _
 from .theme import esc, message_html

@@ -11,7 +11,7 @@ from pathlib import Path
 from lungdx_widgets.config import get_settings
 from lungdx_widgets.imaging import load_image
 from lungdx_widgets.model import Analyzer
-from lungdx_widgets.model.registry import default_model_path
+from lungdx_widgets.model.weights import default_model_path
 from lungdx_widgets.model.train import TrainConfig, train_model
 from lungdx_widgets.store import open_store
 from lungdx_widgets.triage import assess

@@ -61,7 +61,7 @@ def tiny_checkpoint(path: Path, seed: int = 0, labels: tuple[str, ...] = ("Pneum
     import torch
 
     from lungdx_widgets.model.network import HamNet, NetConfig
-    from lungdx_widgets.model.registry import save_checkpoint
+    from lungdx_widgets.model.weights import save_checkpoint
 
     torch.manual_seed(seed)
     config = NetConfig(labels=labels, input_size=64, growth_rate=4, block_config=(1, 1, 1, 1),

@@ -11,7 +11,7 @@ import pytest
 from lungdx_widgets.cli import main
 from lungdx_widgets.imaging import load_image
 from lungdx_widgets.learning.jobs import FineTuneOptions, evaluate_and_register, fine_tune, read_job
-from lungdx_widgets.learning.registry import activate, active_model_path
+from lungdx_widgets.learning.activation import activate, active_model_path
 from lungdx_widgets.model import Analyzer
 from lungdx_widgets.triage import assess
 

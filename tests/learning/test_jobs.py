@@ -9,7 +9,7 @@ import pytest
 from lungdx_widgets.config import get_settings
 from lungdx_widgets.learning.jobs import fine_tune
 from lungdx_widgets.learning.snapshots import SnapshotDamaged, create_snapshot
-from lungdx_widgets.model.registry import WeightsMissing
+from lungdx_widgets.model.weights import WeightsMissing
 from lungdx_widgets.store import PermissionDenied
 
 from .conftest import add_real_study, correct_studies

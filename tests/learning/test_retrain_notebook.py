@@ -7,7 +7,7 @@ from nbclient import NotebookClient
 
 from lungdx_widgets.config import PROJECT_ROOT
 from lungdx_widgets.learning.jobs import evaluate_and_register
-from lungdx_widgets.learning.registry import activate
+from lungdx_widgets.learning.activation import activate
 
 from .conftest import add_real_study, correct_studies
 

@@ -14,7 +14,7 @@ import pytest
 from lungdx_widgets.imaging import load_image
 from lungdx_widgets.model import LABELS, Analyzer, WeightsInvalid, WeightsMissing
 from lungdx_widgets.model.localize import HEATMAP_MAX_SIDE, map_shape
-from lungdx_widgets.model.registry import xrv_densenet
+from lungdx_widgets.model.weights import xrv_densenet
 
 
 @pytest.fixture(scope="module")

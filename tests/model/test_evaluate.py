@@ -82,7 +82,7 @@ def test_fixed_point_baseline_is_chosen_on_training_boxes_and_scored_on_held_out
 def test_model_card_reads_the_evaluation_it_came_from(tiny_checkpoint, shared_data, tmp_path, capsys):
     import shutil
 
-    from lungdx_widgets.model.registry import sidecar_path
+    from lungdx_widgets.model.weights import sidecar_path
 
     model = tmp_path / "model.pt"
     shutil.copy(tiny_checkpoint, model), shutil.copy(sidecar_path(tiny_checkpoint), sidecar_path(model))

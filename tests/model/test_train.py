@@ -8,7 +8,7 @@ import torch
 from lungdx_widgets.model.analyze import Analyzer
 from lungdx_widgets.model.data import prepare, read_records, split_records, to_network_units
 from lungdx_widgets.model.losses import ham_loss
-from lungdx_widgets.model.registry import read_sidecar, sha256_of
+from lungdx_widgets.model.weights import read_sidecar, sha256_of
 from lungdx_widgets.model.train import TrainConfig, train_model
 
 from .conftest import tiny_config

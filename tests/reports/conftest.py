@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lungdx_widgets.model.registry import LABELS
+from lungdx_widgets.model.weights import LABELS
 from lungdx_widgets.reports.context import StudyContext, study_context
 from lungdx_widgets.reports.export import all_study_ids
 from lungdx_widgets.store import open_store

@@ -8,7 +8,7 @@ import pytest
 
 from lungdx_widgets.model import Analyzer
 from lungdx_widgets.model.network import HamNet, NetConfig
-from lungdx_widgets.model.registry import save_checkpoint
+from lungdx_widgets.model.weights import save_checkpoint
 from lungdx_widgets.reports.heatmap import recompute_heatmap
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..config import get_settings
 
 from ..errors import LungDxError
-from ..model.registry import load_checkpoint, sha256_of
+from ..model.weights import load_checkpoint, sha256_of
 from ..policy import Permission
 from ..store.errors import PermissionDenied
 from ..store.records import ModelVersion

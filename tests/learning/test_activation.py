@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from lungdx_widgets.learning.registry import (
+from lungdx_widgets.learning.activation import (
     ChecksumMismatch, NotEvaluated, NothingToRollBack, activate, active_model_path, metric_regressions,
     register_candidate, rollback,
 )
-from lungdx_widgets.model.registry import load_checkpoint
+from lungdx_widgets.model.weights import load_checkpoint
 from lungdx_widgets.store import PermissionDenied
 
 from .conftest import tiny_checkpoint
