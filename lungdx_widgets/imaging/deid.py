@@ -1,4 +1,4 @@
-"""De-identification of DICOM data sets for export (research sets, SR/COCO exports).
+"""De-identification of DICOM data sets for export (`lungdx export --format dicom-deid`, research sets).
 
 Follows the DICOM PS3.15 Annex E *Basic Application Confidentiality Profile* for the
 attributes found in chest radiographs, with two standard options that keep the data useful

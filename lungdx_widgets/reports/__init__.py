@@ -6,4 +6,4 @@ store by :func:`~lungdx_widgets.reports.context.study_context`) and writes nothi
 """
 
 #: ``lungdx export --format`` choices (here so the CLI need not import the renderers to list them).
-EXPORT_FORMATS = ("coco", "fhir", "sr", "html")
+EXPORT_FORMATS = ("coco", "fhir", "sr", "html", "dicom-deid")

@@ -86,8 +86,27 @@ def write_sr(ctx: StudyContext, out_dir: Path, actor: str) -> list[Path]:
     return paths
 
 
+def write_deidentified_dicom(ctx: StudyContext, out_dir: Path, actor: str) -> list[Path]:
+    """The study's original DICOM, de-identified (PS3.15 Annex E, :mod:`..imaging.deid`) for research sets:
+    pixels untouched, names and IDs pseudonymised, dates shifted per patient, UIDs remapped consistently."""
+    import pydicom
+
+    from ..imaging.deid import deidentify
+
+    if ctx.study.source_format != "dicom":
+        raise ReportError(f"study {ctx.study.id} was filed from a {ctx.study.source_format.upper()} file, not DICOM "
+                          "(export it with coco).")
+    try:
+        dataset = deidentify(pydicom.dcmread(ctx.image_path))
+    except (OSError, pydicom.errors.InvalidDicomError) as exc:
+        raise ReportError(f"study {ctx.study.id}: its stored DICOM cannot be read ({exc}).") from exc
+    path = out_dir / f"{dataset.SOPInstanceUID}.dcm"  # a remapped UID: the name carries nothing identifying
+    dataset.save_as(path, enforce_file_format=True)
+    return [path]
+
+
 WRITERS: dict[str, Callable[[StudyContext, Path, str], list[Path]]] = {
-    "html": write_html, "fhir": write_fhir, "sr": write_sr,
+    "html": write_html, "fhir": write_fhir, "sr": write_sr, "dicom-deid": write_deidentified_dicom,
 }
 
 
