@@ -33,7 +33,7 @@ DICOM_PATIENT = "16d7f894-55d7-4d95-8957-d18987f0e981"
 
 SWITCH_JS = """([title, name]) => new Promise((resolve, reject) => {
   const banner = document.querySelector('.lx-banner');
-  const caption = document.querySelector('.ldx-title');
+  const caption = document.querySelector('.lx-v-title');
   const target = [...document.querySelectorAll('.lx-search-row')].find(b => b.title === title);
   if (!banner || !target) { reject('missing ' + title); return; }
   if (banner.innerText.includes(name)) { resolve(null); return; }  // same name as the patient shown

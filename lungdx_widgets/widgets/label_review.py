@@ -49,7 +49,7 @@ class LabelReview(w.VBox):
                  analyzer: "SharedAnalyzer | None" = None) -> None:
         super().__init__()
         self._analyzer = analyzer
-        self.add_class("ldx-label-review")
+        self.add_class("lx-v-label-review")
         if store is None:
             from ..store import open_store
 
@@ -67,8 +67,8 @@ class LabelReview(w.VBox):
         self.heatmap_button = w.Button(description=_("Compute heatmaps"), tooltip=_(
             "Run the model on this image (heatmaps are not stored); takes a few seconds"))
         self.position = w.HTML()
-        for b, cls in ((self.prev_button, "ldx-prev-study"), (self.next_button, "ldx-next-study"),
-                       (self.heatmap_button, "ldx-compute-heatmaps")):
+        for b, cls in ((self.prev_button, "lx-v-prev-study"), (self.next_button, "lx-v-next-study"),
+                       (self.heatmap_button, "lx-v-compute-heatmaps")):
             b.add_class(cls)
         self.prev_button.on_click(lambda _b: self.go(self.index - 1))
         self.next_button.on_click(lambda _b: self.go(self.index + 1))
@@ -76,7 +76,7 @@ class LabelReview(w.VBox):
         self.editor.on_saved(lambda _saved: self._show_position())
         nav = w.HBox([self.prev_button, self.next_button, self.position, self.heatmap_button],
                      layout=w.Layout(align_items="center"))
-        nav.add_class("ldx-review-nav")  # spacing lives in viewer.css
+        nav.add_class("lx-v-review-nav")  # spacing lives in viewer.css
         self.children = (nav, self.unsaved.widget, self.viewer)
         if self.study_ids:
             self.go(0)

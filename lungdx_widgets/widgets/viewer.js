@@ -73,60 +73,60 @@ function render({ model, el }) {
 
   // ------------------------------------------------------------------ DOM
   // Elements are built without words; words() puts them in, and again after a language switch.
-  const title = h("div", { class: "ldx-title" });
-  const heatSelect = h("select", { class: "ldx-heat-select" });
-  const opacity = h("input", { type: "range", min: "0", max: "1", step: "0.01", class: "ldx-opacity" });
-  const opacityValue = h("span", { class: "ldx-opacity-value" });
-  const colourBar = h("canvas", { class: "ldx-colourbar", width: "128", height: "10" });
+  const title = h("div", { class: "lx-v-title" });
+  const heatSelect = h("select", { class: "lx-v-heat-select" });
+  const opacity = h("input", { type: "range", min: "0", max: "1", step: "0.01", class: "lx-v-opacity" });
+  const opacityValue = h("span", { class: "lx-v-opacity-value" });
+  const colourBar = h("canvas", { class: "lx-v-colourbar", width: "128", height: "10" });
   const heatCaption = h("label"), opacityCaption = h("label");
-  const lowTick = h("span", { class: "ldx-cb-tick" }), highTick = h("span", { class: "ldx-cb-tick" });
-  const colourBarWrap = h("div", { class: "ldx-colourbar-wrap" }, lowTick, colourBar, highTick);
-  const heatGroup = h("div", { class: "ldx-group ldx-heat-group" },
+  const lowTick = h("span", { class: "lx-v-cb-tick" }), highTick = h("span", { class: "lx-v-cb-tick" });
+  const colourBarWrap = h("div", { class: "lx-v-colourbar-wrap" }, lowTick, colourBar, highTick);
+  const heatGroup = h("div", { class: "lx-v-group lx-v-heat-group" },
     heatCaption, heatSelect, opacityCaption, opacity, opacityValue, colourBarWrap);
-  const zoomValue = h("span", { class: "ldx-zoom-value" });
-  const fitBtn = h("button", { class: "ldx-btn ldx-fit", type: "button" });
-  const lungToggle = h("input", { type: "checkbox", class: "ldx-lung-toggle" });
+  const zoomValue = h("span", { class: "lx-v-zoom-value" });
+  const fitBtn = h("button", { class: "lx-v-btn lx-v-fit", type: "button" });
+  const lungToggle = h("input", { type: "checkbox", class: "lx-v-lung-toggle" });
   const lungCaption = h("span");
-  const lungGroup = h("label", { class: "ldx-lung-group" }, lungToggle, lungCaption);
-  const viewGroup = h("div", { class: "ldx-group" }, zoomValue, fitBtn, lungGroup);
-  const toolbar = h("div", { class: "ldx-toolbar" }, title, heatGroup, viewGroup);
+  const lungGroup = h("label", { class: "lx-v-lung-group" }, lungToggle, lungCaption);
+  const viewGroup = h("div", { class: "lx-v-group" }, zoomValue, fitBtn, lungGroup);
+  const toolbar = h("div", { class: "lx-v-toolbar" }, title, heatGroup, viewGroup);
 
-  const stage = h("div", { class: "ldx-stage", tabindex: "-1" });
-  const world = h("div", { class: "ldx-world" });
-  const img = h("img", { class: "ldx-image", draggable: "false" });
-  const heat = h("canvas", { class: "ldx-heat" });
-  const lungs = h("canvas", { class: "ldx-heat ldx-lungs" });
+  const stage = h("div", { class: "lx-v-stage", tabindex: "-1" });
+  const world = h("div", { class: "lx-v-world" });
+  const img = h("img", { class: "lx-v-image", draggable: "false" });
+  const heat = h("canvas", { class: "lx-v-heat" });
+  const lungs = h("canvas", { class: "lx-v-heat lx-v-lungs" });
   world.append(img, heat, lungs);
-  const overlay = svg("svg", { class: "ldx-overlay" });
-  const tags = h("div", { class: "ldx-tags" });
-  const hint = h("div", { class: "ldx-hint" });
-  const empty = h("div", { class: "ldx-empty" });
+  const overlay = svg("svg", { class: "lx-v-overlay" });
+  const tags = h("div", { class: "lx-v-tags" });
+  const hint = h("div", { class: "lx-v-hint" });
+  const empty = h("div", { class: "lx-v-empty" });
   stage.append(world, overlay, tags, hint, empty);
 
   // Side panel: the list of boxes and the edit controls for the selected one.
-  const list = h("ol", { class: "ldx-box-list" });
-  const labelSelect = h("select", { class: "ldx-label-select" });
-  const labelText = h("input", { class: "ldx-label-text", type: "text", maxlength: "80" });
-  const acceptBtn = h("button", { class: "ldx-btn ldx-accept", type: "button" });
-  const rejectBtn = h("button", { class: "ldx-btn ldx-reject", type: "button" });
-  const deleteBtn = h("button", { class: "ldx-btn ldx-delete", type: "button" });
-  const nextBtn = h("button", { class: "ldx-btn ldx-next", type: "button" });
-  const selInfo = h("div", { class: "ldx-sel-info" });
+  const list = h("ol", { class: "lx-v-box-list" });
+  const labelSelect = h("select", { class: "lx-v-label-select" });
+  const labelText = h("input", { class: "lx-v-label-text", type: "text", maxlength: "80" });
+  const acceptBtn = h("button", { class: "lx-v-btn lx-v-accept", type: "button" });
+  const rejectBtn = h("button", { class: "lx-v-btn lx-v-reject", type: "button" });
+  const deleteBtn = h("button", { class: "lx-v-btn lx-v-delete", type: "button" });
+  const nextBtn = h("button", { class: "lx-v-btn lx-v-next", type: "button" });
+  const selInfo = h("div", { class: "lx-v-sel-info" });
   const labelCaption = h("span");
-  const selTitle = h("div", { class: "ldx-side-title" }), boxesTitle = h("div", { class: "ldx-side-title" });
-  const editPanel = h("div", { class: "ldx-edit" },
+  const selTitle = h("div", { class: "lx-v-side-title" }), boxesTitle = h("div", { class: "lx-v-side-title" });
+  const editPanel = h("div", { class: "lx-v-edit" },
     selTitle, selInfo,
-    h("label", { class: "ldx-field" }, labelCaption, labelSelect), labelText,
-    h("div", { class: "ldx-row" }, acceptBtn, rejectBtn), h("div", { class: "ldx-row" }, deleteBtn, nextBtn));
-  const dirtyBadge = h("span", { class: "ldx-dirty", role: "status" });
-  const versionText = h("span", { class: "ldx-version" });
-  const saveBtn = h("button", { class: "ldx-btn ldx-save", type: "button" });
-  const savePanel = h("div", { class: "ldx-save-row" }, h("div", { class: "ldx-save-state" }, dirtyBadge, versionText), saveBtn);
-  const side = h("div", { class: "ldx-side" }, boxesTitle, list, editPanel, savePanel);
+    h("label", { class: "lx-v-field" }, labelCaption, labelSelect), labelText,
+    h("div", { class: "lx-v-row" }, acceptBtn, rejectBtn), h("div", { class: "lx-v-row" }, deleteBtn, nextBtn));
+  const dirtyBadge = h("span", { class: "lx-v-dirty", role: "status" });
+  const versionText = h("span", { class: "lx-v-version" });
+  const saveBtn = h("button", { class: "lx-v-btn lx-v-save", type: "button" });
+  const savePanel = h("div", { class: "lx-v-save-row" }, h("div", { class: "lx-v-save-state" }, dirtyBadge, versionText), saveBtn);
+  const side = h("div", { class: "lx-v-side" }, boxesTitle, list, editPanel, savePanel);
 
-  const message = h("div", { class: "ldx-message", role: "status" });
-  const body = h("div", { class: "ldx-body" }, stage, side);
-  const root = h("div", { class: "ldx-root", tabindex: "0", "data-lm-suppress-shortcuts": "true" }, toolbar, body, message);
+  const message = h("div", { class: "lx-v-message", role: "status" });
+  const body = h("div", { class: "lx-v-body" }, stage, side);
+  const root = h("div", { class: "lx-v-root", tabindex: "0", "data-lm-suppress-shortcuts": "true" }, toolbar, body, message);
 
   // The fixed words (captions, titles, aria-labels, placeholders, alt text) in the reader's language.
   function words() {
@@ -162,7 +162,7 @@ function render({ model, el }) {
     put(boxesTitle, { text: _("Boxes") });
     put(saveBtn, { text: _("Save"), title: _("Save these boxes as a new annotation version") });
   }
-  el.classList.add("ldx-host");
+  el.classList.add("lx-v-host");
   el.append(root);
 
   // ------------------------------------------------------------------ state
@@ -233,7 +233,7 @@ function render({ model, el }) {
     if (imageUrl) URL.revokeObjectURL(imageUrl);
     imageUrl = bytesToUrl(model.get("image"));
     empty.style.display = imageUrl ? "none" : "";
-    root.classList.toggle("ldx-no-image", !imageUrl);
+    root.classList.toggle("lx-v-no-image", !imageUrl);
     if (!imageUrl) {
       img.removeAttribute("src");
       return;
@@ -350,8 +350,8 @@ function render({ model, el }) {
 
   // ------------------------------------------------------------------ boxes
   function boxClass(b, i) {
-    const cls = ["ldx-box", `ldx-src-${b.source}`, `ldx-st-${b.status}`];
-    if (i === selected()) cls.push("ldx-selected");
+    const cls = ["lx-v-box", `lx-v-src-${b.source}`, `lx-v-st-${b.status}`];
+    if (i === selected()) cls.push("lx-v-selected");
     return cls.join(" ");
   }
   function statusWord(b) {
@@ -377,16 +377,16 @@ function render({ model, el }) {
       const [x0, y0] = toScreen(b.x, b.y);
       const [x1, y1] = toScreen(b.x + b.w, b.y + b.h);
       const g = svg("g", { class: boxClass(b, i), "data-index": String(i) });
-      g.append(svg("rect", { class: "ldx-box-halo", x: x0, y: y0, width: x1 - x0, height: y1 - y0 }));
-      g.append(svg("rect", { class: "ldx-box-rect", x: x0, y: y0, width: x1 - x0, height: y1 - y0, "data-index": String(i), "data-part": "body" }));
+      g.append(svg("rect", { class: "lx-v-box-halo", x: x0, y: y0, width: x1 - x0, height: y1 - y0 }));
+      g.append(svg("rect", { class: "lx-v-box-rect", x: x0, y: y0, width: x1 - x0, height: y1 - y0, "data-index": String(i), "data-part": "body" }));
       if (i === sel && editable()) {
         for (const [hx, hy, name] of [[x0, y0, "nw"], [x1, y0, "ne"], [x0, y1, "sw"], [x1, y1, "se"],
           [(x0 + x1) / 2, y0, "n"], [(x0 + x1) / 2, y1, "s"], [x0, (y0 + y1) / 2, "w"], [x1, (y0 + y1) / 2, "e"]]) {
-          g.append(svg("rect", { class: `ldx-handle ldx-handle-${name}`, x: hx - HANDLE / 2, y: hy - HANDLE / 2, width: HANDLE, height: HANDLE, "data-index": String(i), "data-part": name }));
+          g.append(svg("rect", { class: `lx-v-handle lx-v-handle-${name}`, x: hx - HANDLE / 2, y: hy - HANDLE / 2, width: HANDLE, height: HANDLE, "data-index": String(i), "data-part": name }));
         }
       }
       overlay.append(g);
-      const tag = h("div", { class: `ldx-tag ${boxClass(b, i)}`, "data-index": String(i), text: tagText(b) });
+      const tag = h("div", { class: `lx-v-tag ${boxClass(b, i)}`, "data-index": String(i), text: tagText(b) });
       tags.append(tag);
       pending.push([tag, x0, y0, y1]);
     });
@@ -410,14 +410,14 @@ function render({ model, el }) {
     const sel = selected();
     list.replaceChildren(...bs.map((b, i) => {
       const li = h("li", { class: boxClass(b, i), "data-index": String(i) },
-        h("span", { class: "ldx-swatch" }),
-        h("span", { class: "ldx-li-label", text: labelName(b.label), title: labelName(b.label) }),
-        h("span", { class: "ldx-li-score", text: b.score == null ? "" : b.score.toFixed(2) }),
-        h("span", { class: `ldx-chip ldx-chip-${b.source === "ai" ? b.status : "human"}`, text: statusWord(b) }));
+        h("span", { class: "lx-v-swatch" }),
+        h("span", { class: "lx-v-li-label", text: labelName(b.label), title: labelName(b.label) }),
+        h("span", { class: "lx-v-li-score", text: b.score == null ? "" : b.score.toFixed(2) }),
+        h("span", { class: `lx-v-chip lx-v-chip-${b.source === "ai" ? b.status : "human"}`, text: statusWord(b) }));
       li.addEventListener("click", () => { select(i); root.focus({ preventScroll: true }); });
       return li;
     }));
-    if (!bs.length) list.append(h("li", { class: "ldx-li-empty", text: _("No boxes. Drag on the image to draw one.") }));
+    if (!bs.length) list.append(h("li", { class: "lx-v-li-empty", text: _("No boxes. Drag on the image to draw one.") }));
     const b = bs[sel];
     const where = b ? { w: Math.round(b.w), h: Math.round(b.h), x: Math.round(b.x), y: Math.round(b.y) } : null;
     selInfo.textContent = !b ? _("None — click a box or draw one.")
@@ -446,18 +446,18 @@ function render({ model, el }) {
     const dirty = model.get("dirty");
     const v = model.get("version");
     dirtyBadge.textContent = dirty ? _("● Unsaved changes") : v ? _("All changes saved") : _("No changes");
-    dirtyBadge.className = `ldx-dirty ${dirty ? "ldx-is-dirty" : "ldx-is-clean"}`;
+    dirtyBadge.className = `lx-v-dirty ${dirty ? "lx-v-is-dirty" : "lx-v-is-clean"}`;
     versionText.textContent = !v ? _("no saved version yet")
       : dirty ? _("based on version {n}", { n: v }) : _("saved as version {n}", { n: v });
     saveBtn.disabled = !dirty;
-    root.classList.toggle("ldx-readonly", !editable());
+    root.classList.toggle("lx-v-readonly", !editable());
   }
   function renderMessage() {
     timedOut = false;
     let text = model.get("message");
     if (text && text === savingText) text = savingText = _(SAVING); // still waiting: in today's language
     message.textContent = text;
-    message.className = `ldx-message ldx-msg-${model.get("message_kind")}`;
+    message.className = `lx-v-message lx-v-msg-${model.get("message_kind")}`;
     message.style.display = text ? "" : "none";
     message.setAttribute("role", model.get("message_kind") === "error" ? "alert" : "status");
   }
@@ -524,7 +524,7 @@ function render({ model, el }) {
     // Shown here only: the kernel is not answering, so it would not hear it anyway.
     timedOut = true;
     message.textContent = _("No answer from the server: your changes are NOT saved yet. Check the connection, then press Save again.");
-    message.className = "ldx-message ldx-msg-error";
+    message.className = "lx-v-message lx-v-msg-error";
   }
 
   // ------------------------------------------------------------------ mouse
@@ -601,7 +601,7 @@ function render({ model, el }) {
   function drawPreview(b) {
     drawBoxes();
     const [x0, y0] = toScreen(b.x, b.y);
-    overlay.append(svg("rect", { class: "ldx-draft", x: x0, y: y0, width: b.w * view.s, height: b.h * view.s }));
+    overlay.append(svg("rect", { class: "lx-v-draft", x: x0, y: y0, width: b.w * view.s, height: b.h * view.s }));
   }
   function onPointerUp(e) {
     if (!drag || e.pointerId !== drag.id) return;
@@ -745,8 +745,8 @@ function render({ model, el }) {
   on("change:height", () => { stage.style.height = `${model.get("height")}px`; });
 
   const resize = new ResizeObserver(() => {
-    root.classList.toggle("ldx-narrow", root.clientWidth < NARROW_PX);
-    root.classList.toggle("ldx-stacked", root.clientWidth < STACKED_PX);
+    root.classList.toggle("lx-v-narrow", root.clientWidth < NARROW_PX);
+    root.classList.toggle("lx-v-stacked", root.clientWidth < STACKED_PX);
     view.fitted ? fit() : applyView();
   });
   resize.observe(stage);

@@ -74,7 +74,7 @@ def walk_in_browser(browser, walk, failure_shot: Path, timeout_ms: int = 120_000
 
 def drag_on_image(page, fx: float, fy: float, fw: float, fh: float) -> None:
     """Drag on the viewer's image from (fx, fy) over (fw, fh), as fractions of its size (draws or moves a box)."""
-    box = page.locator(".ldx-image").bounding_box()
+    box = page.locator(".lx-v-image").bounding_box()
     x0, y0 = box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
     page.mouse.move(x0, y0)
     page.mouse.down()

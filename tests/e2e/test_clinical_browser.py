@@ -92,22 +92,22 @@ def _walk(page, base: str, patient, shared_data: Path, tmp_path: Path) -> None:
     assert "upload limit" not in page.inner_text(".lx-upload-status")
 
     # "Draw as" starts from the first label on another film.
-    select = page.locator(".ldx-label-select")
+    select = page.locator(".lx-v-label-select")
     options = select.locator("option").all_inner_texts()
     assert len(options) > 1, options
     select.select_option(options[-1])
     page.locator(".lx-worklist-row:not(.lx-selected):not(.lx-ai-unreliable)").first.click()
-    page.wait_for_function("(first) => document.querySelector('.ldx-label-select').value === first", arg=options[0])
+    page.wait_for_function("(first) => document.querySelector('.lx-v-label-select').value === first", arg=options[0])
 
     # Unsaved boxes: draw one, then open another study: save / discard / stay.
     drag_on_image(page, 0.3, 0.4, 0.15, 0.1)
-    page.wait_for_selector(".ldx-dirty.ldx-is-dirty")
-    title = page.inner_text(".ldx-title")
+    page.wait_for_selector(".lx-v-dirty.lx-v-is-dirty")
+    title = page.inner_text(".lx-v-title")
     page.click(".lx-worklist-row:has-text('AI unreliable')")
     page.wait_for_selector(".lx-unsaved-prompt:has-text('Unsaved box changes')")
     page.click(".lx-unsaved-stay")
     page.wait_for_selector(".lx-unsaved-prompt", state="hidden")
-    assert page.inner_text(".ldx-title") == title and page.locator(".ldx-dirty.ldx-is-dirty").count() == 1
+    assert page.inner_text(".lx-v-title") == title and page.locator(".lx-v-dirty.lx-v-is-dirty").count() == 1
 
     # The AI-unreliable result says so, in words, above the findings.
     page.click(".lx-worklist-row:has-text('AI unreliable')")
@@ -123,7 +123,7 @@ def _walk(page, base: str, patient, shared_data: Path, tmp_path: Path) -> None:
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_timeout(800)
         _shot(page, f"{width}x{height}")
-        stage = page.locator(".ldx-stage").bounding_box()
+        stage = page.locator(".lx-v-stage").bounding_box()
         assert stage["y"] + stage["height"] <= height, f"the image is cut off at {width}x{height}"
         logout = page.locator(".lx-logout").bounding_box()
         assert logout["height"] < 24, f"'Log out' wraps at {width}x{height}"
@@ -131,6 +131,6 @@ def _walk(page, base: str, patient, shared_data: Path, tmp_path: Path) -> None:
                              " return b.scrollWidth <= b.clientWidth; })()"), f"'Focus image' is cut at {width}x{height}"
     page.click(".lx-focus-toggle")  # Focus image: the side panels go, the radiograph fills the screen
     page.wait_for_selector(".lx-right", state="hidden")
-    stage = page.locator(".ldx-stage").bounding_box()
+    stage = page.locator(".lx-v-stage").bounding_box()
     assert stage["width"] > 0.55 * SCREENS[-1][0], stage
     _shot(page, "1024x768-focus")

@@ -97,23 +97,23 @@ def _walk(page, base: str, patient, allergies: list[str], shared_data: Path) -> 
     page.wait_for_selector(".lx-findings-chart .main-svg")
     page.wait_for_selector(".lx-model-version:has-text('Model')")
     assert re.search(r"Triage\s+(EMERGENT|URGENT|ROUTINE)", page.inner_text(".lx-triage"), re.I)
-    page.wait_for_selector(".ldx-heat[data-label='abnormal']")  # the AI heatmap is over the image
+    page.wait_for_selector(".lx-v-heat[data-label='abnormal']")  # the AI heatmap is over the image
     top = page.locator(".lx-findings-list .lx-finding").first  # the most probable finding, in words
     top_label = top.inner_text().split(":")[0]
     assert "probability" in (top.get_attribute("title") or ""), "the number is on hover"
     top.click()  # select the top finding…
-    page.wait_for_selector(f".ldx-heat[data-label='{top_label}']")  # …and the viewer shows its heatmap
+    page.wait_for_selector(f".lx-v-heat[data-label='{top_label}']")  # …and the viewer shows its heatmap
     assert "Research use only" in page.inner_text(".lx-findings")
     _shot(page, "3-findings")
 
     # Edit a box: accept the first AI proposal, or draw one when the model proposed none; then save.
-    if page.locator(".ldx-box-list li[data-index='0']").count():
-        page.click(".ldx-box-list li[data-index='0']")
-        page.click(".ldx-accept")
+    if page.locator(".lx-v-box-list li[data-index='0']").count():
+        page.click(".lx-v-box-list li[data-index='0']")
+        page.click(".lx-v-accept")
     else:
         drag_on_image(page, 0.3, 0.4, 0.2, 0.15)
-    page.click(".ldx-save")
-    page.wait_for_selector(".ldx-message.ldx-msg-ok:has-text('version 1')")
+    page.click(".lx-v-save")
+    page.wait_for_selector(".lx-v-message.lx-v-msg-ok:has-text('version 1')")
 
     # Sign off: an answer per finding, a comment, sign.
     page.click(".lx-tabs .lm-TabBar-tab:has-text('Sign-off')")

@@ -65,7 +65,7 @@ def _walk(page, base: str, patient) -> None:
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_timeout(800)
         page.screenshot(path=str(ARTIFACTS / f"korean-findings-{width}x{height}.png"))
-        stage = page.locator(".ldx-stage").bounding_box()
+        stage = page.locator(".lx-v-stage").bounding_box()
         assert stage["y"] + stage["height"] <= height, f"the image is cut off at {width}x{height}"
     page.set_viewport_size({"width": SCREENS[0][0], "height": SCREENS[0][1]})
     page.click(".lx-tabs >> text=기록")

@@ -64,12 +64,12 @@ def _walk(page, base: str, patient) -> None:
     assert page.locator(".lx-prior-viewer").count() == 0, "no second film until asked for"
 
     page.click(".lx-side-by-side")
-    page.wait_for_selector(".lx-prior-viewer img.ldx-image[src^='data:'], .lx-prior-viewer img.ldx-image[src^='blob:']")
-    page.wait_for_selector(".lx-prior-viewer .ldx-box-rect")
-    assert page.locator(".lx-prior-viewer .ldx-box-rect").count() == 1, "the earlier film's signed box"
+    page.wait_for_selector(".lx-prior-viewer img.lx-v-image[src^='data:'], .lx-prior-viewer img.lx-v-image[src^='blob:']")
+    page.wait_for_selector(".lx-prior-viewer .lx-v-box-rect")
+    assert page.locator(".lx-prior-viewer .lx-v-box-rect").count() == 1, "the earlier film's signed box"
     assert "signed by" in page.inner_text(".lx-prior-head")
     current, prior = (page.locator(sel).bounding_box() for sel in
-                      (".lx-films > .lx-viewer:not(.lx-prior-viewer) .ldx-stage", ".lx-prior-viewer .ldx-stage"))
+                      (".lx-films > .lx-viewer:not(.lx-prior-viewer) .lx-v-stage", ".lx-prior-viewer .lx-v-stage"))
     assert prior["x"] > current["x"] + current["width"] - 2, "the earlier film is beside the current one"
     assert abs(prior["y"] - current["y"]) < 40 and prior["width"] > 250
     page.wait_for_timeout(500)
@@ -78,7 +78,7 @@ def _walk(page, base: str, patient) -> None:
     page.select_option(".lx-language select", label="한국어")
     page.wait_for_selector(".lx-changes li:has-text('폐렴: 악화 — 현재 있음')")
     page.wait_for_selector(".lx-prior-head:has-text('서명')")
-    assert page.locator(".lx-prior-viewer .ldx-box-rect").count() == 1, "the film stays open across the switch"
+    assert page.locator(".lx-prior-viewer .lx-v-box-rect").count() == 1, "the film stays open across the switch"
     page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "priors-side-by-side-ko.png"))
     page.select_option(".lx-language select", label="English")

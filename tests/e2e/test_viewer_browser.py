@@ -72,14 +72,14 @@ def page(open_as_analyst):
 
 
 def wait_for_viewer(page) -> None:
-    page.wait_for_selector(".ldx-root .ldx-box-rect", timeout=90_000)
-    page.wait_for_function("() => { const i = document.querySelector('.ldx-image');"
+    page.wait_for_selector(".lx-v-root .lx-v-box-rect", timeout=90_000)
+    page.wait_for_function("() => { const i = document.querySelector('.lx-v-image');"
                            " return i && i.complete && i.naturalWidth > 0; }", timeout=30_000)
 
 
 def image_to_screen(page, x: float, y: float) -> tuple[float, float]:
     """Original-image pixels → page coordinates, from the transformed image element itself."""
-    r = page.eval_on_selector(".ldx-image", "e => { const r = e.getBoundingClientRect();"
+    r = page.eval_on_selector(".lx-v-image", "e => { const r = e.getBoundingClientRect();"
                               " return [r.left, r.top, r.width / e.naturalWidth, r.height / e.naturalHeight]; }")
     return r[0] + x * r[2], r[1] + y * r[3]
 
@@ -87,8 +87,8 @@ def image_to_screen(page, x: float, y: float) -> tuple[float, float]:
 def list_rows(page) -> list[tuple[str, str]]:
     """(label, chip) per row of the box list, in order."""
     rows = page.eval_on_selector_all(
-        ".ldx-box-list li[data-index]",
-        "els => els.map(e => [e.querySelector('.ldx-li-label').textContent, e.querySelector('.ldx-chip').textContent])")
+        ".lx-v-box-list li[data-index]",
+        "els => els.map(e => [e.querySelector('.lx-v-li-label').textContent, e.querySelector('.lx-v-chip').textContent])")
     return [tuple(r) for r in rows]
 
 
@@ -96,7 +96,7 @@ def test_draw_relabel_accept_reject_save_and_reload(page, server, review_db, sha
     db, study_id = review_db
     wait_for_viewer(page)
     assert list_rows(page) == [("Tuberculosis", "proposed"), ("Tuberculosis", "proposed")]
-    assert page.inner_text(".ldx-dirty") == "No changes"
+    assert page.inner_text(".lx-v-dirty") == "No changes"
 
     # Draw a new box by dragging on the image.
     x, y, w, h = DRAWN
@@ -105,25 +105,25 @@ def test_draw_relabel_accept_reject_save_and_reload(page, server, review_db, sha
     page.mouse.move(*image_to_screen(page, x + w / 2, y + h / 2), steps=5)
     page.mouse.move(*image_to_screen(page, x + w, y + h), steps=5)
     page.mouse.up()
-    page.wait_for_selector(".ldx-box-list li[data-index='2'].ldx-selected")
-    assert "Unsaved changes" in page.inner_text(".ldx-dirty")
+    page.wait_for_selector(".lx-v-box-list li[data-index='2'].lx-v-selected")
+    assert "Unsaved changes" in page.inner_text(".lx-v-dirty")
 
     # Relabel it from the model's label list.
-    page.select_option(".ldx-label-select", "Mass")
-    page.wait_for_selector(".ldx-tag[data-index='2']:has-text('Mass')")
+    page.select_option(".lx-v-label-select", "Mass")
+    page.wait_for_selector(".lx-v-tag[data-index='2']:has-text('Mass')")
 
     # Accept the first AI proposal with the keyboard, reject the second with its button.
-    page.click(".ldx-box-list li[data-index='0']")
+    page.click(".lx-v-box-list li[data-index='0']")
     page.keyboard.press("a")
-    page.wait_for_selector(".ldx-box-list li[data-index='0'] .ldx-chip-accepted")
-    page.click("g[data-index='1'] .ldx-box-rect")
-    page.click(".ldx-reject")
-    page.wait_for_selector(".ldx-box-list li[data-index='1'] .ldx-chip-rejected")
+    page.wait_for_selector(".lx-v-box-list li[data-index='0'] .lx-v-chip-accepted")
+    page.click("g[data-index='1'] .lx-v-box-rect")
+    page.click(".lx-v-reject")
+    page.wait_for_selector(".lx-v-box-list li[data-index='1'] .lx-v-chip-rejected")
     assert list_rows(page) == [("Tuberculosis", "accepted"), ("Tuberculosis", "rejected"), ("Mass", "reader")]
 
-    page.click(".ldx-save")
-    page.wait_for_selector(".ldx-message.ldx-msg-ok:has-text('version 1')", timeout=30_000)
-    assert page.inner_text(".ldx-dirty") == "All changes saved"
+    page.click(".lx-v-save")
+    page.wait_for_selector(".lx-v-message.lx-v-msg-ok:has-text('version 1')", timeout=30_000)
+    assert page.inner_text(".lx-v-dirty") == "All changes saved"
 
     # The database holds exactly these boxes, AI coordinates untouched, drawn box where it was drawn.
     ai = proposals(shared_data)
@@ -143,10 +143,10 @@ def test_draw_relabel_accept_reject_save_and_reload(page, server, review_db, sha
     page.reload(timeout=90_000)
     wait_for_viewer(page)
     assert list_rows(page) == [("Tuberculosis", "accepted"), ("Tuberculosis", "rejected"), ("Mass", "reader")]
-    assert page.inner_text(".ldx-dirty") == "All changes saved"
-    assert "version 1" in page.inner_text(".ldx-version")
-    assert "version 1" in page.inner_text(".ldx-review-nav")
-    page.click(".ldx-box-list li[data-index='2']")  # show the handles of the drawn box
+    assert page.inner_text(".lx-v-dirty") == "All changes saved"
+    assert "version 1" in page.inner_text(".lx-v-version")
+    assert "version 1" in page.inner_text(".lx-v-review-nav")
+    page.click(".lx-v-box-list li[data-index='2']")  # show the handles of the drawn box
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "viewer_label_review.png"))
 
@@ -154,11 +154,11 @@ def test_draw_relabel_accept_reject_save_and_reload(page, server, review_db, sha
     with open_store(db) as store:
         store.save_annotations(study_id, list(saved.boxes[:2]), based_on_version=1, actor="dr_bob")
     page.keyboard.press("Delete")  # delete the drawn box locally
-    page.click(".ldx-save")
-    alert = page.wait_for_selector(".ldx-message.ldx-msg-error", timeout=30_000)
+    page.click(".lx-v-save")
+    alert = page.wait_for_selector(".lx-v-message.lx-v-msg-error", timeout=30_000)
     assert "Not saved" in alert.inner_text() and "dr_bob" in alert.inner_text()
     assert list_rows(page) == [("Tuberculosis", "accepted"), ("Tuberculosis", "rejected")]
-    assert "version 2" in page.inner_text(".ldx-version")
+    assert "version 2" in page.inner_text(".lx-v-version")
     page.screenshot(path=str(ARTIFACTS / "viewer_conflict.png"))
     with open_store(db) as store:
         assert [(s.version, s.author) for s in store.annotation_history(study_id)] == [(1, ANALYST), (2, "dr_bob")]
@@ -166,7 +166,7 @@ def test_draw_relabel_accept_reject_save_and_reload(page, server, review_db, sha
 
 def heat_pixel(page, x: float, y: float) -> list[int]:
     """RGBA of the colourised heatmap at original-image pixel (x, y)."""
-    return page.evaluate("""([x, y]) => { const c = document.querySelector('.ldx-heat');
+    return page.evaluate("""([x, y]) => { const c = document.querySelector('.lx-v-heat');
         const w = parseFloat(c.style.width), h = parseFloat(c.style.height);
         const px = c.getContext('2d').getImageData(Math.floor(x * c.width / w), Math.floor(y * c.height / h), 1, 1);
         return Array.from(px.data); }""", [x, y])
@@ -181,7 +181,7 @@ def assert_box_on_image(page, index: int, box) -> None:
     """The drawn rectangle of box ``index`` sits exactly on its original-pixel coordinates."""
     x0, y0 = image_to_screen(page, box.x, box.y)
     x1, y1 = image_to_screen(page, box.x + box.w, box.y + box.h)
-    assert screen_rect(page, f"g[data-index='{index}'] .ldx-box-rect") == pytest.approx((x0, y0, x1, y1), abs=1.0)
+    assert screen_rect(page, f"g[data-index='{index}'] .lx-v-box-rect") == pytest.approx((x0, y0, x1, y1), abs=1.0)
 
 
 def kernel_box(page, index: int, ready) -> dict:
@@ -201,7 +201,7 @@ def kernel_box(page, index: int, ready) -> dict:
 def test_heatmap_overlay_opacity_zoom_and_pan_stay_on_the_image(open_as_analyst, shared_data):
     page = open_as_analyst("/voila/render/" + HEATMAP_NOTEBOOK)
     wait_for_viewer(page)
-    page.wait_for_selector(".ldx-heat[data-label='abnormal']")
+    page.wait_for_selector(".lx-v-heat[data-label='abnormal']")
     hot, other = proposals(shared_data)
     centre = lambda b: (b.x + b.w / 2, b.y + b.h / 2)  # noqa: E731
 
@@ -210,48 +210,48 @@ def test_heatmap_overlay_opacity_zoom_and_pan_stay_on_the_image(open_as_analyst,
     assert a == 255 and r > 200 and b < 120
     assert heat_pixel(page, 5, 5)[3] == 0
     assert heat_pixel(page, *centre(other))[3] > 100
-    assert screen_rect(page, ".ldx-heat") == pytest.approx(screen_rect(page, ".ldx-image"), abs=0.5)
-    assert page.is_visible(".ldx-colourbar")
+    assert screen_rect(page, ".lx-v-heat") == pytest.approx(screen_rect(page, ".lx-v-image"), abs=0.5)
+    assert page.is_visible(".lx-v-colourbar")
 
     # Opacity changes in the same event turn (no kernel round-trip), then reaches Python.
-    shown = page.evaluate("""() => { const s = document.querySelector('.ldx-opacity');
+    shown = page.evaluate("""() => { const s = document.querySelector('.lx-v-opacity');
         s.value = '0.8'; s.dispatchEvent(new Event('input', {bubbles: true}));
-        return document.querySelector('.ldx-heat').style.opacity; }""")
+        return document.querySelector('.lx-v-heat').style.opacity; }""")
     assert shown == "0.8"
-    page.dispatch_event(".ldx-opacity", "change")
+    page.dispatch_event(".lx-v-opacity", "change")
     page.wait_for_selector(".kernel-opacity:has-text('kernel opacity 0.80')", timeout=15_000)
 
     # Another finding's map replaces the overlay.
-    page.select_option(".ldx-heat-select", "Tuberculosis")
-    page.wait_for_selector(".ldx-heat[data-label='Tuberculosis']")
+    page.select_option(".lx-v-heat-select", "Tuberculosis")
+    page.wait_for_selector(".lx-v-heat[data-label='Tuberculosis']")
     assert heat_pixel(page, *centre(other))[3] < 40 and heat_pixel(page, *centre(hot))[3] == 255
 
     # Zoom about the cursor and pan: image, heatmap and boxes move together.
     assert_box_on_image(page, 0, hot)
-    fit_zoom = page.inner_text(".ldx-zoom-value")
+    fit_zoom = page.inner_text(".lx-v-zoom-value")
     cx, cy = image_to_screen(page, *centre(hot))
     page.mouse.move(cx, cy)
     page.mouse.wheel(0, -500)
-    page.wait_for_function(f"() => document.querySelector('.ldx-zoom-value').textContent !== '{fit_zoom}'")
+    page.wait_for_function(f"() => document.querySelector('.lx-v-zoom-value').textContent !== '{fit_zoom}'")
     assert image_to_screen(page, *centre(hot)) == pytest.approx((cx, cy), abs=1.0)  # the point stays put
     assert_box_on_image(page, 0, hot)
     assert_box_on_image(page, 1, other)
-    before = screen_rect(page, ".ldx-image")
+    before = screen_rect(page, ".lx-v-image")
     page.mouse.down(button="right")
     page.mouse.move(cx - 120, cy - 60, steps=4)
     page.mouse.up(button="right")
-    after = screen_rect(page, ".ldx-image")
+    after = screen_rect(page, ".lx-v-image")
     assert (after[0] - before[0], after[1] - before[1]) == pytest.approx((-120, -60), abs=1.0)
-    assert screen_rect(page, ".ldx-heat") == pytest.approx(after, abs=0.5)
+    assert screen_rect(page, ".lx-v-heat") == pytest.approx(after, abs=0.5)
     assert_box_on_image(page, 1, other)
-    assert page.evaluate("() => document.querySelectorAll('.ldx-box-list li[data-index]').length") == 2  # pan ≠ draw
+    assert page.evaluate("() => document.querySelectorAll('.lx-v-box-list li[data-index]').length") == 2  # pan ≠ draw
 
-    page.click(".ldx-fit")
-    assert page.inner_text(".ldx-zoom-value") == fit_zoom
-    page.select_option(".ldx-heat-select", "abnormal")
-    page.fill(".ldx-opacity", "0.5")
-    page.wait_for_selector(".ldx-heat[data-label='abnormal']")
-    page.locator(".ldx-root").screenshot(path=str(ARTIFACTS / "viewer_heatmap.png"))
+    page.click(".lx-v-fit")
+    assert page.inner_text(".lx-v-zoom-value") == fit_zoom
+    page.select_option(".lx-v-heat-select", "abnormal")
+    page.fill(".lx-v-opacity", "0.5")
+    page.wait_for_selector(".lx-v-heat[data-label='abnormal']")
+    page.locator(".lx-v-root").screenshot(path=str(ARTIFACTS / "viewer_heatmap.png"))
 
     # Move and resize with the mouse: Python receives whole original pixels, the proposal becomes "edited".
     page.mouse.move(*image_to_screen(page, *centre(other)))
@@ -266,7 +266,7 @@ def test_heatmap_overlay_opacity_zoom_and_pan_stay_on_the_image(open_as_analyst,
     page.mouse.down()
     page.mouse.move(corner[0] + 25, corner[1] + 15, steps=6)
     page.mouse.up()
-    scale = page.eval_on_selector(".ldx-image", "e => e.getBoundingClientRect().width / e.naturalWidth")
+    scale = page.eval_on_selector(".lx-v-image", "e => e.getBoundingClientRect().width / e.naturalWidth")
     resized = kernel_box(page, 1, lambda b: b["w"] > moved["w"] + 5)
     assert (resized["x"], resized["y"]) == (moved["x"], moved["y"])
     assert (resized["w"], resized["h"]) == pytest.approx((moved["w"] + 25 / scale, moved["h"] + 15 / scale), abs=1.5)
@@ -275,11 +275,11 @@ def test_heatmap_overlay_opacity_zoom_and_pan_stay_on_the_image(open_as_analyst,
     # Keys: n selects the next box, r rejects the selected proposal.
     page.keyboard.press("Escape")
     page.keyboard.press("n")
-    page.wait_for_selector(".ldx-box-list li[data-index='0'].ldx-selected")
+    page.wait_for_selector(".lx-v-box-list li[data-index='0'].lx-v-selected")
     page.keyboard.press("r")
     kernel_box(page, 0, lambda b: b["status"] == "rejected")
     page.keyboard.press("Delete")  # an AI proposal is rejected, never deleted
-    assert page.evaluate("() => document.querySelectorAll('.ldx-box-list li[data-index]').length") == 2
+    assert page.evaluate("() => document.querySelectorAll('.lx-v-box-list li[data-index]').length") == 2
 
 
 def run_first_code_cell(page, attempts: int = 6) -> None:
@@ -291,10 +291,10 @@ def run_first_code_cell(page, attempts: int = 6) -> None:
         page.click(".jp-CodeCell .cm-content >> nth=0")
         page.keyboard.press("Shift+Enter")
         try:
-            page.wait_for_selector(".jp-Dialog .jp-mod-accept, .ldx-root .ldx-box-rect", timeout=15_000)
+            page.wait_for_selector(".jp-Dialog .jp-mod-accept, .lx-v-root .lx-v-box-rect", timeout=15_000)
         except Exception:  # noqa: BLE001 - nothing yet: try again
             continue
-        if page.locator(".ldx-root .ldx-box-rect").count():
+        if page.locator(".lx-v-root .lx-v-box-rect").count():
             return
     wait_for_viewer(page)
 
@@ -303,18 +303,18 @@ def test_the_same_viewer_works_in_jupyterlab_and_keeps_its_keys_from_the_noteboo
     page = open_as_analyst("/lab/tree/" + HEATMAP_NOTEBOOK)
     page.wait_for_selector(".jp-Notebook .jp-CodeCell .cm-content", timeout=90_000)
     run_first_code_cell(page)
-    page.wait_for_selector(".ldx-heat[data-label='abnormal']")
+    page.wait_for_selector(".lx-v-heat[data-label='abnormal']")
     assert list_rows(page) == [("Tuberculosis", "proposed"), ("Tuberculosis", "proposed")]
-    assert screen_rect(page, ".ldx-heat") == pytest.approx(screen_rect(page, ".ldx-image"), abs=0.5)
+    assert screen_rect(page, ".lx-v-heat") == pytest.approx(screen_rect(page, ".lx-v-image"), abs=0.5)
 
     # "a" accepts the selected proposal and does not reach JupyterLab ("a" = insert cell above there).
     cells = page.locator(".jp-Notebook .jp-Cell").count()
-    page.click(".ldx-box-list li[data-index='1']")
+    page.click(".lx-v-box-list li[data-index='1']")
     page.keyboard.press("a")
-    page.wait_for_selector(".ldx-box-list li[data-index='1'] .ldx-chip-accepted")
+    page.wait_for_selector(".lx-v-box-list li[data-index='1'] .lx-v-chip-accepted")
     assert page.locator(".jp-Notebook .jp-Cell").count() == cells
-    assert "Unsaved changes" in page.inner_text(".ldx-dirty")
-    page.locator(".ldx-root").screenshot(path=str(ARTIFACTS / "viewer_jupyterlab.png"))
+    assert "Unsaved changes" in page.inner_text(".lx-v-dirty")
+    page.locator(".lx-v-root").screenshot(path=str(ARTIFACTS / "viewer_jupyterlab.png"))
 
 
 LANGUAGE_NOTEBOOK = "tests/e2e/viewer_language.ipynb"
@@ -327,11 +327,11 @@ def english_words(page) -> list[str]:
     """Latin words of three letters or more the Korean viewer shows: text, titles, aria-labels, placeholders,
     alt text and menu entries (the study caption from Python excepted)."""
     found = page.evaluate("""() => {
-        const root = document.querySelector('.ldx-root');
+        const root = document.querySelector('.lx-v-root');
         const texts = [];
         const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
         for (let n = walk.nextNode(); n; n = walk.nextNode())
-          if (!n.parentElement.closest('.ldx-title')) texts.push(n.textContent);
+          if (!n.parentElement.closest('.lx-v-title')) texts.push(n.textContent);
         for (const e of root.querySelectorAll('*'))
           for (const a of ['title', 'aria-label', 'placeholder', 'alt']) if (e.getAttribute(a)) texts.push(e.getAttribute(a));
         return texts; }""")
@@ -343,15 +343,15 @@ def english_words(page) -> list[str]:
 def cut_off(page) -> list[str]:
     """Side-panel and toolbar words that do not fit their element or leave the panel (wider Korean text)."""
     return page.evaluate("""() => {
-        const side = document.querySelector('.ldx-side').getBoundingClientRect();
-        const root = document.querySelector('.ldx-root').getBoundingClientRect();
+        const side = document.querySelector('.lx-v-side').getBoundingClientRect();
+        const root = document.querySelector('.lx-v-root').getBoundingClientRect();
         const bad = [];
-        for (const e of document.querySelectorAll('.ldx-side .ldx-btn, .ldx-side-title, .ldx-field span, .ldx-dirty,'
-                                                  + ' .ldx-version, .ldx-chip, .ldx-toolbar label, .ldx-toolbar .ldx-btn,'
-                                                  + ' .ldx-toolbar span')) {
+        for (const e of document.querySelectorAll('.lx-v-side .lx-v-btn, .lx-v-side-title, .lx-v-field span, .lx-v-dirty,'
+                                                  + ' .lx-v-version, .lx-v-chip, .lx-v-toolbar label, .lx-v-toolbar .lx-v-btn,'
+                                                  + ' .lx-v-toolbar span')) {
           if (e.offsetParent === null) continue;  // hidden
           const r = e.getBoundingClientRect();
-          const box = e.closest('.ldx-side') ? side : root;
+          const box = e.closest('.lx-v-side') ? side : root;
           if (e.scrollWidth > e.clientWidth + 1 || r.left < box.left - 1 || r.right > box.right + 1)
             bad.push(`${e.textContent} [${Math.round(r.left)}-${Math.round(r.right)} in ${Math.round(box.left)}-${Math.round(box.right)}]`);
         }
@@ -359,56 +359,56 @@ def cut_off(page) -> list[str]:
 
 
 def tag_text(page, index: int) -> str:
-    return page.inner_text(f".ldx-tag[data-index='{index}']")
+    return page.inner_text(f".lx-v-tag[data-index='{index}']")
 
 
 def test_korean_viewer_words_and_a_language_switch_that_keeps_unsaved_edits(open_as_analyst):
     page = open_as_analyst("/voila/render/" + LANGUAGE_NOTEBOOK)
     wait_for_viewer(page)
-    page.wait_for_selector(".ldx-lung-group:visible")
+    page.wait_for_selector(".lx-v-lung-group:visible")
     # Korean from the first drawing: toolbar, side panel, menus, statuses.
-    assert page.eval_on_selector_all(".ldx-heat-group > label", "ls => ls.map(l => l.textContent)") == ["히트맵", "불투명도"]
-    assert page.inner_text(".ldx-fit") == "맞춤" and page.inner_text(".ldx-lung-group") == "폐 윤곽"
-    assert page.eval_on_selector_all(".ldx-heat-select option", "os => os.map(o => o.textContent)") == [
+    assert page.eval_on_selector_all(".lx-v-heat-group > label", "ls => ls.map(l => l.textContent)") == ["히트맵", "불투명도"]
+    assert page.inner_text(".lx-v-fit") == "맞춤" and page.inner_text(".lx-v-lung-group") == "폐 윤곽"
+    assert page.eval_on_selector_all(".lx-v-heat-select option", "os => os.map(o => o.textContent)") == [
         "없음", "전체 이상 소견", "결핵"]
     assert list_rows(page) == [("결핵", "제안됨"), ("결핵", "제안됨")]
-    assert page.inner_text(".ldx-dirty") == "변경 없음"
+    assert page.inner_text(".lx-v-dirty") == "변경 없음"
 
     # Relabel the first proposal: the tag and the list say 폐렴, the kernel keeps the label "Pneumonia".
-    page.click(".ldx-box-list li[data-index='0']")
-    page.select_option(".ldx-label-select", "Pneumonia")  # the option's value is the canonical label
-    page.wait_for_selector(".ldx-tag[data-index='0']:has-text('폐렴')")
+    page.click(".lx-v-box-list li[data-index='0']")
+    page.select_option(".lx-v-label-select", "Pneumonia")  # the option's value is the canonical label
+    page.wait_for_selector(".lx-v-tag[data-index='0']:has-text('폐렴')")
     assert "Pneumonia" not in tag_text(page, 0) and "수정됨" in tag_text(page, 0)
-    assert page.eval_on_selector(".ldx-label-select", "s => s.selectedOptions[0].textContent") == "폐렴"
+    assert page.eval_on_selector(".lx-v-label-select", "s => s.selectedOptions[0].textContent") == "폐렴"
     assert kernel_box(page, 0, lambda b: b["status"] == "edited")["label"] == "Pneumonia"
-    assert page.inner_text(".ldx-dirty") == "● 저장 안 된 변경"
+    assert page.inner_text(".lx-v-dirty") == "● 저장 안 된 변경"
     assert english_words(page) == []
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.locator(".ldx-root").screenshot(path=str(SHOTS / "viewer-ko.png"))
+    page.locator(".lx-v-root").screenshot(path=str(SHOTS / "viewer-ko.png"))
     assert cut_off(page) == []
     for width in (720, 480):  # narrow (slim side panel) and stacked (panel under the image)
         page.set_viewport_size({"width": width, "height": 900})
-        page.wait_for_function(f"() => document.querySelector('.ldx-root').clientWidth < {width}")
+        page.wait_for_function(f"() => document.querySelector('.lx-v-root').clientWidth < {width}")
         page.wait_for_timeout(300)
         assert cut_off(page) == [], f"cut off at {width} px"
-        page.locator(".ldx-root").screenshot(path=str(SHOTS / f"viewer-ko-{width}.png"))
+        page.locator(".lx-v-root").screenshot(path=str(SHOTS / f"viewer-ko-{width}.png"))
     page.set_viewport_size({"width": 1400, "height": 900})
 
     # To English and back to Korean with the edit unsaved: words change, the edit and the selection stay.
     for lang, fit, tag, dirty in (("en", "Fit", "Pneumonia", "● Unsaved changes"), ("ko", "맞춤", "폐렴", "● 저장 안 된 변경")):
         page.select_option(".lang-switch select", label={"en": "English", "ko": "한국어"}[lang])
-        page.wait_for_function(f"() => document.querySelector('.ldx-fit').textContent === '{fit}'", timeout=15_000)
-        assert page.inner_text(".ldx-dirty") == dirty
+        page.wait_for_function(f"() => document.querySelector('.lx-v-fit').textContent === '{fit}'", timeout=15_000)
+        assert page.inner_text(".lx-v-dirty") == dirty
         assert tag_text(page, 0).startswith(tag)
-        assert page.locator(".ldx-box-list li[data-index]").count() == 2
-        assert page.locator(".ldx-box-list li[data-index='0'].ldx-selected").count() == 1
-        assert page.eval_on_selector(".ldx-label-select", "s => s.value") == "Pneumonia"
-        assert page.evaluate("() => document.querySelectorAll('.ldx-box-rect').length") == 2
+        assert page.locator(".lx-v-box-list li[data-index]").count() == 2
+        assert page.locator(".lx-v-box-list li[data-index='0'].lx-v-selected").count() == 1
+        assert page.eval_on_selector(".lx-v-label-select", "s => s.value") == "Pneumonia"
+        assert page.evaluate("() => document.querySelectorAll('.lx-v-box-rect').length") == 2
     assert english_words(page) == []
     assert kernel_box(page, 0, lambda b: True)["label"] == "Pneumonia"
     assert "kernel dirty False" not in page.inner_text(".kernel-dirty")
     # Save: nothing is connected in this notebook, and the kernel says so in the reader's words.
-    page.click(".ldx-save")
-    page.wait_for_selector(".ldx-message.ldx-msg-warning:has-text('이 박스를 저장할 곳이 연결되어 있지 않습니다.')",
+    page.click(".lx-v-save")
+    page.wait_for_selector(".lx-v-message.lx-v-msg-warning:has-text('이 박스를 저장할 곳이 연결되어 있지 않습니다.')",
                            timeout=15_000)
-    assert page.inner_text(".ldx-dirty") == "● 저장 안 된 변경"
+    assert page.inner_text(".lx-v-dirty") == "● 저장 안 된 변경"
