@@ -17,7 +17,7 @@ import dataclasses
 import functools
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,7 +149,7 @@ def run_archive(store: "Store", checkpoint: Path, actor: str, client: "Client", 
     batches = [studies[i:i + batch_size] for i in range(0, len(studies), batch_size)]
     todo = iter(enumerate(batches))
     in_flight = max(2, IN_FLIGHT_PER_THREAD * sum(client.nthreads().values()))
-    by_key: dict[str, tuple[object, list[Study]]] = {}  # in flight: key -> (future, its studies)
+    by_key: dict[Hashable, tuple[object, list[Study]]] = {}  # in flight: dask key -> (future, its studies)
     pending = as_completed()
 
     def submit_next() -> None:

@@ -237,9 +237,10 @@ def format_datetime(value: datetime | str, lang: str | None = None, tz: tzinfo |
             except ValueError:
                 return value
         try:
-            value = datetime.fromisoformat(value)
+            parsed = datetime.fromisoformat(value)
         except ValueError:
             return value
+        value = parsed
     if value.tzinfo is None:
         value = value.astimezone()
     tz = tz or value.tzinfo

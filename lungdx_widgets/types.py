@@ -7,8 +7,9 @@ always in pixels of the *original* image (x right, y down, top-left origin).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -66,7 +67,7 @@ class Box:
                 "score": self.score, "source": self.source, "status": self.status}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Box":
+    def from_dict(cls, d: Mapping[str, Any]) -> "Box":
         return cls(label=str(d["label"]), x=float(d["x"]), y=float(d["y"]), w=float(d["w"]),
                    h=float(d["h"]), score=None if d.get("score") is None else float(d["score"]),
                    source=d.get("source", "human"), status=d.get("status", "edited"))

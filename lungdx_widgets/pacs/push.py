@@ -80,7 +80,8 @@ def build_results(store: "Store", study_id: int, actor: str, *, preliminary: boo
         raise LungDxError(f"Study {study_id} is not signed off; results go to the PACS on sign-off.")
     export = build_sr(ctx)
     sr, source = export.sr, export.source
-    previous = (store.pacs_exports(study_id) or [None])[-1]
+    exports = store.pacs_exports(study_id)
+    previous = exports[-1] if exports else None
     if previous is not None and previous.sr_sop_instance_uid != sr.SOPInstanceUID:
         sr.PredecessorDocumentsSequence = _predecessor(previous)
     if ctx.signoff is None:

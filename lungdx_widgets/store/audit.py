@@ -39,7 +39,7 @@ class AuditVerification:
 class AuditMixin(StoreBase):
     def audit(self, actor: str, action: str, obj: str, outcome: str = "ok", detail: str = "") -> None:
         """Append one audit row (inside the caller's transaction when there is one)."""
-        row = {"time": now_iso(), "actor": actor or "unknown", "action": action, "object": str(obj),
+        row: dict[str, str | int] = {"time": now_iso(), "actor": actor or "unknown", "action": action, "object": str(obj),
                "outcome": outcome, "detail": detail}
         with self.transaction():  # the write lock: the chain's last value cannot change under us
             row["id"] = self._insert("audit_log", row)

@@ -77,7 +77,7 @@ class StudiesMixin(StoreBase):
             if created_file:
                 _write_atomically(target, data)
                 self.on_rollback(lambda: target.unlink(missing_ok=True))
-            detail = f"sha256={sha}" + (f"; identity mismatch confirmed (file ID {radiograph.patient_id.strip()})" if mismatch else "")
+            detail = f"sha256={sha}" + (f"; identity mismatch confirmed (file ID {(radiograph.patient_id or '').strip()})" if mismatch else "")
             self.audit(actor, "add_study", f"study:{study_id}", detail=detail)
         return self.get_study(study_id)
 

@@ -206,7 +206,7 @@ class FindingsPanel(w.VBox):
             level, why, who = view.override
             self._triage.value = (f"<div class='lx-triage-line'>{esc(_('Triage'))} {triage_badge(level)} "
                                   f"<span class='lx-triage-reason'>{esc(_('set by {who}: {why}').format(who=who, why=why))}</span></div>"
-                                  f"<div class='lx-muted lx-triage-ai'>{esc(_('AI triage was {level}').format(level=level_name(view.triage_level)))}: "
+                                  f"<div class='lx-muted lx-triage-ai'>{esc(_('AI triage was {level}').format(level=level_name(view.triage_level) if view.triage_level else _('not triaged')))}: "
                                   f"{esc(reasons)}</div>")
         else:
             self._triage.value = (f"<div class='lx-triage-line'>{esc(_('Triage'))} {triage_badge(view.triage_level)} "

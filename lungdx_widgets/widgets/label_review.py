@@ -123,6 +123,8 @@ class LabelReview(w.VBox):
         self.viewer.show_message(_("Heatmaps from model {version}.").format(version=findings.model_version), "info")
 
     def _show_position(self) -> None:
+        if self.study_id is None:  # nothing to review: no position to show
+            return
         study = self.store.get_study(self.study_id)
         saved = self.store.annotations(study.id)
         state = (_("reviewed: version {version} by {who}").format(version=saved.version, who=saved.author)

@@ -15,7 +15,7 @@ import traitlets as t
 from ..i18n import N_, language
 from ..i18n import gettext as _
 from ..terms import SEXES
-from ..vocabulary import choices, term
+from ..vocabulary import Kind, choices, term
 from ..errors import LungDxError
 from ..policy import Permission, can
 from ..store.records import ALLERGY_KINDS, ALLERGY_SEVERITIES, CONDITION_STATUSES
@@ -99,7 +99,7 @@ class PatientBanner(w.HBox):
 
 
 #: Fields offered with the bilingual vocabulary as a pick-list (lungdx_widgets.vocabulary).
-PICK_LISTS = {("condition", "name"): "condition", ("allergy", "substance"): "substance"}
+PICK_LISTS: dict[tuple[str, str], Kind] = {("condition", "name"): "condition", ("allergy", "substance"): "substance"}
 
 
 class AddToRecordForm(w.VBox):

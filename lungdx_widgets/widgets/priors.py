@@ -186,6 +186,8 @@ class PriorsPanel(w.VBox):
     def _show_changes(self) -> None:
         """The statements of the chosen prior against the current study (both signed), else why there are none."""
         prior_id, current_id = self.choice.value, self.current_id
+        if prior_id is None or current_id is None:  # callers check; nothing to compare without both
+            return
         try:
             prior, current = signed_findings(self._store, prior_id), signed_findings(self._store, current_id)
             prior_study = self._store.get_study(prior_id)

@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 _HERE = Path(__file__).parent
 MESSAGE_KINDS = ("info", "ok", "warning", "error")
 
-SaveCallback = Callable[[list[Box]], None]
+#: What a Save callback returns is not used (the editor's ``save`` returns the saved set).
+SaveCallback = Callable[[list[Box]], object]
 #: How the heatmap menu names the map of any finding (the ``ABNORMAL`` label).
 ANY_ABNORMALITY = N_("Any abnormality")
 _ = gettext

@@ -6,6 +6,7 @@ which study the clinician opened through the ``selected_study_id`` trait.
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 
 import ipywidgets as w
@@ -145,7 +146,7 @@ class Worklist(w.VBox):
             if item.prediction is not None and item.prediction.out_of_distribution:
                 classes.append("lx-ai-unreliable")
             btn = row_button(row_text(item, now), _("Open study of {name}").format(name=item.patient_name), tuple(classes),
-                             lambda sid=item.study_id: self.open_study(sid))
+                             functools.partial(self.open_study, item.study_id))
             self._rows[item.study_id] = btn
             buttons.append(btn)
         self._list.children = tuple(buttons) or (w.HTML(f"<div class='lx-empty'>{esc(_('No studies today.'))}</div>"),)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from pathlib import Path
 
@@ -130,6 +131,17 @@ def test_findings_panel_marks_thresholds_and_not_assessed_labels():
     assert "test-fixture" in panel._meta.value
     panel.select("Pneumonia")
     assert panel.selected_label == "Pneumonia"
+
+
+def test_override_of_an_untriaged_result_says_not_triaged_not_none():
+    """A clinician may set a level on a result the AI never triaged; the line must not read 'None'."""
+    panel = FindingsPanel()
+    view = dataclasses.replace(view_from_findings(_findings({"Pneumonia": 0.81}), None),
+                               override=("urgent", "clinical picture", "dr-kim"))
+    panel.show(view)
+    assert view.triage_level is None
+    assert "AI triage was not triaged" in panel._triage.value and "None" not in panel._triage.value
+    assert "dr-kim" in panel._triage.value
 
 
 def test_bad_file_shows_message_and_writes_nothing(clinic, tmp_path):
