@@ -186,15 +186,16 @@ def _present(stored: np.ndarray, ds: Dataset, h: _Header) -> tuple[np.ndarray, t
     arr = _respect_bits_stored(stored, int(ds.get("BitsStored") or stored.dtype.itemsize * 8),
                                int(ds.get("PixelRepresentation") or 0))
     values = apply_modality_lut(arr, ds)
-    windowed = _apply_voi(values, ds)
+    voi = _apply_voi(values, ds)
     warnings: tuple[str, ...] = ()
-    if windowed is None:
+    windowed: np.ndarray
+    if voi is None:
         if "WindowWidth" in ds or "VOILUTSequence" in ds:
             warnings = ("The display window stored in the file is invalid; the full range of values is shown.",)
         lo, hi = float(values.min()), float(values.max())
         windowed = values
     else:
-        windowed, lo, hi = windowed
+        windowed, lo, hi = voi
     unit = np.asarray(windowed, dtype=np.float32)
     unit = (unit - lo) / (hi - lo) if hi > lo else np.zeros_like(unit)
     np.clip(unit, 0.0, 1.0, out=unit)

@@ -66,12 +66,13 @@ def encode_findings(findings: Findings, max_side: int = MAP_MAX_SIDE) -> bytes:
         "lung_mask": None if findings.lung_mask is None else list(findings.lung_mask.shape),
         "image_size": None if findings.image_size is None else list(findings.image_size),
     }
-    arrays = {f"heat{i}": bounded(findings.heatmaps[label], max_side).astype(np.float16)
+    arrays: dict[str, np.ndarray] = {f"heat{i}": bounded(findings.heatmaps[label], max_side).astype(np.float16)
               for i, label in enumerate(labels)}
     if findings.lung_mask is not None:
         arrays["lung_mask"] = np.packbits(findings.lung_mask.astype(bool), axis=None)
     buf = io.BytesIO()
-    np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+    # numeric arrays only (read() loads with allow_pickle=False too)
+    np.savez(buf, allow_pickle=False, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
     return buf.getvalue()
 
 

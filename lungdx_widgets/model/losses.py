@@ -35,6 +35,11 @@ class LossWeights:
         return asdict(self)
 
 
+def _map_size(maps: torch.Tensor) -> tuple[int, int]:
+    """(height, width) of a (..., H, W) map, as the pooling target size."""
+    return int(maps.shape[-2]), int(maps.shape[-1])
+
+
 def _masked_bce(logits: torch.Tensor, targets: torch.Tensor, pos_weight: torch.Tensor | None = None) -> torch.Tensor:
     known = ~torch.isnan(targets)
     if not known.any():
@@ -58,7 +63,7 @@ def ham_loss(out: HamOutput, targets: torch.Tensor, abnormal: torch.Tensor, box_
     cam = torch.sigmoid(out.cams)
     abn = torch.sigmoid(out.abnormal_map)
     if weights.box and has_box.any():
-        target = F.adaptive_avg_pool2d(box_masks.float(), cam.shape[-2:])
+        target = F.adaptive_avg_pool2d(box_masks.float(), _map_size(cam))
         per_map = ((cam - target) ** 2).mean(dim=(2, 3))                      # (B, C)
         union = target.amax(dim=1, keepdim=True)
         any_box = has_box.any(dim=1)
@@ -67,7 +72,7 @@ def ham_loss(out: HamOutput, targets: torch.Tensor, abnormal: torch.Tensor, box_
     if weights.negative_map and negatives is not None and negatives.any():
         parts["negative_map"] = (cam ** 2).mean(dim=(2, 3))[negatives].mean()
     if weights.outside_lung and lung_masks is not None:
-        outside = 1.0 - F.adaptive_avg_pool2d(lung_masks.float(), cam.shape[-2:])
+        outside = 1.0 - F.adaptive_avg_pool2d(lung_masks.float(), _map_size(cam))
         parts["outside_lung"] = ((cam ** 2) * outside).mean()
     if weights.inside:
         parts["inside"] = (F.relu(cam - abn) ** 2).mean()

@@ -7,6 +7,7 @@ are retried ``retries`` times with exponential back-off, the others (401/403/404
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import time
@@ -113,6 +114,18 @@ def classify(exc: BaseException, what: str, url: str) -> PacsError:
     return PacsError(f"Talking to the PACS failed while {what} ({type(exc).__name__}).")
 
 
+class _TimeoutSession(requests.Session):
+    """A session whose every request is bounded: requests has no session-wide time-out."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.timeout)
+        return super().request(method, url, *args, **kwargs)
+
+
 class PacsClient:
     """QIDO-RS search, WADO-RS retrieve and STOW-RS store against one PACS."""
 
@@ -121,7 +134,7 @@ class PacsClient:
             raise PacsError("No PACS is configured: set LUNGDX_PACS_URL (or [pacs] url in lungdx.toml).")
         self.settings = settings
         self._sleep = sleep
-        session = requests.Session()
+        session = _TimeoutSession(settings.timeout)
         if settings.username:
             session.auth = (settings.username, settings.password)
         session.verify = settings.ca_bundle or settings.verify_tls
@@ -129,13 +142,6 @@ class PacsClient:
         self._session = session
         self._client = DICOMwebClient(url=settings.url.rstrip("/"), session=session, chunk_size=1 << 20)
         self._client.set_http_retry_params(retry=False)  # one retry policy: ours (call), for every kind of fault
-        # requests has no session-wide time-out: bound every request of this session
-        original = session.request
-
-        def request(method: str, url: str, **kwargs: Any) -> requests.Response:
-            kwargs.setdefault("timeout", settings.timeout)
-            return original(method, url, **kwargs)
-        session.request = request  # type: ignore[method-assign]
 
     def call(self, what: str, fn: Callable[[], T]) -> T:
         """Run ``fn``; transient failures are retried with back-off, then raised as :class:`PacsError`."""
@@ -160,8 +166,8 @@ class PacsClient:
             filters: dict[str, Any] = {"Modality": modality}
             if since:
                 filters["StudyDate"] = f"{since.replace('-', '')}-"
-            items = self.call(f"searching {modality} instances", lambda f=filters: self._client.search_for_instances(
-                search_filters=f, limit=limit, fields=["StudyDate"]))
+            items = self.call(f"searching {modality} instances", functools.partial(
+                self._client.search_for_instances, search_filters=filters, limit=limit, fields=["StudyDate"]))
             for item in items:
                 ref = InstanceRef(study_uid=_value(item, "0020000D"), series_uid=_value(item, "0020000E"),
                                   sop_uid=_value(item, "00080018"), sop_class_uid=_value(item, "00080016"),

@@ -190,10 +190,10 @@ def pull(store: "Store", client: PacsClient, actor: str, *, analyzer: AnalyzerLi
                 report.refused.append((ref.sop_uid, str(exc)))
                 store.audit(actor, "pacs_pull", f"sop:{ref.sop_uid}", outcome="error", detail=str(exc))
     if analyzer is not None:  # pulled earlier while the model was unavailable: analyse now
-        pending = [s for s in store.unanalysed_studies() if store.pacs_instance_for_study(s.id) is not None]
-        if pending:
+        unanalysed = [s for s in store.unanalysed_studies() if store.pacs_instance_for_study(s.id) is not None]
+        if unanalysed:
             try:
-                report.analysed += analyze_pending(store, analyzer, actor, studies=pending)[0]
+                report.analysed += analyze_pending(store, analyzer, actor, studies=unanalysed)[0]
             except LungDxError as exc:
                 report.model_errors.append(str(exc))
     store.audit(actor, "pacs_pull", f"pacs:{settings.url}", outcome="error" if report.refused else "ok",

@@ -28,7 +28,7 @@ from jupyter_server.services.kernels.connection.base import (
 )
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
-from jupyter_server.utils import ensure_async
+from jupyter_server.utils import ApiPath, ensure_async
 from tornado import web
 
 from ..config import get_settings
@@ -103,7 +103,7 @@ class OwnedKernelManager(AsyncMappingKernelManager):
         self._started: dict[str, float] = {}
         self._ever_connected: set[str] = set()
 
-    async def start_kernel(self, *, kernel_id: str | None = None, path: str | None = None,  # type: ignore[override]
+    async def start_kernel(self, *, kernel_id: str | None = None, path: ApiPath | None = None,  # type: ignore[override]
                            **kwargs: Any) -> str:
         user = _requesting_user()
         owner = getattr(user, "username", None)
@@ -154,7 +154,8 @@ class OwnedKernelManager(AsyncMappingKernelManager):
             return
         await super().cull_kernel_if_idle(kernel_id)
 
-    async def shutdown_all(self, now: bool = False) -> None:
+    # jupyter_client types shutdown_all by its sync MultiKernelManager; on the async managers it is a coroutine
+    async def shutdown_all(self, now: bool = False) -> None:  # type: ignore[override]
         await super().shutdown_all(now=now)
         _remove_if_empty(self.connection_dir)
 

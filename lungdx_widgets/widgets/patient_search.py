@@ -7,6 +7,7 @@ query per keystroke. The chosen patient is reported through ``selected_patient_i
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 import ipywidgets as w
 import traitlets as t
@@ -38,7 +39,7 @@ def kernel_loop() -> asyncio.AbstractEventLoop | None:
 class Debouncer:
     """Call ``fn`` once typing pauses for ``delay_s``; immediately outside a kernel."""
 
-    def __init__(self, delay_s: float, fn: Callable[..., None]) -> None:
+    def __init__(self, delay_s: float, fn: Callable[..., object]) -> None:  # fn's result is not used
         self.delay_s = delay_s
         self._fn = fn
         self._handle: asyncio.TimerHandle | None = None
@@ -96,7 +97,7 @@ class PatientSearch(w.VBox):
             return []
         self.result_ids = [p.patient_id for p in patients]
         rows = [row_button(patient_line(p), _("Open record of {name}").format(name=p.name), ("lx-search-row",),
-                           lambda pid=p.patient_id: self.select(pid)) for p in patients]
+                           functools.partial(self.select, p.patient_id)) for p in patients]
         self._results.children = tuple(rows) or (
             w.HTML(f"<div class='lx-muted'>{esc(_('No patient matches'))} “{esc(text)}”.</div>"),)
         return patients

@@ -21,7 +21,7 @@ from ..i18n import gettext as _
 from ..config import get_settings
 from ..errors import LungDxError
 from ..imaging.names import display_filename
-from ..services import IngestResult, ModelService, ingest, shared_model_service
+from ..services import AnalyzerLike, IngestResult, ModelService, ingest, shared_model_service
 from ..services import duplicate_message as _duplicate_message
 from ..store.errors import IdentityMismatch
 from .patient_search import kernel_loop
@@ -45,7 +45,7 @@ ANALYZER = shared_model_service()  # only an object: it follows the registry whe
 
 
 def attach_and_analyze(store, patient_id: str, data: bytes, filename: str | None, actor: str, *,
-                       record=None, analyzer: SharedAnalyzer = ANALYZER, confirm_identity_mismatch: bool = False,
+                       record=None, analyzer: AnalyzerLike = ANALYZER, confirm_identity_mismatch: bool = False,
                        progress: Callable[[str, float], None] = lambda _s, _f: None) -> UploadOutcome:
     """The upload's call into the one ingest path; raises ``LungDxError`` before anything is written."""
     return ingest(store, patient_id, data, actor, filename=filename, analyzer=analyzer, record=record,
@@ -109,7 +109,7 @@ class UploadPanel(w.VBox):
     busy = t.Bool(False, help="True while a file is being processed.")
 
     def __init__(self, store, actor: str, *, record_for: Callable[[str], object] = lambda _pid: None,
-                 analyzer: SharedAnalyzer = ANALYZER) -> None:
+                 analyzer: AnalyzerLike = ANALYZER) -> None:
         self._store = store
         self._actor = actor
         self._record_for = record_for
