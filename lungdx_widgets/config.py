@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 #: Repository root (the folder holding ``pyproject.toml``); the package is installed editable.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -105,12 +106,13 @@ _PATH_FIELDS = {f.name for f in fields(Settings) if f.type in ("Path", Path)}
 _INT_FIELDS = {f.name for f in fields(Settings) if f.type in ("int", int)}
 
 
-def _coerce(name: str, value: object) -> object:
+def _coerce(name: str, value: Any) -> Any:
+    """A TOML or environment value as its field's type (Path, int or str, chosen by the field's name)."""
     if name in _PATH_FIELDS:
         p = Path(str(value)).expanduser()
         return (p if p.is_absolute() else PROJECT_ROOT / p).resolve()
     if name in _INT_FIELDS:
-        return int(value)  # type: ignore[arg-type]
+        return int(value)
     return str(value)
 
 
@@ -128,7 +130,7 @@ def load_settings(env: dict[str, str] | None = None, config_file: Path | None = 
     env = dict(os.environ if env is None else env)
     settings = Settings()
     data = read_config_file(env, config_file)
-    overrides: dict[str, object] = {k: v for k, v in data.items() if k in {f.name for f in fields(Settings)}}
+    overrides: dict[str, Any] = {k: v for k, v in data.items() if k in {f.name for f in fields(Settings)}}
     for f in fields(Settings):
         key = f"LUNGDX_{f.name.upper()}"
         if env.get(key):

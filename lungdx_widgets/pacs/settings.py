@@ -7,8 +7,9 @@ notebook, a command-line argument or the audit log. ``repr`` hides the password.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from ..config import read_config_file
 
@@ -44,24 +45,25 @@ class PacsSettings:
         return bool(self.url)
 
 
-def _coerce(f, value: object) -> object:
+def _coerce(f: Field[Any], value: Any) -> Any:
+    """A TOML or environment value as the field's type (tuple, bool, int, float or str)."""
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     if kind.startswith("tuple"):
-        items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[arg-type]
+        items = value.split(",") if isinstance(value, str) else list(value)
         return tuple(str(v).strip().upper() for v in items if str(v).strip())
     if kind == "bool":
         return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
     if kind == "int":
-        return int(value)  # type: ignore[arg-type]
+        return int(value)
     if kind == "float":
-        return float(value)  # type: ignore[arg-type]
+        return float(value)
     return str(value)
 
 
 def load_pacs_settings(env: dict[str, str] | None = None, config_file: Path | None = None) -> PacsSettings:
     """Defaults < ``[pacs]`` in ``lungdx.toml`` (or ``LUNGDX_CONFIG``) < ``LUNGDX_PACS_<FIELD>``."""
     env = dict(os.environ if env is None else env)
-    values: dict[str, object] = dict(read_config_file(env, config_file).get("pacs", {}))
+    values: dict[str, Any] = dict(read_config_file(env, config_file).get("pacs", {}))
     for f in fields(PacsSettings):
         key = f"LUNGDX_PACS_{f.name.upper()}"
         if env.get(key):

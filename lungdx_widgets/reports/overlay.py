@@ -71,10 +71,10 @@ def overlay_png(pixels: np.ndarray, heatmap: np.ndarray | None = None, boxes: It
     width = max(2, round(max(image.size) / 300))
     font = _font(max(12, round(max(image.size) / 45)))
     for n, b in enumerate(boxes, start=1):
-        colour = HUMAN_COLOUR if b.source == "human" or b.status in ("accepted", "edited") else AI_COLOUR
+        box_colour = HUMAN_COLOUR if b.source == "human" or b.status in ("accepted", "edited") else AI_COLOUR
         x0, y0, x1, y1 = (v * scale for v in (b.x, b.y, b.x + b.w, b.y + b.h))
-        draw.rectangle((x0, y0, x1, y1), outline=colour, width=width)
-        draw.text((x0 + width + 2, y0 + width + 1), f"{n} {label_text(b.label)}", fill=colour, font=font)
+        draw.rectangle((x0, y0, x1, y1), outline=box_colour, width=width)
+        draw.text((x0 + width + 2, y0 + width + 1), f"{n} {label_text(b.label)}", fill=box_colour, font=font)
     buf = io.BytesIO()
     image.save(buf, "PNG", optimize=False)
     return buf.getvalue()

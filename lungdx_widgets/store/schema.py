@@ -6,10 +6,13 @@ pending ones, each in its own transaction, so a database from any earlier versio
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
+
+if TYPE_CHECKING:
+    from ..vocabulary import Kind
 
 MIGRATIONS = Migrations("lungdx")
 
@@ -105,7 +108,7 @@ def _people(db: Database) -> None:
     _append_only(db, "audit_log", "the audit log is append-only")
     # Name + MRN full-text index kept current by triggers (default unicode61 tokenizer:
     # "DEMO-0012" indexes as the tokens demo, 0012, and a phrase prefix query finds it).
-    db["patients"].enable_fts(["patient_id", "name"], create_triggers=True)
+    db.table("patients").enable_fts(["patient_id", "name"], create_triggers=True)
 
 
 #: Tables of ``0002_imaging``.
@@ -263,7 +266,7 @@ def _clinical_signoff(db: Database) -> None:
 @MIGRATIONS(name="0007_korean_search")
 def _korean_search(db: Database) -> None:
     """Substring and 초성 search (store/search.py) replaces the word-prefix index, which found no Korean given name."""
-    db["patients"].disable_fts()
+    db.table("patients").disable_fts()
     db.executescript("""
     CREATE VIRTUAL TABLE patients_search USING fts5(
         grams, name_key UNINDEXED, mrn_key UNINDEXED, initials UNINDEXED,
@@ -333,7 +336,7 @@ def _korean_vocabulary(db: Database) -> None:
 
 
 #: (table, vocabulary kind, text column) of the coded tables.
-CODED_COLUMNS = (("conditions", "condition", "name"), ("allergies", "substance", "substance"))
+CODED_COLUMNS: tuple[tuple[str, Kind, str], ...] = (("conditions", "condition", "name"), ("allergies", "substance", "substance"))
 
 
 def vocabulary_columns() -> str:

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import anywidget
 import numpy as np
@@ -58,7 +59,9 @@ def browser_msgids() -> tuple[str, ...]:
     from babel.messages.extract import extract_javascript
 
     with (_HERE / "viewer.js").open("rb") as fp:
-        found = [m for _line, _kw, m, _comments in extract_javascript(fp, ["_", "N_"], [], {})]
+        # babel annotates the result as (lineno, message, comments, context); extractors yield
+        # (lineno, funcname, message(s), comments), so the message is taken as an object and narrowed
+        found: list[object] = [m for _line, _kw, m, _comments in extract_javascript(fp, {"_": None, "N_": None}, [], {})]
     return tuple(dict.fromkeys(m for m in found if isinstance(m, str) and m))
 
 
@@ -105,7 +108,7 @@ class ImageViewer(anywidget.AnyWidget):
     #: Overlay opacity; the browser applies it directly and reports it back.
     opacity = t.Float(0.45, min=0.0, max=1.0).tag(sync=True)
     #: Boxes as dicts with label, x, y, w, h, score, source ("ai"/"human"), status (Box values are converted).
-    boxes = t.List().tag(sync=True)
+    boxes: t.List[Any] = t.List().tag(sync=True)  # Box or dict in; a validator stores dicts
     #: Labels offered in the relabel menu (the model's label list); free text is allowed too.
     classes = t.List(t.Unicode()).tag(sync=True)
     #: Index of the selected box, -1 for none.
