@@ -26,7 +26,8 @@ from .i18n import gettext as _
 from .terms import finding_name
 from .widgets.page_language import PageLanguage
 from .widgets.theme import RESEARCH_NOTICE, card, esc, message_html, retranslate, stylesheet
-from .widgets.upload import ANALYZER, SharedAnalyzer, UploadOutcome, UploadPanel
+from .services import ProvidesAnalyzer
+from .widgets.upload import ANALYZER, UploadOutcome, UploadPanel
 from .widgets.editor import AnnotationEditor, UnsavedPrompt
 from .widgets.patient_form import PatientForm
 from .widgets.report import ReportDownload
@@ -56,7 +57,7 @@ def _open_default_store():
 class Dashboard(w.VBox):
     """The clinician's single screen. ``store``/``username`` are injectable for tests and notebooks."""
 
-    def __init__(self, store=None, username: str | None = None, *, analyzer: SharedAnalyzer = ANALYZER,
+    def __init__(self, store=None, username: str | None = None, *, analyzer: ProvidesAnalyzer = ANALYZER,
                  warm_up_model: bool = True) -> None:
         super().__init__(layout=w.Layout(display="flex", flex_flow="column"))
         self.add_class("lx-dashboard")
@@ -66,7 +67,7 @@ class Dashboard(w.VBox):
             if self.user is None or self.user.disabled:
                 raise LungDxError(f"User '{username}' cannot use the dashboard.")
         except LungDxError as exc:
-            self.children = (stylesheet(), w.HTML(message_html(str(exc), "error")))
+            self.children: tuple[w.Widget, ...] = (stylesheet(), w.HTML(message_html(str(exc), "error")))
             self.user = None
             return
         self.actor = self.user.username
@@ -167,8 +168,8 @@ class Dashboard(w.VBox):
         self.editor.on_saved(self._boxes_saved)
         self.upload.on_done(self._on_uploaded)
         self.findings.observe(lambda ch: self._follow_label(ch["new"]), names="selected_label")
-        self.viewer.observe(lambda ch: ch["new"] and self.findings.select(ch["new"]), names="heatmap_label")
-        self.tabs.observe(lambda ch: ch["new"] == TAB_PRIORS and self.priors.render(), names="selected_index")
+        self.viewer.observe(lambda ch: self._heatmap_chosen(ch["new"]), names="heatmap_label")
+        self.tabs.observe(lambda ch: self._tab_chosen(ch["new"]), names="selected_index")
         self.signoff.on_signed(self._signed)
         self.priors.on_compare(self._show_prior)
         self.prior_film.close.on_click(lambda _b: setattr(self.priors.side_by_side, "value", False))
@@ -418,6 +419,16 @@ class Dashboard(w.VBox):
             self.signoff.show(study.id, view)
         self.priors.set_patient(study.patient_id, study.id)
         self.worklist.refresh()
+
+    def _heatmap_chosen(self, label: str) -> None:
+        """The findings panel selects the finding whose heatmap the viewer now shows ("" = none: no change)."""
+        if label:
+            self.findings.select(label)
+
+    def _tab_chosen(self, index: int) -> None:
+        """The priors tab is drawn when it is opened (not before: it reads the store)."""
+        if index == TAB_PRIORS:
+            self.priors.render()
 
     def _follow_label(self, label: str) -> None:
         """The viewer overlays the heatmap of the finding selected in the findings panel."""

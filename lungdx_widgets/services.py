@@ -127,11 +127,18 @@ class _Analyzes(Protocol):
     def analyze(self, radiograph: Radiograph) -> Findings: ...
 
 
+class _VersionedAnalyzer(_Analyzes, Protocol):
+    """What a service's ``get()`` gives: an analyser that names its model version (the dashboard compares it)."""
+
+    @property
+    def version(self) -> str: ...
+
+
 @runtime_checkable
 class ProvidesAnalyzer(Protocol):
     """A model service: local (:class:`ModelService`) or the server's (``inference.client.RemoteModelService``)."""
 
-    def get(self) -> _Analyzes: ...
+    def get(self) -> _VersionedAnalyzer: ...
 
     def warm_up(self, before: Callable[[], None] = ...) -> None: ...
 

@@ -8,10 +8,14 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import get_settings
 from ..errors import LungDxError
 from .common import add_db_argument, db_path
+
+if TYPE_CHECKING:
+    from ..types import Radiograph
 
 #: ``--dask`` without a scheduler address: a local cluster.
 LOCAL_CLUSTER = "local"
@@ -44,11 +48,11 @@ def _triage(findings, image_size):
     return assess(findings, None, image_size=image_size)
 
 
-def _load_all(paths: list[Path]) -> list[tuple[Path, object]]:
+def _load_all(paths: list[Path]) -> list[tuple[Path, Radiograph | LungDxError]]:
     """(path, Radiograph or the LungDxError that refused it), in order."""
     from ..imaging import load_image
 
-    loaded = []
+    loaded: list[tuple[Path, Radiograph | LungDxError]] = []
     for path in paths:
         try:
             loaded.append((path, load_image(path, filename=path.name)))
@@ -118,7 +122,7 @@ def _analyze_into_store(args: argparse.Namespace, service) -> int:
                 print(f"lungdx: error: {path}: {exc}", file=sys.stderr)
                 failures += 1
                 continue
-            if result.findings is None:
+            if result.findings is None or result.triage is None:  # both set together when analysis ran
                 print(f"{path}: study {result.study.id}: {result.message}", flush=True)
                 failures += result.model_error is not None
             elif args.json:  # the stored triage (with the patient record), not a record-less one
