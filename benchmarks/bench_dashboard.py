@@ -139,8 +139,16 @@ def login_once(browser, base: str, user: str) -> tuple[float, float]:
         context.close()
 
 
+#: Where the dashboard page's time goes, from its navigation start (after the login's redirect): first byte of
+#: Voila's page, its scripts run (DOMContentLoaded), the page's load event, the first worklist row.
+PHASES_JS = """() => { const n = performance.getEntriesByType('navigation')[0];
+  return {first_byte: n.responseStart, dom_ready: n.domContentLoadedEventEnd, loaded: n.loadEventEnd,
+          worklist: performance.now()}; }"""
+PHASES: list[dict] = []
+
+
 def log_in(page, base: str, user: str) -> tuple[float, float]:
-    """Log ``page`` in: (login page ms, login submitted → first worklist row ms)."""
+    """Log ``page`` in: (login page ms, login submitted → first worklist row ms); phases go to :data:`PHASES`."""
     t0 = time.perf_counter()
     page.goto(base + "/login")
     login_page_ms = (time.perf_counter() - t0) * 1000
@@ -149,7 +157,9 @@ def log_in(page, base: str, user: str) -> tuple[float, float]:
     t0 = time.perf_counter()
     page.click("#login-submit")
     page.wait_for_selector(".lx-worklist-row")
-    return login_page_ms, (time.perf_counter() - t0) * 1000
+    tti_ms = (time.perf_counter() - t0) * 1000
+    PHASES.append({k: round(v) for k, v in page.evaluate(PHASES_JS).items()})
+    return login_page_ms, tti_ms
 
 
 def measure_startup(base: str, logins: int) -> dict:
@@ -259,13 +269,16 @@ def main() -> int:
             if not args.startup_only:
                 m = measure(base, dicom, args.switches, args.uploads)
         tti = summary(start["tti"])
+        phases = {k: round(statistics.median(p[k] for p in PHASES)) for k in PHASES[0]} if PHASES else {}
+        print("dashboard page, median ms from its navigation start: " +
+              ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in phases.items()))
         print(f"time to interactive after login (first worklist row): p50 {tti['p50'] / 1000:.2f} s, "
               f"p95 {tti['p95'] / 1000:.2f} s over {tti['n']} logins, first {start['tti'][0] / 1000:.2f} s "
               f"(login page alone {start['login_page_ms']:.0f} ms)")
         if args.startup_only:
             print(json.dumps({"time_to_interactive_s": round(tti["p50"] / 1000, 2), "tti_ms": tti,
                               "first_login_ms": round(start["tti"][0], 1), "login_page_ms": round(start["login_page_ms"], 1),
-                              "targets": {"time_to_interactive_s": 2.0}, "met": {"time_to_interactive": tti["p50"] <= 2000}}))
+                              "tti_phases_ms": phases, "targets": {"time_to_interactive_s": 2.0}, "met": {"time_to_interactive": tti["p50"] <= 2000}}))
             return 0
         baseline = analysis_baseline(checkpoint, dicom, args.uploads)
 
