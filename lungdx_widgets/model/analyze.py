@@ -101,14 +101,14 @@ def forward(model: HamNet, inputs: np.ndarray | torch.Tensor, lung_grids: np.nda
         abnormal_map = (abnormal_map[:n] + abnormal_map[n:].flip(-1)) / 2
         embedding = (embedding[:n] + embedding[n:]) / 2 if embedding is not None else None
     ood = model.ood_distance(embedding).numpy() if config.ood_threshold > 0 and embedding is not None else None
-    evidence, localisation, abnormal_map = cams.numpy(), cams.numpy(), abnormal_map.numpy()
+    evidence, localisation, abnormal_maps = cams.numpy(), cams.numpy(), abnormal_map.numpy()
     if config.lung_crop and lung_grids is not None:
         weight = lung_cells(lung_grids, *evidence.shape[-2:])
-        localisation, abnormal_map = evidence * weight[:, None], abnormal_map * weight
+        localisation, abnormal_maps = evidence * weight[:, None], abnormal_maps * weight
     elif config.lung_prior:
         prior = lung_field_prior(*evidence.shape[-2:])
-        localisation, abnormal_map = evidence * prior, abnormal_map * prior
-    return RawOutput(probs.numpy(), abnormal.numpy(), localisation, abnormal_map, evidence, ood)
+        localisation, abnormal_maps = evidence * prior, abnormal_maps * prior
+    return RawOutput(probs.numpy(), abnormal.numpy(), localisation, abnormal_maps, evidence, ood)
 
 
 #: What the dashboard and the CLI say when the guard trips (one wording, used everywhere).
@@ -198,10 +198,11 @@ class Analyzer:
         t0 = time.perf_counter()
         prepared = self.prepare([r.pixels for r in radiographs])
         t1 = time.perf_counter()
-        raw = None
-        if prepared:
-            grids = np.stack([p.lung_grid for p in prepared]) if self.config.lung_crop else None
-            raw = self.predict(np.stack([p.input for p in prepared]), grids)
+        if not prepared:
+            return []
+        # a lung-crop checkpoint's films always carry their grid (prepare_films)
+        grids = np.stack([p.lung_grid for p in prepared if p.lung_grid is not None]) if self.config.lung_crop else None
+        raw = self.predict(np.stack([p.input for p in prepared]), grids)
         t2 = time.perf_counter()
         shared = {"preprocess": (t1 - t0) / max(len(radiographs), 1), "forward": (t2 - t1) / max(len(radiographs), 1)}
         return [self._findings(raw, i, film, shared, heatmaps) for i, film in enumerate(prepared)]

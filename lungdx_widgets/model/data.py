@@ -76,8 +76,9 @@ def read_boxes(boxes_csv: Path | None) -> dict[str, list[Box]]:
         return out
     with csv_rows(boxes_csv) as reader:
         for row in reader:
-            out[_required(row, "file")].append(Box(_required(row, "label"), *(_finite(row[c]) for c in "xywh"),
-                                                   source="human", status="accepted"))
+            file, label = _required(row, "file"), _required(row, "label")
+            x, y, w, h = (_finite(row[c]) for c in "xywh")
+            out[file].append(Box(label, x, y, w, h, source="human", status="accepted"))
     return out
 
 

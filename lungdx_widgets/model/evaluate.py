@@ -12,6 +12,7 @@ import time
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch.nn.functional as F
@@ -52,11 +53,12 @@ def infer(analyzer: Analyzer, data: Prepared, batch: int = 32) -> RawOutput:
         grids = data.lung_grids[i:i + batch].numpy() if data.lung_grids is not None else None
         parts.append(analyzer.predict(to_network_units(data.images[i:i + batch], data.standardize), grids))
 
-    def joined(name: str) -> np.ndarray | None:
-        values = [getattr(p, name) for p in parts]
-        return None if any(v is None for v in values) else np.concatenate(values)
+    def joined(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])
 
-    return RawOutput(*(joined(f) for f in RawOutput.__dataclass_fields__))
+    ood = [p.ood_scores for p in parts if p.ood_scores is not None]  # the one optional output: kept if every batch has it
+    return RawOutput(joined("probabilities"), joined("abnormal"), joined("class_maps"), joined("abnormal_maps"),
+                     joined("evidence_maps"), np.concatenate(ood) if len(ood) == len(parts) else None)
 
 
 def guard_flags(analyzer: Analyzer, raw: RawOutput, data: Prepared) -> np.ndarray:
@@ -79,10 +81,10 @@ def guard_report(analyzer: Analyzer, raw: RawOutput, data: Prepared, labels: tup
     reported = [(j, label) for j, label in enumerate(labels) if label not in analyzer.config.withheld]
     sources = [r.source for r in data.records]
     normal = data.abnormal.numpy() == 0
-    by_source = {}
+    by_source: dict[str, dict[str, Any]] = {}
     for src in sorted(set(sources)):
         m = np.array([x == src for x in sources])
-        entry = {"n": int(m.sum()), "flagged": float(flags[m].mean()), "n_normal": int((m & normal).sum())}
+        entry: dict[str, Any] = {"n": int(m.sum()), "flagged": float(flags[m].mean()), "n_normal": int((m & normal).sum())}
         if (m & normal).any():
             entry["normals_shown_positive"] = {
                 label: float(((raw.probabilities[:, j] >= analyzer.thresholds.get(label, 0.5)) & ~flags)[m & normal].mean())
@@ -102,7 +104,9 @@ def localization_report(raw: RawOutput, data: Prepared, labels: tuple[str, ...],
     score the network's own maps (without the lung-field prior).
     """
     maps = raw.class_maps if maps is None else maps
-    hits, ious, by_label = [], [], defaultdict(lambda: {"hits": 0, "n_boxes": 0, "iou_sum": 0.0})
+    hits: list[bool] = []
+    ious: list[float] = []
+    by_label: defaultdict[str, dict[str, float]] = defaultdict(lambda: {"hits": 0, "n_boxes": 0, "iou_sum": 0.0})
     for i, rec in enumerate(data.records):
         geo = data.geometries[i]
         for box in rec.boxes:
@@ -113,7 +117,8 @@ def localization_report(raw: RawOutput, data: Prepared, labels: tuple[str, ...],
             ref = geo.to_model(box.x, box.y, box.w, box.h)
             hit = inside(peak(heat), ref)
             best = max((iou(b[:4], ref) for b in boxes_from_map(heat, split_midline=split_midline)), default=0.0)
-            hits.append(hit), ious.append(best)
+            hits.append(hit)
+            ious.append(best)
             entry = by_label[box.label]
             entry["hits"] += int(hit)
             entry["n_boxes"] += 1

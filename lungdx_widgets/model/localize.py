@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -20,7 +22,14 @@ HEATMAP_MAX_SIDE = 512
 
 #: Lung fields of a frontal chest film, in fractions of the square model input: centre x of each
 #: lung, centre y, and spreads. Fixed from anatomy before any localisation was measured (not fitted).
-LUNG_FIELDS = {"x": (0.3, 0.7), "y": 0.55, "sx": 0.13, "sy": 0.2}
+class _LungFields(TypedDict):
+    x: tuple[float, ...]  # centre of each lung field (fraction of the width)
+    y: float
+    sx: float
+    sy: float
+
+
+LUNG_FIELDS: _LungFields = {"x": (0.3, 0.7), "y": 0.55, "sx": 0.13, "sy": 0.2}
 
 
 def lung_field_prior(h: int, w: int) -> np.ndarray:
@@ -32,7 +41,9 @@ def lung_field_prior(h: int, w: int) -> np.ndarray:
     gy, gx = (np.arange(h) + 0.5) / h, (np.arange(w) + 0.5) / w
     x, y = np.meshgrid(gx, gy)
     f = LUNG_FIELDS
-    prior = sum(np.exp(-((x - cx) ** 2 / (2 * f["sx"] ** 2) + (y - f["y"]) ** 2 / (2 * f["sy"] ** 2))) for cx in f["x"])
+    prior = np.zeros_like(x)
+    for cx in f["x"]:
+        prior += np.exp(-((x - cx) ** 2 / (2 * f["sx"] ** 2) + (y - f["y"]) ** 2 / (2 * f["sy"] ** 2)))
     return (prior / prior.max()).astype(np.float32)
 
 

@@ -131,7 +131,7 @@ def lse_pool(maps: torch.Tensor, r: float, mask: torch.Tensor | None = None) -> 
     flat = maps.flatten(2) * r                                     # (B, K, N)
     if mask is not None:
         flat = flat.masked_fill(~mask.flatten()[None, None], float("-inf"))
-        n = mask.sum()
+        n: torch.Tensor | int = mask.sum()
     else:
         n = flat.shape[-1]
     return (torch.logsumexp(flat, dim=-1) - torch.log(torch.as_tensor(float(n)))) / r
@@ -162,14 +162,26 @@ def build_backbone(config: NetConfig, xrv_weights: str | None = None) -> nn.Modu
     return features
 
 
+def _feature_channels(features: nn.Module) -> int:
+    """Channels out of a torchxrayvision DenseNet ``features`` (its final ``norm5`` batch norm)."""
+    norm5 = features.get_submodule("norm5")
+    if not isinstance(norm5, nn.BatchNorm2d):
+        raise TypeError(f"the backbone's norm5 is a {type(norm5).__name__}, not a BatchNorm2d")
+    return norm5.num_features
+
+
 class HamNet(nn.Module):
     """Backbone + foreground attention + per-class CAMs + abnormality map."""
+
+    #: Training films' feature mean and precision (buffers, registered when the checkpoint is guarded).
+    ood_mean: torch.Tensor
+    ood_precision: torch.Tensor
 
     def __init__(self, config: NetConfig, xrv_weights: str | None = None) -> None:
         super().__init__()
         self.config = config
         self.features = build_backbone(config, xrv_weights)
-        channels = self.features.norm5.num_features
+        channels = _feature_channels(self.features)
         self.attention = ForegroundAttention(channels)
         self.class_maps = nn.Conv2d(channels, len(config.labels), 1)
         self.abnormal = nn.Conv2d(channels, 1, 1)

@@ -210,8 +210,10 @@ def within_source_auroc(probs: np.ndarray, data: Prepared, j: int, min_each: int
         values, weights = [], []
         for source in sorted(set(sources[rows].tolist())):
             m = rows & (sources == source)
-            values.append(auroc(y[m], probs[m, j]))
-            weights.append(int(m.sum()))
+            score = auroc(y[m], probs[m, j])
+            if score is not None:  # two_class_rows kept only sources with both classes: always set
+                values.append(score)
+                weights.append(int(m.sum()))
         return float(np.average(values, weights=weights))
     known = ~np.isnan(y)
     return auroc(y[known], probs[known, j])
