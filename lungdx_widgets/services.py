@@ -14,7 +14,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -214,19 +214,19 @@ def ingest(store: "Store", patient_id: str, data: bytes, actor: str, *, filename
         if on_filed is not None:
             on_filed(study, radiograph)
     timings["store"] = time.perf_counter() - t0 - timings["load"]
-    base = dict(study=study, radiograph=radiograph, source=source, timings=timings, duplicate=already)
+    base = IngestResult(study=study, radiograph=radiograph, source=source, timings=timings, duplicate=already)
     if already:  # the same film again: what is on file is opened; a stored (maybe signed) result is never redone
         signoff, prediction = store.latest_signoff(study.id), store.latest_prediction(study.id)
         if signoff is not None or prediction is not None or analyzer is None:
-            return IngestResult(**base, prediction=prediction, signoff=signoff, message=duplicate_message(signoff))
+            return replace(base, prediction=prediction, signoff=signoff, message=duplicate_message(signoff))
     if analyzer is None:
-        return IngestResult(**base, message=f"study {study.id} filed for patient {patient_id} (not analysed)")
+        return replace(base, message=f"study {study.id} filed for patient {patient_id} (not analysed)")
     progress(N_("Analysing"), 0.5)
     t1 = time.perf_counter()
     try:
         findings = _get_analyzer(analyzer).analyze(radiograph)
     except LungDxError as exc:
-        return IngestResult(**base, model_error=str(exc), message=f"Study saved. AI analysis unavailable: {exc}")
+        return replace(base, model_error=str(exc), message=f"Study saved. AI analysis unavailable: {exc}")
     timings["analyze"] = time.perf_counter() - t1
     progress(N_("Triage"), 0.9)
     if record is None:
@@ -234,8 +234,8 @@ def ingest(store: "Store", patient_id: str, data: bytes, actor: str, *, filename
     triage = assess(findings, record, image_size=radiograph.size)
     prediction = store.add_prediction(study.id, findings, triage, actor)
     timings["total"] = time.perf_counter() - t0
-    return IngestResult(**base, prediction=prediction, findings=findings, triage=triage,
-                        message=f"analysed in {timings['total']:.1f} s ({triage.level})")
+    return replace(base, prediction=prediction, findings=findings, triage=triage,
+                   message=f"analysed in {timings['total']:.1f} s ({triage.level})")
 
 
 @dataclass(frozen=True)
