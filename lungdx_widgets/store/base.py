@@ -15,7 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
-from sqlite_utils import Database
+from . import _without_pandas  # noqa: F401  (before sqlite_utils: see that module)
+from sqlite_utils import Database  # noqa: E402
 
 from .dialect import SQLITE, Connection, Dialect
 from .errors import NotFound

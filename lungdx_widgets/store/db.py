@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from sqlite_utils import Database
+from . import _without_pandas  # noqa: F401  (before sqlite_utils: see that module)
+from sqlite_utils import Database  # noqa: E402
 
 from ..config import get_settings, is_postgres_url
 from .dialect import PgConnection, PostgresDialect

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
+from . import _without_pandas  # noqa: F401  (before sqlite_utils: see that module)
+from sqlite_utils import Database  # noqa: E402
 from sqlite_utils.migrations import Migrations
 
 if TYPE_CHECKING:
