@@ -204,10 +204,11 @@ class FindingsPanel(w.VBox):
         reasons = "; ".join(translate(r) for r in view.triage_reasons) or _("no rule fired")
         if view.override:
             level, why, who = view.override
+            ai_triage = (_("AI triage was {level}").format(level=level_name(view.triage_level)) if view.triage_level
+                         else _("The AI gave no triage level"))
             self._triage.value = (f"<div class='lx-triage-line'>{esc(_('Triage'))} {triage_badge(level)} "
                                   f"<span class='lx-triage-reason'>{esc(_('set by {who}: {why}').format(who=who, why=why))}</span></div>"
-                                  f"<div class='lx-muted lx-triage-ai'>{esc(_('AI triage was {level}').format(level=level_name(view.triage_level) if view.triage_level else _('not triaged')))}: "
-                                  f"{esc(reasons)}</div>")
+                                  f"<div class='lx-muted lx-triage-ai'>{esc(ai_triage)}: {esc(reasons)}</div>")
         else:
             self._triage.value = (f"<div class='lx-triage-line'>{esc(_('Triage'))} {triage_badge(view.triage_level)} "
                                   f"<span class='lx-triage-reason'>{esc(reasons)}</span></div>")

@@ -140,7 +140,7 @@ def test_override_of_an_untriaged_result_says_not_triaged_not_none():
                                override=("urgent", "clinical picture", "dr-kim"))
     panel.show(view)
     assert view.triage_level is None
-    assert "AI triage was not triaged" in panel._triage.value and "None" not in panel._triage.value
+    assert "The AI gave no triage level" in panel._triage.value and "None" not in panel._triage.value
     assert "dr-kim" in panel._triage.value
 
 
