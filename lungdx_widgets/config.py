@@ -36,10 +36,12 @@ class Settings:
     #: The store on PostgreSQL: a ``postgresql://`` URL given as ``db`` (``LUNGDX_DB``, the TOML) lands
     #: here, since a URL is not a path; empty: the store is the SQLite file ``db``.
     db_url: str = ""
-    #: Where uploaded/imported images are stored, content-addressed by SHA-256.
-    image_store: Path = PROJECT_ROOT / "data" / "images"
-    #: Demo images copied from the shared data at set-up time (never committed).
-    demo_dir: Path = PROJECT_ROOT / "data" / "demo"
+    #: Where uploaded/imported images are stored, content-addressed by SHA-256. None: an ``images`` folder next
+    #: to the SQLite database (``data/images`` for the default one), so ``--db`` moves the images with it
+    #: (:meth:`images_for`); on PostgreSQL ``data/images`` unless set (servers share one folder or mount).
+    image_store: Path | None = None
+    #: Demo images copied from the shared data at set-up time (never committed); None: ``demo`` next to the database.
+    demo_dir: Path | None = None
     #: Read-only public chest radiographs (labels.csv, boxes.csv, images/, dicom/, lowres/).
     shared_data: Path = field(default_factory=_default_shared_data)
     #: Project checkpoints + model card; torchxrayvision's cache lives in ``weights/xrv``.
@@ -102,8 +104,24 @@ class Settings:
         return self.db_url or self.db
 
 
-_PATH_FIELDS = {f.name for f in fields(Settings) if f.type in ("Path", Path)}
+_PATH_FIELDS = {f.name for f in fields(Settings) if f.type in ("Path", Path, "Path | None")}
 _INT_FIELDS = {f.name for f in fields(Settings) if f.type in ("int", int)}
+
+
+def _beside_database(settings: Settings, db: Path | None, folder: str) -> Path:
+    if db is None and settings.db_url:
+        return PROJECT_ROOT / "data" / folder
+    return (db or settings.db).parent / folder
+
+
+def images_for(settings: Settings, db: Path | None = None) -> Path:
+    """The image store of the SQLite database ``db`` (default ``settings.db``; None on PostgreSQL)."""
+    return settings.image_store or _beside_database(settings, db, "images")
+
+
+def demo_images_for(settings: Settings, db: Path | None = None) -> Path:
+    """Where the demo set-up copies its shared films for the database ``db`` (as :func:`images_for`)."""
+    return settings.demo_dir or _beside_database(settings, db, "demo")
 
 
 def _coerce(name: str, value: Any) -> Any:

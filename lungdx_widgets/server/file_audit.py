@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..config import get_settings
+from ..config import demo_images_for, get_settings, images_for
 
 _FILE_ROUTE = re.compile(r"/(?P<route>files|voila/files|api/contents)/(?P<path>.+)")
 
@@ -20,7 +20,7 @@ _FILE_ROUTE = re.compile(r"/(?P<route>files|voila/files|api/contents)/(?P<path>.
 def patient_data_dirs(root: Path) -> list[str]:
     """Root-relative folders that hold patient data (``data/`` and wherever the store lives)."""
     s = get_settings()
-    dirs = {root / "data", s.db.parent, s.image_store, s.demo_dir, s.snapshots}
+    dirs = {root / "data", s.db.parent, images_for(s), demo_images_for(s), s.snapshots}
     found = []
     for d in dirs:
         try:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from ..config import get_settings
+from ..config import demo_images_for, get_settings
 from ..csvfiles import csv_rows
 from ..errors import LungDxError
 from ..labels import FINDING_LABELS, NO_FINDING, y_column
@@ -170,9 +170,9 @@ def _ensure_user(store: Store, role: str, username: str) -> bool:
     return True
 
 
-def _demo_image(source: Path) -> Path:
-    """Copy a shared image into ``Settings.demo_dir`` once (the shared folder stays read-only)."""
-    target = get_settings().demo_dir / source.name
+def _demo_image(store: Store, source: Path) -> Path:
+    """Copy a shared image into the demo folder beside the database once (the shared folder stays read-only)."""
+    target = demo_images_for(get_settings(), store.path if store.db is not None else None) / source.name
     if not target.is_file() or target.stat().st_size != source.stat().st_size:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
@@ -221,7 +221,7 @@ def _add_demo_patient(store: Store, index: int, images: list[SourceImage], image
             reason = next(r for r in lang.reasons if r[0] in image.findings or r[0] == NO_FINDING)
             store.add_encounter(mrn, DEMO_ACTOR, acquired[:10], reason[1], diagnosis=reason[2],
                                 notes=lang.request_note)
-            path = _demo_image(image_dir / image.file)
+            path = _demo_image(store, image_dir / image.file)
             data = path.read_bytes()
             radiograph = load_image(data, filename=image.file)
             radiograph = replace(radiograph, view=radiograph.view or image.view or None)
@@ -269,7 +269,7 @@ def _add_dicom_patient(store: Store, index: int, dicom: Path) -> bool:
     if store.has_patient(mrn):
         return False
     rng = random.Random(f"lungdx-demo-{index}")
-    path = _demo_image(dicom)
+    path = _demo_image(store, dicom)
     data = path.read_bytes()
     radiograph = load_image(data, filename=dicom.name)
     sex = (radiograph.patient_sex or rng.choice("FM"))[:1].upper()

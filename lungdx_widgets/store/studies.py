@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ..config import get_settings
+from ..config import get_settings, images_for
 from ..imaging.identity import check_identity
 from ..imaging.names import display_filename
 from ..types import TRIAGE_ORDER, Radiograph
@@ -44,6 +44,11 @@ def _write_atomically(target: Path, data: bytes) -> None:
 
 
 class StudiesMixin(StoreBase):
+    @property
+    def image_store(self) -> Path:
+        """This store's image folder: ``Settings.image_store`` when set, else ``images`` beside its SQLite file."""
+        return images_for(get_settings(), self.path if self.db is not None else None)
+
     def add_study(self, patient_id: str, radiograph: Radiograph, data: bytes, actor: str,
                   filename: str | None = None, confirm_identity_mismatch: bool = False,
                   acquired: str | None = None) -> Study:
@@ -64,7 +69,7 @@ class StudiesMixin(StoreBase):
             self.audit(actor, "add_study", f"study:{existing['id']}", outcome="duplicate", detail=f"sha256={sha}")
             return _study(existing)
         rel = f"{sha[:2]}/{sha}{_SUFFIX.get(radiograph.source_format, '.bin')}"
-        target = get_settings().image_store / rel
+        target = self.image_store / rel
         created_file = not target.exists()
         height, width = radiograph.size
         values = {"study_uid": radiograph.study_uid or f"2.25.{uuid.uuid4().int}", "patient_id": patient_id,
@@ -94,7 +99,7 @@ class StudiesMixin(StoreBase):
         return [_study(r) for r in rows]
 
     def study_image_path(self, study: Study) -> Path:
-        return get_settings().image_store / study.image_path
+        return self.image_store / study.image_path
 
     def worklist(self, day: date | None = None, limit: int = 200, *, actor: str | None = None) -> list[WorklistItem]:
         """Studies to read: acquired on ``day`` (default today) or not yet signed off, whatever their date.
