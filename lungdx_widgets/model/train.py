@@ -322,9 +322,44 @@ def _build_model(cfg: TrainConfig, records) -> tuple[HamNet, NetConfig]:
     return HamNet(net_cfg, xrv_weights=xrv_name), net_cfg
 
 
-def train_model(config: TrainConfig, progress: Callable[[dict], None] | None = None) -> TrainResult:
-    """Train (or resume) and write ``config.out`` + its JSON sidecar."""
-    cfg = config
+@dataclass
+class _Run:
+    """One training run's state: what :func:`_setup` builds and the loop, validation and checkpoint steps share."""
+
+    cfg: TrainConfig
+    model: HamNet
+    net_cfg: NetConfig
+    train_recs: list
+    val_recs: list
+    train: Prepared
+    val: Prepared
+    segmenter: LungSegmenter | None
+    bce_targets: torch.Tensor
+    bce_abnormal: torch.Tensor
+    taught: dict
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+    weights: torch.Tensor
+    steps_per_epoch: int
+    total_steps: int
+    state_file: Path
+    step: int = 0
+    history: list = field(default_factory=list)
+    started: float = 0.0
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.net_cfg.labels
+
+    def progress_fraction(self) -> float:
+        """How far the run is: by steps, or by the time budget when that ends it sooner."""
+        by_steps = self.step / self.total_steps
+        by_time = (time.monotonic() - self.started) / self.cfg.time_budget_s if self.cfg.time_budget_s else 0.0
+        return min(max(by_steps, by_time), 1.0)
+
+
+def _setup(cfg: TrainConfig) -> _Run:
+    """Records, split, prepared tensors, model, optimizer and sampler; resumed from ``cfg.out``'s state file if asked."""
     torch.set_num_threads(max(1, cfg.threads or get_settings().torch_threads))
     torch.manual_seed(cfg.seed)
     records = sorted(read_records(Path(cfg.labels_csv), cfg.boxes_csv), key=lambda r: r.file)
@@ -342,110 +377,131 @@ def train_model(config: TrainConfig, progress: Callable[[dict], None] | None = N
     val = prepare(val_recs, Path(cfg.images_dir), labels, net_cfg.input_size, net_cfg, segmenter)
     bce_targets, bce_abnormal, taught = (within_source_targets(train) if cfg.within_source
                                          else (train.targets, train.abnormal, {}))
-
     if cfg.freeze_backbone:
         for p in model.features.parameters():
             p.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, math.ceil(len(train_recs) / cfg.batch_size))
-    total_steps = cfg.max_steps or cfg.epochs * steps_per_epoch
-    generator = torch.Generator().manual_seed(cfg.seed)
     weights = torch.tensor(balanced_weights(train_recs, source_power=cfg.source_power) if cfg.balanced
                            else [1.0] * len(train_recs))
     weights = weights * torch.where(train.has_box.any(dim=1), cfg.box_oversample, 1.0)
-    step, history, elapsed_before = 0, [], 0.0
     state_file = resume_path(cfg.out)
     state_file.parent.mkdir(parents=True, exist_ok=True)
+    run = _Run(cfg, model, net_cfg, train_recs, val_recs, train, val, segmenter, bce_targets, bce_abnormal, taught,
+               optimizer, torch.Generator().manual_seed(cfg.seed), weights, steps_per_epoch,
+               cfg.max_steps or cfg.epochs * steps_per_epoch, state_file)
+    elapsed_before = 0.0
     if cfg.resume and state_file.is_file():
         state = torch.load(state_file, map_location="cpu", weights_only=True)
         if state.get("recipe") == cfg.recipe():
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
-            generator.set_state(state["generator"])
-            step, history, elapsed_before = int(state["step"]), list(state["history"]), float(state["elapsed"])
+            run.generator.set_state(state["generator"])
+            run.step, run.history, elapsed_before = int(state["step"]), list(state["history"]), float(state["elapsed"])
+    run.started = time.monotonic() - elapsed_before
+    return run
 
-    started = time.monotonic() - elapsed_before
 
-    def progress_fraction() -> float:
-        by_steps = step / total_steps
-        by_time = (time.monotonic() - started) / cfg.time_budget_s if cfg.time_budget_s else 0.0
-        return min(max(by_steps, by_time), 1.0)
-
-    stopped_early = False
-    while progress_fraction() < 1.0:
-        model.train()
-        if cfg.freeze_backbone:
-            model.features.eval()
-        running: dict[str, float] = {}
-        n_batches = 0
-        for _ in range(steps_per_epoch):
-            if progress_fraction() >= 1.0:
-                break
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(progress_fraction(), cfg.lr)
-            idx = torch.multinomial(weights, cfg.batch_size, replacement=True, generator=generator)
-            images = train.images[idx].float() / 255.0
-            masks = train.box_masks[idx].float()
-            if train.lung_grids is not None:
-                masks = torch.cat([masks, train.lung_grids[idx, None].float()], 1)
-            if cfg.augment:
-                images, masks = augment(images, masks, generator, hflip=cfg.hflip)
-            if cfg.acquisition:
-                images = acquisition_jitter(images, generator)
-            lungs = masks[:, len(labels):] if train.lung_grids is not None else None
-            out = model(to_network_units(images, train.standardize))
-            loss, parts = ham_loss(out, bce_targets[idx], bce_abnormal[idx], masks[:, :len(labels)],
-                                   train.has_box[idx], cfg.loss, negatives=train.targets[idx] == 0, lung_masks=lungs)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            n_batches += 1
-            for k, v in dict(parts, total=float(loss.detach())).items():
-                running[k] = running.get(k, 0.0) + v
-            if progress:
-                progress({"step": step, "total_steps": total_steps, "loss": float(loss.detach())})
-        val_probs = _predict(model, val)
-        metrics = validation_metrics(val_probs, val, labels) if len(val_recs) else {}
-        history.append({"step": step, "loss": {k: v / max(n_batches, 1) for k, v in running.items()},
-                        "val_auroc": {k: m["auroc"] for k, m in metrics.items()}, "seconds": time.monotonic() - started})
+def _train_epoch(run: _Run, progress: Callable[[dict], None] | None) -> tuple[dict[str, float], int]:
+    """One pass of ``steps_per_epoch`` sampled batches (fewer when the run ends): (summed loss parts, batches)."""
+    cfg, model, train, labels = run.cfg, run.model, run.train, run.labels
+    model.train()
+    if cfg.freeze_backbone:
+        model.features.eval()
+    running: dict[str, float] = {}
+    n_batches = 0
+    for _ in range(run.steps_per_epoch):
+        if run.progress_fraction() >= 1.0:
+            break
+        for group in run.optimizer.param_groups:
+            group["lr"] = learning_rate(run.progress_fraction(), cfg.lr)
+        idx = torch.multinomial(run.weights, cfg.batch_size, replacement=True, generator=run.generator)
+        images = train.images[idx].float() / 255.0
+        masks = train.box_masks[idx].float()
+        if train.lung_grids is not None:
+            masks = torch.cat([masks, train.lung_grids[idx, None].float()], 1)
+        if cfg.augment:
+            images, masks = augment(images, masks, run.generator, hflip=cfg.hflip)
+        if cfg.acquisition:
+            images = acquisition_jitter(images, run.generator)
+        lungs = masks[:, len(labels):] if train.lung_grids is not None else None
+        out = model(to_network_units(images, train.standardize))
+        loss, parts = ham_loss(out, run.bce_targets[idx], run.bce_abnormal[idx], masks[:, :len(labels)],
+                               train.has_box[idx], cfg.loss, negatives=train.targets[idx] == 0, lung_masks=lungs)
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        run.optimizer.step()
+        run.step += 1
+        n_batches += 1
+        for k, v in dict(parts, total=float(loss.detach())).items():
+            running[k] = running.get(k, 0.0) + v
         if progress:
-            progress({"step": step, "total_steps": total_steps, "epoch_end": True, **history[-1]})
-        # temp file + rename: an interrupt during the save never leaves a broken resume file
-        partial = state_file.with_suffix(".partial")
-        torch.save({"recipe": cfg.recipe(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "generator": generator.get_state(), "step": step, "history": history,
-                    "elapsed": time.monotonic() - started}, partial)
-        os.replace(partial, state_file)
-    stopped_early = step < total_steps  # the time budget ended it (annealed all the same)
+            progress({"step": run.step, "total_steps": run.total_steps, "loss": float(loss.detach())})
+    return running, n_batches
 
-    val_probs = _predict(model, val)
-    metrics = validation_metrics(val_probs, val, labels) if len(val_recs) else {}
+
+def _validate(run: _Run) -> tuple[np.ndarray, dict[str, dict]]:
+    """Probabilities on the validation split and their per-label metrics ({} without a validation split)."""
+    val_probs = _predict(run.model, run.val)
+    return val_probs, (validation_metrics(val_probs, run.val, run.labels) if len(run.val_recs) else {})
+
+
+def _save_resume_state(run: _Run) -> None:
+    """Temp file + rename: an interrupt during the save never leaves a broken resume file."""
+    partial = run.state_file.with_suffix(".partial")
+    torch.save({"recipe": run.cfg.recipe(), "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
+                "generator": run.generator.get_state(), "step": run.step, "history": run.history,
+                "elapsed": time.monotonic() - run.started}, partial)
+    os.replace(partial, run.state_file)
+
+
+def _write_checkpoint(run: _Run, stopped_early: bool) -> TrainResult:
+    """Thresholds (within-source for lung-crop models), the OOD guard, then the checkpoint and its sidecar."""
+    cfg, labels = run.cfg, run.labels
+    val_probs, metrics = _validate(run)
     thresholds = {label: metrics.get(label, {}).get("threshold", 0.5) for label in labels}
     ood_report = None
-    if net_cfg.lung_crop and len(val_recs):
-        thresholds = within_source_thresholds(val_probs, val, labels)
+    model, net_cfg = run.model, run.net_cfg
+    if net_cfg.lung_crop and len(run.val_recs):
+        thresholds = within_source_thresholds(val_probs, run.val, labels)
     if cfg.ood_guard and net_cfg.lung_crop:
-        model, ood_report = fit_ood_guard(model, train, val, cfg.ood_flag_rate)
-        model.config = replace(model.config, withheld=withheld_labels(val_probs, val, labels, net_cfg.withheld))
+        model, ood_report = fit_ood_guard(model, run.train, run.val, cfg.ood_flag_rate)
+        model.config = replace(model.config, withheld=withheld_labels(val_probs, run.val, labels, net_cfg.withheld))
         net_cfg = model.config
     meta = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "recipe": cfg.recipe(),
         "data": {"images_dir": str(cfg.images_dir), "labels_csv": str(cfg.labels_csv),
                  "boxes_csv": str(cfg.boxes_csv) if cfg.boxes_csv else None,
-                 "n_train": len(train_recs), "n_val": len(val_recs)},
+                 "n_train": len(run.train_recs), "n_val": len(run.val_recs)},
         "split": {"method": f"patient-grouped, stratified by source/view/Pneumonia; fold {cfg.fold} of {cfg.n_folds}, seed {cfg.seed}",
-                  "train_patients": sorted({r.patient_id for r in train_recs}),
-                  "val_patients": sorted({r.patient_id for r in val_recs})},
-        "validation": metrics, "history": history, "steps": step, "stopped_early": stopped_early,
+                  "train_patients": sorted({r.patient_id for r in run.train_recs}),
+                  "val_patients": sorted({r.patient_id for r in run.val_recs})},
+        "validation": metrics, "history": run.history, "steps": run.step, "stopped_early": stopped_early,
         "threshold_policy": WITHIN_SOURCE_THRESHOLD_POLICY if net_cfg.lung_crop else THRESHOLD_POLICY,
         "taught_by_sources": {(labels[int(k.split(":")[1])] if k.startswith("label:") else k): v
-                              for k, v in taught.items()},
+                              for k, v in run.taught.items()},
         "ood_guard": ood_report,
-        "segmenter": segmenter.version if segmenter is not None else None,
+        "segmenter": run.segmenter.version if run.segmenter is not None else None,
     }
     save_checkpoint(Path(cfg.out), net_cfg.as_dict(), model.state_dict(), thresholds, meta)
-    state_file.unlink(missing_ok=True)  # an interrupted run (exception, Ctrl-C) keeps it for resuming
-    return TrainResult(Path(cfg.out), step, time.monotonic() - started, history, metrics, thresholds, labels, stopped_early)
+    run.state_file.unlink(missing_ok=True)  # an interrupted run (exception, Ctrl-C) keeps it for resuming
+    return TrainResult(Path(cfg.out), run.step, time.monotonic() - run.started, run.history, metrics, thresholds,
+                       labels, stopped_early)
+
+
+def train_model(config: TrainConfig, progress: Callable[[dict], None] | None = None) -> TrainResult:
+    """Train (or resume) and write ``config.out`` + its JSON sidecar: setup → epochs (validate, save resume
+    state after each) → checkpoint."""
+    run = _setup(config)
+    while run.progress_fraction() < 1.0:
+        running, n_batches = _train_epoch(run, progress)
+        _val_probs, metrics = _validate(run)
+        run.history.append({"step": run.step, "loss": {k: v / max(n_batches, 1) for k, v in running.items()},
+                            "val_auroc": {k: m["auroc"] for k, m in metrics.items()},
+                            "seconds": time.monotonic() - run.started})
+        if progress:
+            progress({"step": run.step, "total_steps": run.total_steps, "epoch_end": True, **run.history[-1]})
+        _save_resume_state(run)
+    return _write_checkpoint(run, stopped_early=run.step < run.total_steps)  # the time budget ended it (annealed)
