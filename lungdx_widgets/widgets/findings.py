@@ -56,12 +56,17 @@ class FindingsView:
         return p is not None and thr is not None and p >= thr
 
     def likelihood(self, label: str) -> str:
-        """The finding in words against its own operating point (see :func:`likelihood`)."""
-        return likelihood(self.probabilities.get(label), self.thresholds.get(label))
+        """The finding in words against its own operating point (see :func:`likelihood`); on a film the guard
+        flagged, no word at all: the AI abstains (its probability stays on hover and in the chart)."""
+        word = likelihood(self.probabilities.get(label), self.thresholds.get(label))
+        return UNRELIABLE if self.out_of_distribution and word != NOT_ASSESSED else word
 
 
 #: Words for a finding, judged against that label's own operating point (thresholds differ per label).
 LIKELY, POSSIBLE, UNLIKELY, NOT_ASSESSED = N_("likely"), N_("possible"), N_("unlikely"), N_("not assessed")
+#: What an assessed finding reads on a film the out-of-distribution guard flagged (the AI abstains).
+UNRELIABLE = N_("not judged on this film")
+OOD_SUMMARY = N_("The AI does not call findings on this film: it differs from the films the model learned from.")
 #: "possible" from this fraction of the operating point up to it.
 POSSIBLE_FROM = 0.5
 OOD_WARNING = N_("This film differs from the films the model learned from; AI findings may be unreliable — "
@@ -217,7 +222,8 @@ class FindingsPanel(w.VBox):
         self.words.children = tuple(self._finding_button(view, label) for label in view.assessed)
         self.not_assessed.value = not_assessed_html(view)
         positives = [k for k in view.assessed if view.is_positive(k)]
-        summary = (_("Likely: {findings}").format(findings=", ".join(map(finding_name, positives))) if positives
+        summary = (_(OOD_SUMMARY) if view.out_of_distribution else
+                   _("Likely: {findings}").format(findings=", ".join(map(finding_name, positives))) if positives
                    else _("No finding is likely."))
         chart_help = _("Model {version}: bars are the model's probability per finding, tick = that finding's "
                        "operating point · {count} finding(s) not assessed · click a bar to see its heatmap")

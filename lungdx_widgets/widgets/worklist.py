@@ -80,7 +80,7 @@ def row_text(item, now: datetime | None = None) -> str:
     pred = item.prediction
     if item.triage_level is None:
         line3.append(_("not analysed yet"))
-    elif pred is not None and item.top_label and likelihood(item.top_probability,
+    elif pred is not None and not pred.out_of_distribution and item.top_label and likelihood(item.top_probability,
                                                             pred.thresholds.get(item.top_label)) != "unlikely":
         line3.append(f"{finding_name(item.top_label)} {_(likelihood(item.top_probability, pred.thresholds.get(item.top_label)))}")
     return (f"{level:<9}  {when_text(item, now)}  {item.patient_name}\n{_patient_bits(item)}\n"
