@@ -236,8 +236,9 @@ class FindingsPanel(w.VBox):
 
     def _finding_button(self, view: FindingsView, label: str) -> w.Button:
         word = view.likelihood(label)
-        button = w.Button(description=f"{finding_name(label)}: {_(word)}", tooltip=finding_tip(view, label),
-                          layout=w.Layout(width="auto"))
+        # abstaining: the name alone (the banner and the summary say why; the probability stays on hover)
+        text = finding_name(label) if word == UNRELIABLE else f"{finding_name(label)}: {_(word)}"
+        button = w.Button(description=text, tooltip=finding_tip(view, label), layout=w.Layout(width="auto"))
         button.add_class("lx-finding")
         button.add_class(f"lx-finding-{word.replace(' ', '-')}")
         button.on_click(lambda _b: self.select(label))

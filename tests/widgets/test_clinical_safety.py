@@ -180,12 +180,13 @@ def test_an_unreliable_ai_result_is_said_above_the_findings_and_in_the_worklist(
     assert "AI unreliable" in row.description and "lx-ai-unreliable" in row._dom_classes
     assert "likely" not in row.description and "possible" not in row.description, "no finding word on that film"
     words = {b.description: b for b in d.findings.words.children}
-    assert list(words) == ["Pneumonia: not judged on this film", "Effusion: not judged on this film"], "it abstains"
-    assert words["Pneumonia: not judged on this film"].tooltip == "probability 0.80 · operating point 0.50"
+    assert list(words) == ["Pneumonia", "Effusion"], "it abstains: names only, no likely/possible"
+    assert words["Pneumonia"].tooltip == "probability 0.80 · operating point 0.50"
+    assert "lx-finding-not-judged-on-this-film" in words["Pneumonia"]._dom_classes
     assert "does not call findings on this film" in d.findings._meta.value and "Likely:" not in d.findings._meta.value
     d.worklist.open_study(study.id)  # from the store, too
     assert OOD_WARNING in d.findings.ood_banner.value
-    assert all("not judged on this film" in b.description for b in d.findings.words.children)
+    assert [b.description for b in d.findings.words.children] == ["Pneumonia", "Effusion"]
     plain = FindingsPanel()
     plain.show(view_from_findings(FakeAnalyzer().analyze(load_image(_pngs(shared_data)[0])), Triage("routine")))
     assert plain.ood_banner.layout.display == "none"
