@@ -181,8 +181,11 @@ function render({ model, el }) {
   const selected = () => model.get("selected");
   const editable = () => !model.get("readonly");
 
+  let editCount = 0;
   function commit(newBoxes, sel, extra = {}) {
     model.set("boxes", newBoxes);
+    editCount += 1; // a new value each time, so it always travels with the boxes (see viewer.py)
+    model.set("boxes_for", `${model.get("study_key")}:${editCount}`);
     model.set("selected", sel);
     model.set("dirty", true);
     for (const [k, v] of Object.entries(extra)) model.set(k, v);

@@ -14,6 +14,7 @@ Words: the browser shows every word through ``texts`` (the catalogue's translati
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -79,8 +80,10 @@ def reader_label_names(labels: Iterable[str], lang: str) -> dict[str, str]:
     return names
 #: What the browser legitimately changes. Anything else it sends (``readonly``, ``version``, the
 #: image...) is refused: a clinician's browser can send any trait (design/AUTH.md, pitfall 4).
-BROWSER_WRITABLE = frozenset({"boxes", "selected", "dirty", "heatmap_label", "opacity", "message",
+BROWSER_WRITABLE = frozenset({"boxes", "boxes_for", "selected", "dirty", "heatmap_label", "opacity", "message",
                               "message_kind", "save_requests", "show_lungs"})
+#: Traits that describe the boxes being edited: refused together when they were edited on another study.
+_EDIT_STATE = ("boxes", "boxes_for", "selected", "dirty")
 
 
 class ImageViewer(anywidget.AnyWidget):
@@ -130,6 +133,11 @@ class ImageViewer(anywidget.AnyWidget):
     #: in the same ordered state update as the boxes it saves (custom messages overtake updates
     #: that ipywidgets is still throttling, and would save stale boxes).
     save_requests = t.Int(0).tag(sync=True)
+    #: A fresh key per shown study (Python sets it). The browser sends the key it edited on with every box
+    #: change (``boxes_for`` = "key:n", n counting edits so the value always changes and ipywidgets always sends
+    #: it), so an edit still in flight when another study opens never lands on that study.
+    study_key = t.Unicode("").tag(sync=True)
+    boxes_for = t.Unicode("").tag(sync=True)
     #: The reader's language (not synced: the browser gets its words as ``texts`` and ``label_names``);
     #: the process's by default, and set by the dashboard's language switch (theme.retranslate).
     language = t.Unicode()
@@ -227,6 +235,11 @@ class ImageViewer(anywidget.AnyWidget):
             log.warning("viewer ignored browser changes to %s", ", ".join(foreign))
             self.send_state(foreign)
         allowed = {k: v for k, v in sync_data.items() if k not in foreign}
+        edited_on = str(allowed.get("boxes_for", self.boxes_for)).split(":")[0]
+        if "boxes" in allowed and edited_on != self.study_key:  # edited on the study shown before
+            log.warning("viewer ignored box edits made on another study")
+            allowed = {k: v for k, v in allowed.items() if k not in _EDIT_STATE}
+            self.send_state(list(_EDIT_STATE))
         if isinstance(allowed.get("boxes"), list):  # a relabelled box loses its AI score
             allowed["boxes"] = drop_relabelled_scores(list(self.boxes), allowed["boxes"])
         try:
@@ -252,6 +265,7 @@ class ImageViewer(anywidget.AnyWidget):
         """Show another study; every trait changes together, so the browser never sees a mix."""
         data, width, height = display_image(image)
         with self.hold_trait_notifications():
+            self.study_key = self.boxes_for = uuid.uuid4().hex
             self.image_width, self.image_height = width, height
             self.image = data
             self.heatmaps = dict(heatmaps or {})

@@ -162,10 +162,10 @@ def test_a_relabelled_box_shows_no_ai_score(clinic, shared_data):
     _upload(d, _pngs(shared_data)[0])
     box = dict(d.viewer.boxes[0])
     assert box["score"] == 0.8
-    d.viewer.set_state({"boxes": [{**box, "label": "Consolidation", "status": "edited"}]})  # what the browser sends
+    d.viewer.set_state({"boxes_for": d.viewer.study_key, "boxes": [{**box, "label": "Consolidation", "status": "edited"}]})  # what the browser sends
     assert d.viewer.boxes[0]["label"] == "Consolidation" and d.viewer.boxes[0]["score"] is None
     moved = {**d.viewer.boxes[0], "x": box["x"] + 5}
-    d.viewer.set_state({"boxes": [moved]})
+    d.viewer.set_state({"boxes_for": d.viewer.study_key, "boxes": [moved]})
     assert d.viewer.boxes[0]["x"] == box["x"] + 5
 
 
@@ -343,7 +343,7 @@ def test_changes_after_signing_are_signed_as_an_explicit_addendum(clinic, shared
     for toggle in d.signoff._choices.values():
         toggle.value = "present"
     assert d.signoff.click() and d.signoff.addendum_button.layout.display == "none"
-    d.viewer.set_state({"boxes": [], "dirty": True})
+    d.viewer.set_state({"boxes_for": d.viewer.study_key, "boxes": [], "dirty": True})
     d.editor.save()  # after signing: version 1 is an addendum, not signed yet
     assert d.signoff.addendum_button.layout.display is None and "not signed" in d.signoff.message.value
     d.signoff.start_addendum()

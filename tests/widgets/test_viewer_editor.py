@@ -107,7 +107,7 @@ def test_a_browser_claiming_a_newer_version_still_gets_the_conflict(store, study
     alice.open_study(study_id)
     bob.open_study(study_id)
     alice.save()
-    bob.viewer.set_state({"version": 1, "boxes": [], "dirty": True})  # forged: "I have seen version 1"
+    bob.viewer.set_state({"version": 1, "boxes_for": bob.viewer.study_key, "boxes": [], "dirty": True})  # forged: "I have seen version 1"
     assert bob.save() is None and bob.viewer.message_kind == "error"
     assert store.annotations(study_id).author == READER_A
 

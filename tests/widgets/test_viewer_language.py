@@ -94,7 +94,7 @@ def test_a_new_viewer_takes_the_language_of_the_person_acting():
 
 def test_python_side_messages_follow_the_viewers_language(viewer):
     viewer.send_state = lambda key=None: None
-    viewer.set_state({"boxes": [*viewer.boxes, {"label": "A", "x": 600, "y": 0, "w": 10, "h": 10}]})
+    viewer.set_state({"boxes_for": viewer.study_key, "boxes": [*viewer.boxes, {"label": "A", "x": 600, "y": 0, "w": 10, "h": 10}]})
     assert viewer.message.startswith("변경이 반영되지 않음: ")
     viewer.request_save()
     assert viewer.message == "이 박스를 저장할 곳이 연결되어 있지 않습니다."
