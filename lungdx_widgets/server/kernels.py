@@ -64,14 +64,17 @@ def _remove_if_empty(path: Path | str) -> None:
         pass
 
 
+def _requesting_handler() -> Any:
+    return CallContext.get(CallContext.JUPYTER_HANDLER)
+
+
 def _requesting_user() -> Any:
-    handler = CallContext.get(CallContext.JUPYTER_HANDLER)
-    return getattr(handler, "current_user", None)
+    return getattr(_requesting_handler(), "current_user", None)
 
 
 def _reader_language() -> str:
     """The requesting account's language, else its browser's (for a page the server writes itself)."""
-    handler = CallContext.get(CallContext.JUPYTER_HANDLER)
+    handler = _requesting_handler()
     accept = handler.request.headers.get("Accept-Language") if handler is not None else None
     return choose_language(getattr(_requesting_user(), "language", "") or None, accept)
 

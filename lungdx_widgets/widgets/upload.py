@@ -24,7 +24,7 @@ from ..imaging.names import display_filename
 from ..services import AnalyzerLike, IngestResult, ModelService, ingest, shared_model_service
 from ..services import duplicate_message as _duplicate_message
 from ..store.errors import IdentityMismatch
-from .patient_search import kernel_loop
+from .kernel_loop import kernel_loop
 from .theme import esc, message_html
 
 log = logging.getLogger(__name__)
