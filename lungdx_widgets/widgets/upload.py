@@ -211,7 +211,10 @@ class UploadPanel(w.VBox):
         finally:
             self.busy = False
             self.progress.layout.visibility = "hidden"
-        if patient_id != self.patient_id:  # the reader moved on while it ran: say where it went
+        moved_on = patient_id != self.patient_id
+        for handler in self._handlers:  # first the study is shown, then the status says it is done
+            handler(outcome)
+        if moved_on:  # the reader moved on while it ran: say where it went
             self._say(_("{file} was filed for patient {mrn}; open it from the worklist.").format(
                 file=filename, mrn=patient_id), "info")
         elif outcome.duplicate:
@@ -221,8 +224,6 @@ class UploadPanel(w.VBox):
         else:
             total = outcome.timings.get("total", 0.0)
             self._say(_("{file}: analysed in {seconds} s.").format(file=filename, seconds=f"{total:.1f}"), "ok")
-        for handler in self._handlers:
-            handler(outcome)
         return outcome
 
     def _resolve_mismatch(self, *, attach: bool) -> None:
